@@ -1,0 +1,114 @@
+"""A small counter-free generator for compiled kernels: xoshiro256** with explicit state.
+
+Numba's ``np.random`` keeps one hidden state per thread, so results would depend on which
+thread ran a repetition. Kernels here instead carry one ``uint64[4]`` state per repetition,
+seeded from :func:`obandits.seeding.rep_states`; the stream is then the same whatever the
+thread count. The NumPy ``Generator`` is the reference for distributions, not for streams.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+_U = np.uint64
+
+
+def state_from_sequence(seq: np.random.SeedSequence) -> np.ndarray:
+    """Four uint64 words from a SeedSequence; never all zero (xoshiro's one bad state)."""
+    st = seq.generate_state(4, np.uint64)
+    if not st.any():
+        st[0] = 1
+    return st
+
+
+@nb.njit(cache=True, inline="always")
+def _rotl(x, k):
+    return (x << _U(k)) | (x >> _U(64 - k))
+
+
+@nb.njit(cache=True)
+def next_u64(st):
+    """Next 64-bit output; advances ``st`` (uint64[4]) in place."""
+    s0, s1, s2, s3 = st[0], st[1], st[2], st[3]
+    result = _rotl(s1 * _U(5), 7) * _U(9)
+    t = s1 << _U(17)
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = _rotl(s3, 45)
+    st[0], st[1], st[2], st[3] = s0, s1, s2, s3
+    return result
+
+
+@nb.njit(cache=True)
+def uniform(st):
+    """Uniform float in [0, 1) with 53 random bits."""
+    return (next_u64(st) >> _U(11)) * (1.0 / 9007199254740992.0)
+
+
+@nb.njit(cache=True)
+def randint(st, n):
+    """Uniform integer in [0, n) (n >= 1)."""
+    return min(int(uniform(st) * n), n - 1)
+
+
+@nb.njit(cache=True)
+def bernoulli(st, p):
+    return uniform(st) < p
+
+
+@nb.njit(cache=True)
+def normal(st):
+    """Standard normal by Box-Muller (one of the pair)."""
+    u1 = uniform(st)
+    while u1 <= 0.0:
+        u1 = uniform(st)
+    u2 = uniform(st)
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+@nb.njit(cache=True)
+def gamma(st, shape):
+    """Gamma(shape, 1) by Marsaglia-Tsang (with the shape < 1 boost)."""
+    if shape < 1.0:
+        u = uniform(st)
+        while u <= 0.0:
+            u = uniform(st)
+        return gamma(st, shape + 1.0) * u ** (1.0 / shape)
+    d = shape - 1.0 / 3.0
+    c = 1.0 / np.sqrt(9.0 * d)
+    while True:
+        x = normal(st)
+        vv = 1.0 + c * x
+        if vv <= 0.0:
+            continue
+        vv = vv * vv * vv
+        u = uniform(st)
+        if u < 1.0 - 0.0331 * x ** 4:
+            return d * vv
+        if u > 0.0 and np.log(u) < 0.5 * x * x + d * (1.0 - vv + np.log(vv)):
+            return d * vv
+
+
+@nb.njit(cache=True)
+def beta(st, a, b):
+    x = gamma(st, a)
+    y = gamma(st, b)
+    return x / (x + y)
+
+
+@nb.njit(cache=True)
+def categorical_cdf(st, cdf):
+    """Index drawn from a cumulative distribution ``cdf`` (last entry 1), by bisection."""
+    u = uniform(st) * cdf[-1]
+    lo, hi = 0, cdf.shape[0] - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if cdf[mid] > u:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
