@@ -1,0 +1,104 @@
+"""Spec 1 §2: the count history N(x, a), its id mapping and its versioned file formats."""
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from obandits.counts import AnswerIndex, CountTable, History
+
+
+def test_update_and_lookup_grow_on_demand():
+    t = CountTable()
+    t.update([0, 0, 2], [1, 1, 5])
+    np.testing.assert_array_equal(t.lookup([0, 2, 1, 9], [1, 5, 0, 9]), [2, 1, 0, 0])
+    assert t.counts.shape == (3, 6)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 7)), min_size=1, max_size=60))
+def test_counts_match_a_plain_counter(pairs):
+    t = CountTable()
+    p, o = np.array(pairs).T
+    for i in range(0, len(p), 7):  # several batches
+        t.update(p[i:i + 7], o[i:i + 7])
+    for (pi, oi) in set(pairs):
+        assert t.lookup([pi], [oi])[0] == pairs.count((pi, oi))
+
+
+def test_count_table_save_load_roundtrip(tmp_path):
+    t = CountTable()
+    t.update([0, 1, 1], [3, 0, 0])
+    t.save(tmp_path / "c.npz")
+    assert CountTable.load(tmp_path / "c.npz") == t
+
+
+def test_count_table_rejects_foreign_files(tmp_path):
+    np.savez(tmp_path / "x.npz", counts=np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="not an obandits.counts v1 file"):
+        CountTable.load(tmp_path / "x.npz")
+
+
+def test_count_table_rejects_bad_ids():
+    t = CountTable()
+    with pytest.raises(ValueError, match="prompt must be >= 0"):
+        t.update([-1], [0])
+    with pytest.raises(ValueError, match="same length"):
+        t.update([0, 1], [0])
+    with pytest.raises(ValueError, match="n_prompts must be >= 0"):
+        CountTable(-1, 2)
+
+
+def test_answer_index_maps_keys_per_prompt_with_none_as_an_outcome():
+    idx = AnswerIndex()
+    p, o = idx.ids(["q1", "q1", "q1", "q2", "q1"], ["7", None, "7", "7", None])
+    np.testing.assert_array_equal(p, [0, 0, 0, 1, 0])
+    np.testing.assert_array_equal(o, [0, 1, 0, 0, 1])
+    assert idx.answer_key(0, 1) is None
+
+
+def test_answer_index_rejects_unhashable_keys():
+    with pytest.raises(ValueError, match="hashable"):
+        AnswerIndex().ids(["q"], [["not", "hashable"]])
+
+
+answer_keys = st.one_of(st.none(), st.text(max_size=4), st.integers(-5, 5))
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["p", "q", 3]), answer_keys), min_size=1,
+                max_size=40))
+def test_history_save_load_resumes_identically(tmp_path_factory, batch):
+    prompts, answers = [b[0] for b in batch], [b[1] for b in batch]
+    h = History()
+    h.update(prompts, answers)
+    path = tmp_path_factory.mktemp("h") / "history.json"
+    h.save(path)
+    h2 = History.load(path)
+    assert h2 == h
+    np.testing.assert_array_equal(h2.lookup(prompts, answers), h.lookup(prompts, answers))
+    # Both continue identically.
+    h.update(prompts[:3], answers[:3])
+    h2.update(prompts[:3], answers[:3])
+    assert h2 == h
+
+
+def test_history_file_format_is_documented_json(tmp_path):
+    h = History()
+    h.update(["q", "q", "q"], ["1", "2", "1"])
+    h.save(tmp_path / "h.json")
+    data = json.loads((tmp_path / "h.json").read_text())
+    assert data == {"format": "obandits.history", "version": 1, "prompts": ["q"],
+                    "answers": [["1", "2"]], "counts": [[2, 1]]}
+    data["version"] = 2
+    with pytest.raises(ValueError, match="not an obandits.history v1"):
+        History.from_dict(data)
+
+
+def test_history_rejects_keys_json_cannot_hold(tmp_path):
+    h = History()
+    h.update(["q"], [("tuple", 1)])
+    with pytest.raises(ValueError, match="cannot be saved"):
+        h.save(tmp_path / "h.json")
