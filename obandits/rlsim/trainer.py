@@ -47,7 +47,8 @@ class TrainConfig:
         steps: optimisation steps; the sample budget is ``steps * batch_prompts * n``.
         lr_theta: step size of the per-problem parameters.
         lr_w: step size of the shared trace-feature weights.
-        beta_kl: weight of ``KL(pi || pi_0)`` in the objective (0 = none).
+        beta_kl: weight of ``KL(pi || pi_0)`` in the objective (0 = none); ``beta_kl`` times
+            the larger step size must be <= 2 (stability of the explicit step).
         n_evals: evaluation checkpoints, evenly spaced over the steps (the last at the end).
         ks: the ``k`` of test pass@k (exact: ``1 - (1 - q)^k`` from the policy's probability
             ``q`` of a correct sample).
@@ -78,6 +79,12 @@ class TrainConfig:
         v.finite_scalar("lr_theta", self.lr_theta, min_value=0.0)
         v.finite_scalar("lr_w", self.lr_w, min_value=0.0)
         v.finite_scalar("beta_kl", self.beta_kl, min_value=0.0)
+        if self.beta_kl * max(self.lr_theta, self.lr_w) > 2.0:
+            # the KL term's curvature is up to beta: an explicit step of size lr diverges
+            # once lr * beta > 2
+            raise ValueError(f"beta_kl * max(lr_theta, lr_w) must be <= 2 (explicit KL steps "
+                             f"diverge beyond), got beta_kl={self.beta_kl}, "
+                             f"lr_theta={self.lr_theta}, lr_w={self.lr_w}")
         v.int_scalar("n_evals", self.n_evals, min_value=1, max_value=self.steps)
         ks = tuple(self.ks)
         if not ks:
@@ -240,6 +247,7 @@ def _train_kernel(phi, mu, bern, base_logits, feats, share, n_train, thr, hard,
     tr_tot = np.zeros(TS)
     tr_grpo = np.zeros(TS)
     tr_bon = np.zeros(TS)
+    tr_y = np.zeros(TS, np.int64)
 
     perm = np.arange(n_train)
     pos = n_train
@@ -341,6 +349,7 @@ def _train_kernel(phi, mu, bern, base_logits, feats, share, n_train, thr, hard,
                 tr_tot[q] = tot[j]
                 tr_grpo[q] = grpo[j]
                 tr_bon[q] = bon[j]
+                tr_y[q] = ys[j]
         # exact policy-gradient step (all gradients from the pre-update policy)
         if learn:
             for f in range(F):
@@ -414,7 +423,7 @@ def _train_kernel(phi, mu, bern, base_logits, feats, share, n_train, thr, hard,
     return (o_samples, o_solved, o_dist_all, o_dist_uns, o_n_uns, o_dist_hard, o_solved_hard,
             o_train_p1, o_test_pass, o_test_ent, o_ent_sum, o_ent_cnt, o_grp_dist, o_grp_cnt,
             o_regret, theta, w, counts,
-            tr_prob, tr_group, tr_out, tr_rew, tr_cnt, tr_tot, tr_grpo, tr_bon)
+            tr_prob, tr_group, tr_out, tr_rew, tr_cnt, tr_tot, tr_grpo, tr_bon, tr_y)
 
 
 @dataclass(frozen=True, eq=False)
@@ -493,7 +502,16 @@ def run_training(model: Model, config: TrainConfig, *, seed: int = 0, rep: int =
                         np.asarray(cfg.ks, np.int64), cfg.trace_steps, st)
     (samples, solved, d_all, d_uns, n_uns, d_hard, s_hard, tp1, tpass, tent, ent_sum, ent_cnt,
      gd, gc, regret, theta, w, counts, *tr) = out
-    names = ("problem", "group", "outcome", "reward", "count", "total", "grpo", "bonus")
+    names = ("problem", "group", "outcome", "reward", "count", "total", "grpo", "bonus",
+             "trace")
     return RunResult(samples, solved, d_all, d_uns, n_uns, d_hard, s_hard, int(hard.sum()), tp1,
                      tpass, tent, ent_sum, ent_cnt, gd, gc, regret, theta, w, counts,
                      dict(zip(names, tr)), cfg.ks, eval_at)
+
+
+def policy_probs(model: Model, theta: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``pi(t | p) = softmax_t(l0 + theta + share * x @ w)`` for every problem, shape (P, T)."""
+    z = model.base_logits + theta + model.share * (model.feats @ w)
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
