@@ -13,9 +13,16 @@ from obandits.bonuses import METHODS, BonusConfig, advantages_with_history, shap
 from obandits.cli import main as cli_main
 from obandits.counts import CountTable
 from obandits.metrics import pass_at_k
-from obandits.rlsim.experiment import (BASE, ExperimentConfig, bandit_regret, claims,
-                                       regret_comparison, run_comparison, summarise)
-from obandits.rlsim.model import Model, ModelConfig, build_model, from_bandit_instance
+from obandits.rlsim.experiment import (
+    BASE,
+    ExperimentConfig,
+    bandit_regret,
+    claims,
+    regret_comparison,
+    run_comparison,
+    summarise,
+)
+from obandits.rlsim.model import ModelConfig, build_model, from_bandit_instance
 from obandits.rlsim.trainer import TrainConfig, batch_surrogate, policy_probs, run_training
 
 SMALL = ModelConfig(n_train=12, n_test=6, n_traces=10, n_answers=5, seed=3)

@@ -12,12 +12,20 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
-
 from ..bonuses import METHODS
-from .experiment import (ExperimentConfig, bandit_regret, claim_verdicts, claims, claims_table,
-                         needle_instance, regret_comparison, run_comparison, sensitivity,
-                         sensitivity_table, summarise)
+from .experiment import (
+    ExperimentConfig,
+    bandit_regret,
+    claim_verdicts,
+    claims,
+    claims_table,
+    needle_instance,
+    regret_comparison,
+    run_comparison,
+    sensitivity,
+    sensitivity_table,
+    summarise,
+)
 from .model import ModelConfig
 from .trainer import TrainConfig
 

@@ -73,7 +73,7 @@ def passk_figure(results: dict[str, list[RunResult]], early: int, path, title=""
         tp = np.stack([r.test_pass for r in runs])  # (seeds, E, K)
         col = COLORS[m]
         axes[0].plot(ks, tp[:, -1].mean(0), "o-", color=col, label=LABEL[m], ms=3)
-        if "none" in results and m != "none":
+        if "none" in results and m not in ("none", BASE):  # base is on the left panel
             g = np.stack([r.test_pass for r in results["none"]])
             for ax, idx, when in ((axes[1], early, "early"), (axes[2], -1, "late")):
                 d = tp[:, idx] - g[:, idx]
