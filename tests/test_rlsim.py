@@ -335,7 +335,7 @@ def test_comparison_is_independent_of_the_thread_count_and_summarises():
     assert {"discovery", "pass_early", "pass_late", "entropy", "distinct"} <= set(tabs)
     chk = claims(one, cfg)
     assert {c.claim for c in chk} == {"C1", "C2", "C3", "C4"}
-    assert all(c.verdict in ("holds", "direction only", "fails") for c in chk)
+    assert all(c.verdict in ("holds", "direction only", "no effect", "fails") for c in chk)
 
 
 def test_cli_end_to_end_on_a_tiny_budget(tmp_path, capsys):
@@ -350,7 +350,7 @@ def test_cli_end_to_end_on_a_tiny_budget(tmp_path, capsys):
         assert (tmp_path / f).stat().st_size > 1000
     rc = cli_main(["rlsim", "sensitivity", *common, "--shares", "0,1", "--difficulties", "-2",
                    "--methods", "none,ucb-con,batch", "--out", str(tmp_path / "s.md")])
-    assert rc == 0 and "C1 verdict" in (tmp_path / "s.md").read_text()
+    assert rc == 0 and "C1 hard distinct" in (tmp_path / "s.md").read_text()
     rc = cli_main(["rlsim", "bandit", "--K", "8", "--m", "3", "--horizon", "64", "--seeds", "2",
                    "--figures", str(tmp_path), "--out", str(tmp_path / "b.md")])
     assert rc == 0 and (tmp_path / "rlsim_bandit_regret.png").exists()

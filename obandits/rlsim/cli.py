@@ -137,7 +137,9 @@ def _cmd_sensitivity(a) -> int:
     rows = sensitivity(cfg, _floats(a.shares), _floats(a.difficulties), workers=a.workers,
                        progress=not a.quiet)
     text = (f"# rlsim sensitivity\n\n{_params(cfg)}\n\n(share and difficulty_mean vary per "
-            f"row)\n\n" + sensitivity_table(rows) + "\n")
+            f"row; each cell: mean paired difference over seeds, in the paper's direction when "
+            f"> 0; ✓ holds (> 2 s.e.), ~ direction only, ✗ fails, = identical on every seed)"
+            f"\n\n" + sensitivity_table(rows) + "\n")
     for r in rows:
         text += (f"\n### share={r['share']}, difficulty_mean={r['difficulty_mean']}\n\n"
                  + claims_table(r["checks"]) + "\n")

@@ -203,8 +203,12 @@ class Check:
     @property
     def verdict(self) -> str:
         """``holds`` (mean difference > 2 standard errors), ``direction only`` (> 0 but not
-        significant), ``fails`` (<= 0)."""
+        significant), ``no effect`` (identical on every seed: common random numbers make a
+        method that cannot act here reproduce the other exactly), ``fails`` (< 0, or 0 with
+        some spread)."""
         se = self.diff_std / np.sqrt(max(self.n, 1))
+        if self.diff_mean == 0.0 and self.diff_std == 0.0:
+            return "no effect"
         if self.diff_mean > 2 * se and self.diff_mean > 0:
             return "holds"
         return "direction only" if self.diff_mean > 0 else "fails"
@@ -296,7 +300,7 @@ def claim_verdicts(checks: list[Check]) -> dict[str, str]:
     for cl in sorted({c.claim for c in checks}):
         vs = [c.verdict for c in checks if c.claim == cl]
         out[cl] = ("holds" if all(x == "holds" for x in vs) else
-                   "fails" if all(x == "fails" for x in vs) else "partial")
+                   "fails" if all(x in ("fails", "no effect") for x in vs) else "partial")
     return out
 
 
@@ -326,25 +330,34 @@ def sensitivity(cfg: ExperimentConfig, shares=(0.0, 0.5, 1.0, 2.0),
     return rows
 
 
-def sensitivity_table(rows: list[dict], selected: tuple[str, ...] | None = None) -> str:
-    """Per cell: each claim's verdict and the key check's mean difference."""
-    key = {
-        "C1": "distinct answers per base-hard problem: base - GRPO",
-        "C3": "UCB-Con - GRPO, late test pass@32",
-        "C4": "distinct answers per group (unsolved): Batch - UCB-Con",
-    }
-    headers = ["share", "difficulty_mean"]
-    for cl in ("C1", "C3", "C4"):
-        headers += [f"{cl} verdict", f"{cl} key diff"]
+SENSITIVITY_KEYS = (
+    ("C1 hard distinct", "distinct answers per base-hard problem: base - GRPO"),
+    ("C1 solved", "training problems solved: base - GRPO"),
+    ("C3 UCB disc.", "UCB training discovery (mean solved over training) - GRPO"),
+    ("C3 Con-GRPO p@1", "UCB-Con - GRPO, late test pass@1"),
+    ("C3 Con-GRPO p@32", "UCB-Con - GRPO, late test pass@32"),
+    ("C3 overopt.", "GRPO over-optimisation: early - late test pass@32"),
+    ("C4 Con-Batch disc.", "training discovery (mean solved over training): UCB-Con - Batch"),
+    ("C4 dist. unsolved", "distinct answers per group (unsolved): Batch - UCB-Con"),
+    ("C4 ent. incorrect", "entropy on incorrect samples: Batch - UCB-Con"),
+    ("C4 p@32 vs Con", "late test pass@32: Batch - UCB-Con"),
+)
+_MARK = {"holds": "✓", "direction only": "~", "fails": "✗", "no effect": "="}
+
+
+def sensitivity_table(rows: list[dict]) -> str:
+    """Per cell (share, difficulty): the key checks of each claim as ``diff mark`` with mark
+    ✓ holds (> 2 s.e.), ~ right direction only, ✗ fails, = identical on every seed."""
+    headers = ["share", "difficulty", *[k for k, _ in SENSITIVITY_KEYS]]
     out = []
     for r in rows:
+        by_text = {c.text: c for c in r["checks"]}
         line = [r["share"], r["difficulty_mean"]]
-        for cl in ("C1", "C3", "C4"):
-            kc = [c for c in r["checks"] if c.text == key[cl]]
-            line += [r["verdicts"].get(cl, "-"),
-                     f"{kc[0].diff_mean:+.3f} ({kc[0].verdict})" if kc else "-"]
+        for _, text in SENSITIVITY_KEYS:
+            c = by_text.get(text)
+            line.append(f"{c.diff_mean:+.3g} {_MARK[c.verdict]}" if c else "-")
         out.append(line)
-    return markdown_table(headers, out)
+    return markdown_table(headers, out, digits=1)
 
 
 # --------------------------------------------------------------------------------------------
