@@ -42,7 +42,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root-seed", type=int, default=0, help="root seed (default 0)")
     p.add_argument("--steps", type=int, default=TrainConfig.steps, help="GRPO steps")
     p.add_argument("--batch", type=int, default=TrainConfig.batch_prompts,
-                   help="problems per step")
+                   help="problems per step (capped at --n-train)")
     p.add_argument("--n", type=int, default=TrainConfig.n, help="samples per problem per step")
     p.add_argument("--n-train", type=int, default=ModelConfig.n_train)
     p.add_argument("--n-test", type=int, default=ModelConfig.n_test)
