@@ -1,0 +1,9 @@
+"""RL as a sampling process (Spec 1 §4): a multi-problem softmax policy model with shared trace
+features, a compiled GRPO trainer with the outcome bonuses of :mod:`obandits.bonuses`, base-model
+sampling at the same budget, and the experiments behind ``obandits rlsim``."""
+
+from .model import Model, ModelConfig, build_model, from_bandit_instance
+from .trainer import RunResult, TrainConfig, policy_probs, run_training
+
+__all__ = ["Model", "ModelConfig", "RunResult", "TrainConfig", "build_model",
+           "from_bandit_instance", "policy_probs", "run_training"]

@@ -1,0 +1,119 @@
+"""Figures of the rlsim experiment (simulated analogues of the paper's Figs. 2-6)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .experiment import BASE, LABEL
+from .trainer import RunResult
+
+COLORS = {"none": "C1", "ucb": "C2", "ucb-mean": "C4", "ucb-con": "C3", "batch": "C5",
+          BASE: "C0"}
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _band(ax, x, ys, color, label, ls="-"):
+    ys = np.asarray(ys, float)
+    mu, sd = ys.mean(0), ys.std(0)
+    ax.plot(x, mu, color=color, ls=ls, label=label)
+    ax.fill_between(x, mu - sd, mu + sd, color=color, alpha=0.15, lw=0)
+
+
+def discovery_figure(results: dict[str, list[RunResult]], path, methods=("none", BASE),
+                     title="") -> Path:
+    """Solved problems and distinct answers discovered vs samples drawn (paper Fig. 2/3)."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for m in methods:
+        if m not in results:
+            continue
+        runs = results[m]
+        x = runs[0].samples
+        col = COLORS[m]
+        _band(axes[0], x, [r.solved for r in runs], col, LABEL[m])
+        _band(axes[1], x, [r.distinct_all for r in runs], col, LABEL[m])
+        _band(axes[2], x, [r.distinct_hard / max(r.n_hard, 1) for r in runs], col,
+              LABEL[m] + " (base-hard)", ls="--")
+        _band(axes[2], x, [r.distinct_unsolved / np.maximum(r.n_unsolved, 1) for r in runs],
+              col, LABEL[m] + " (unsolved so far)", ls=":")
+    axes[0].set_ylabel("training problems solved so far")
+    axes[1].set_ylabel("distinct answers discovered (all problems)")
+    axes[2].set_ylabel("distinct answers per hard / unsolved problem")
+    for ax in axes:
+        ax.set_xlabel("samples drawn")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    axes[2].legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def passk_figure(results: dict[str, list[RunResult]], early: int, path, title="") -> Path:
+    """Test pass@k vs k at the early and the late checkpoint (paper Figs. 4-6), as the
+    difference to GRPO's (mean ± std over seeds) and, on the left, absolute values."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    ks = np.array(results[next(iter(results))][0].ks)
+    for m, runs in results.items():
+        tp = np.stack([r.test_pass for r in runs])  # (seeds, E, K)
+        col = COLORS[m]
+        axes[0].plot(ks, tp[:, -1].mean(0), "o-", color=col, label=LABEL[m], ms=3)
+        if "none" in results and m not in ("none", BASE):  # base is on the left panel
+            g = np.stack([r.test_pass for r in results["none"]])
+            for ax, idx, when in ((axes[1], early, "early"), (axes[2], -1, "late")):
+                d = tp[:, idx] - g[:, idx]
+                ax.errorbar(ks, d.mean(0), yerr=d.std(0), color=col, marker="o", ms=3,
+                            capsize=2, label=LABEL[m])
+    axes[0].set_ylabel("test pass@k (late checkpoint)")
+    axes[1].set_ylabel(f"test pass@k - GRPO's, early (checkpoint {early + 1})")
+    axes[2].set_ylabel("test pass@k - GRPO's, late (end)")
+    for ax in axes:
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("k")
+        ax.grid(alpha=0.3)
+    for ax in axes[1:]:
+        ax.axhline(0, color="k", lw=0.8)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def regret_figure(regrets: dict[str, np.ndarray], path, title="") -> Path:
+    """Cumulative pseudo-regret vs pulls on log-log axes, mean ± std over repetitions."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for name, reg in regrets.items():
+        t = np.arange(1, reg.shape[1] + 1)
+        col = COLORS.get(name)
+        _band(ax, t, reg, col, LABEL.get(name, name))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("pulls T")
+    ax.set_ylabel("cumulative pseudo-regret")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
