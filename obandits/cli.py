@@ -15,6 +15,7 @@ COMMAND_MODULES: list[str] = ["obandits.rlsim.cli"]
 # (title, module, function): the headline job, each a callable taking no arguments.
 MAIN_STEPS: list[tuple[str, str, str]] = [
     ("bonus demo", "obandits.demo", "run"),
+    ("rlsim: GRPO + outcome bonuses vs base sampling", "obandits.rlsim.cli", "headline"),
 ]
 
 
