@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["obandits.cot.cli"]
 # (title, module, function): the headline job, each a callable taking no arguments.
 MAIN_STEPS: list[tuple[str, str, str]] = [
     ("bonus demo", "obandits.demo", "run"),

@@ -292,7 +292,13 @@ def _curve_stats(results: list[dict], name: str, task: int, key: str):
     ys = np.array([[np.nan if y is None else y for y in r["curves"][name][task][key]]
                    for r in results], dtype=float)
     x = np.array(results[0]["curves"][name]["iters"])
-    return x, np.nanmean(ys, axis=0), np.nanstd(ys, axis=0, ddof=1) if len(ys) > 1 else 0 * x
+    n = np.sum(np.isfinite(ys), axis=0)
+    z = np.where(np.isfinite(ys), ys, 0.0)
+    mean = z.sum(axis=0) / np.maximum(n, 1)
+    var = np.where(np.isfinite(ys), (ys - mean) ** 2, 0.0).sum(axis=0) / np.maximum(n - 1, 1)
+    # a checkpoint where no seed drew an instance of the kind has no value: plot it at 0 with
+    # no band rather than as NaN (the tables report such cells as "-")
+    return x, mean, np.sqrt(var)
 
 
 # ------------------------------------------------------------------------------------------
@@ -433,6 +439,9 @@ BONUS_STUDY = (
                                                  ("bonus_outcome", "path"))),
     MethodSpec("GRPO+Batch (CoT outcome)", rl=(("method", "grpo"), ("bonus", "batch"),
                                                ("bonus_outcome", "path"))),
+    MethodSpec("GRPO+UCB-Con c=1 (CoT outcome)", rl=(("method", "grpo"), ("bonus", "ucb-con"),
+                                                     ("bonus_c", 1.0),
+                                                     ("bonus_outcome", "path"))),
     MethodSpec("GRPO+reject", rl=(("method", "grpo"), ("reject", -1))),
     MethodSpec("GRPO+KL", rl=(("method", "grpo"), ("kl_beta", -1.0))),
 )
