@@ -242,8 +242,11 @@ class RLRun:
 
 
 def post_train(chain: TreeChain, theta0: np.ndarray, inst: Instances, config: RLConfig,
-               state: np.ndarray) -> RLRun:
-    """Post-train from ``theta0`` (the pretrained model, also the KL anchor) on ``inst``."""
+               state: np.ndarray, theta_base: np.ndarray | None = None) -> RLRun:
+    """Post-train from ``theta0`` (the pretrained model) on ``inst``; the KL anchor is
+    ``theta_base`` (default ``theta0``). ``state``: a uint64[4] stream, advanced in place."""
+    if theta_base is None:
+        theta_base = theta0
     s, g = chain.tasks[inst.task]
     theta = np.array(theta0, dtype=np.float64, copy=True)
     n_snap = config.iters // config.snap_every + 1
@@ -257,7 +260,7 @@ def post_train(chain: TreeChain, theta0: np.ndarray, inst: Instances, config: RL
                          f"{inst.n} x {n_out} cells (max {MAX_COUNT_CELLS}); use 'final' or a "
                          f"smaller tree")
     counts = np.zeros((inst.n, n_out) if use_counts else (1, 1))
-    posttrain_nb(theta, np.asarray(theta0, np.float64), s, g, inst.ptr, inst.codes,
+    posttrain_nb(theta, np.asarray(theta_base, np.float64), s, g, inst.ptr, inst.codes,
                  RL_CODE[config.method], config.iters, config.group, config.lr, config.clip,
                  config.epochs, config.reject, config.kl_beta, METHOD_CODE[config.bonus],
                  config.bonus_c, config.bonus_b0, config.bonus_outcome == "path", counts,
