@@ -544,7 +544,7 @@ def _fig_sensitivity(data, grid, path):
                 e = np.array([d["ratio"][1] for d in sel])
                 ax.errorbar(x, y, yerr=e, marker="o", ms=3, capsize=2,
                             ls="-" if t == 1 else "--", label=f"{meth} T{t}")
-        if knob in ("kl_beta", "eps"):
+        if knob == "kl_beta":
             ax.set_xscale("log")
         ax.axhline(1.0, color="0.6", lw=0.8)
         ax.set_xlabel(knob)
