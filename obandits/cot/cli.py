@@ -96,3 +96,12 @@ def register(sub) -> None:
     _add_options(p)
     p.set_defaults(func=lambda a: _run(EXPERIMENTS, a))
 
+
+
+def headline() -> None:
+    """A short headline step (for ``MAIN_STEPS``): experiment (a) with the paper's settings,
+    5 seeds, into ``experiments/cot/results`` and ``figures``."""
+    from .experiments import ExperimentConfig, experiment_paper
+
+    r = experiment_paper(ExperimentConfig(seeds=5), "experiments/cot/results", "figures")
+    print(r["table"], flush=True)

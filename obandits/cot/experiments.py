@@ -301,6 +301,25 @@ def _curve_stats(results: list[dict], name: str, task: int, key: str):
     return x, mean, np.sqrt(var)
 
 
+def _all_curves(results: list[dict], methods, n_tasks: int) -> dict:
+    """``{method: {"task/metric": {"iters", "mean", "std"}}}`` over seeds."""
+    curves = {}
+    for spec in methods:
+        curves[spec.name] = {}
+        for t in range(n_tasks):
+            for key in ("hard", "pass_rare"):
+                x, m, s = _curve_stats(results, spec.name, t, key)
+                curves[spec.name][f"{t}/{key}"] = {"iters": x, "mean": m, "std": s}
+    return curves
+
+
+def _mean_std(xs) -> tuple:
+    """(mean, std with ddof=1) of the values that exist; (None, 0) when none does."""
+    xs = [x for x in xs if x is not None]
+    return (float(np.mean(xs)) if xs else None,
+            float(np.std(xs, ddof=1)) if len(xs) > 1 else 0.0)
+
+
 # ------------------------------------------------------------------------------------------
 # The four experiments
 # ------------------------------------------------------------------------------------------
@@ -328,13 +347,7 @@ def experiment_forgetting(cfg: ExperimentConfig, out_dir: str, fig_dir: str,
                           methods=RL_ONLY + BONUS_METHODS, progress: bool = True) -> dict:
     """(b): rare-CoT mass and rare-only pass@K of both tasks against RL steps, per method."""
     results = run_seeds(cfg, methods, "forgetting", curves=True, progress=progress)
-    curves = {}
-    for spec in methods:
-        curves[spec.name] = {}
-        for t in range(len(cfg.chain.tasks)):
-            for key in ("hard", "pass_rare"):
-                x, m, s = _curve_stats(results, spec.name, t, key)
-                curves[spec.name][f"{t}/{key}"] = {"iters": x, "mean": m, "std": s}
+    curves = _all_curves(results, methods, len(cfg.chain.tasks))
     write_json(os.path.join(out_dir, "forgetting.json"),
                {"manifest": _manifest(cfg), "curves": curves})
     rows = []
@@ -402,18 +415,11 @@ def experiment_sensitivity(cfg: ExperimentConfig, out_dir: str, fig_dir: str,
         res = run_seeds(c, methods, f"sens/{knob}={val}", progress=False)
         for spec in methods[1:]:
             for t in range(len(c.chain.tasks)):
-                ratio = [r["final"][spec.name][t]["hard"] / r["final"]["base"][t]["hard"]
-                         for r in res]
-                pr = [r["final"][spec.name][t]["pass_rare"] for r in res]
-                pr = [x for x in pr if x is not None]
-                pa = [r["final"][spec.name][t]["pass_all"] for r in res]
-                pa = [x for x in pa if x is not None]
+                fin = [(r["final"][spec.name][t], r["final"]["base"][t]) for r in res]
                 d = dict(knob=knob, value=val, method=spec.name, task=t + 1,
-                         ratio=(float(np.mean(ratio)), float(np.std(ratio, ddof=1))),
-                         pass_rare=(float(np.mean(pr)) if pr else None,
-                                    float(np.std(pr, ddof=1)) if len(pr) > 1 else 0.0),
-                         pass_all=(float(np.mean(pa)) if pa else None,
-                                   float(np.std(pa, ddof=1)) if len(pa) > 1 else 0.0))
+                         ratio=_mean_std([a["hard"] / b["hard"] for a, b in fin]),
+                         pass_rare=_mean_std([a["pass_rare"] for a, _ in fin]),
+                         pass_all=_mean_std([a["pass_all"] for a, _ in fin]))
                 data.append(d)
                 rows.append([knob, val, spec.name, t + 1, pm((*d["ratio"], 0)),
                              pm((*d["pass_all"], 0)), pm((*d["pass_rare"], 0))])
@@ -454,14 +460,8 @@ def experiment_bonuses(cfg: ExperimentConfig, out_dir: str, fig_dir: str,
     results = run_seeds(cfg, BONUS_STUDY, "bonuses", curves=True, progress=progress)
     agg = aggregate(results)
     table = paper_table(agg, range(len(cfg.chain.tasks)), cfg.k)
-    curves = {}
     rl = [s for s in BONUS_STUDY if s.kind == "rl"]
-    for spec in rl:
-        curves[spec.name] = {}
-        for t in range(len(cfg.chain.tasks)):
-            for key in ("hard", "pass_rare"):
-                x, m, s = _curve_stats(results, spec.name, t, key)
-                curves[spec.name][f"{t}/{key}"] = {"iters": x, "mean": m, "std": s}
+    curves = _all_curves(results, rl, len(cfg.chain.tasks))
     write_json(os.path.join(out_dir, "bonuses.json"),
                {"manifest": _manifest(cfg), "aggregate": agg, "curves": curves})
     with open(os.path.join(out_dir, "bonuses.md"), "w") as f:
