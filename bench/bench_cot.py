@@ -50,9 +50,9 @@ def main(pool: int | None = None) -> None:
     run_seed(small, PAPER_METHODS, 0, "bench-warmup")  # compile / load cached kernels
     t_pkg = _time(lambda: run_seed(cfg, PAPER_METHODS, 0, "bench"), repeat=3)
     t_ref = _time(lambda: ref.run(seed=0, pool=pool))
-    rows = [["experiment (a), 1 seed, paper budgets (pretrain 2000+500 x 32 paths; 8 RL runs "
-             f"x 1000 it x 8 CoTs; 2 x 2000 eval instances; selection pools {pool} x 4 rules "
-             "x 2 tasks x 2 temperatures)", f"{t_ref:.2f}", f"{t_pkg:.3f}",
+    rows = [[("experiment (a), 1 seed, paper budgets (pretrain 2000+500 x 32 paths; 8 RL runs "
+              f"x 1000 it x 8 CoTs; 2 x 2000 eval instances; selection pools {pool} x 4 rules "
+              "x 2 tasks x 2 temperatures)"), f"{t_ref:.2f}", f"{t_pkg:.3f}",
              f"{t_ref / t_pkg:.0f}x", ">= 20x"]]
 
     # L = 10, M = 4 post-training run
@@ -66,24 +66,25 @@ def main(pool: int | None = None) -> None:
                      ("PPO+KL", dict(method="ppo", kl_beta=1.0))):
         rc = RLConfig(iters=1000, group=64, **kw)
         post_train(chain, theta0, inst, replace(rc, iters=2), st[1].copy())
-        big[meth] = _time(lambda: post_train(chain, theta0, inst, rc, st[1].copy()), repeat=3)
+        big[meth] = _time(lambda rc=rc: post_train(chain, theta0, inst, rc, st[1].copy()),
+                          repeat=3)
     t_inst = _time(lambda: make_instances(chain, 0, 200, np.random.default_rng(0)))
     lines = [
         "# Benchmark: tree Markov chain simulator (Spec 2)",
         "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared), Python "
-        f"{platform.python_version()}, NUMBA_NUM_THREADS={os.environ['NUMBA_NUM_THREADS']}. "
-        "Both sides measured in the same run; package times are the best of 3 (compilation "
-        "excluded: warm-up call first), the reference is run once.",
+        (f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared), Python "
+         f"{platform.python_version()}, NUMBA_NUM_THREADS={os.environ['NUMBA_NUM_THREADS']}. "
+         "Both sides measured in the same run; package times are the best of 3 (compilation "
+         "excluded: warm-up call first), the reference is run once."),
         "",
         "## Experiment (a) against the plain reference (`bench/cot_reference.py`)",
         "",
         markdown_table(["workload", "reference (s)", "package (s)", "speed-up", "target"],
                        rows),
         "",
-        f"The selection pool is {pool} CoTs per (rule, task, temperature) on both sides "
-        f"(the package's experiments use 20000 by default; the reference's selection loop "
-        f"grows linearly with it, so the full-pool ratio is larger).",
+        (f"The selection pool is {pool} CoTs per (rule, task, temperature) on both sides "
+         "(the package's experiments use 20000 by default; the reference's selection loop "
+         "grows linearly with it, so the full-pool ratio is larger)."),
         "",
         "## One post-training run on L = 10, M = 4 (1000 iterations x 64 CoTs)",
         "",

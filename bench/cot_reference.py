@@ -120,12 +120,11 @@ def kl_grad(theta, base, path):
 def post_train(theta0, insts, task, rng, method, iters=1000, G=8, lr=0.05, clip=0.2, epochs=2,
                reject=0, kl_beta=0.0):
     theta = theta0.copy()
-    start, target = task
+    start = task[0]
     for _ in range(iters):
         q = insts[int(rng.integers(len(insts)))]
-        if reject:
-            if any(tuple(sample_path(theta, start, rng)) in q for _ in range(reject)):
-                continue
+        if reject and any(tuple(sample_path(theta, start, rng)) in q for _ in range(reject)):
+            continue
         paths = [tuple(sample_path(theta, start, rng)) for _ in range(G)]
         R = np.array([1.0 if o in q else 0.0 for o in paths])
         if method == "reinforce":

@@ -12,14 +12,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 
 from obandits.cot import chain as C
-from obandits.cot.instances import (Instances, exact_pass_at_k, make_instances, mc_pass_at_k,
-                                    success_probs)
+from obandits.cot.instances import (
+    Instances,
+    exact_pass_at_k,
+    make_instances,
+    mc_pass_at_k,
+    success_probs,
+)
 from obandits.cot.learner import PretrainConfig, policy, pretrain, support_error
-from obandits.cot.posttrain import (RL_METHODS, RLConfig, exact_gradient, objective,
-                                    post_train)
+from obandits.cot.posttrain import RL_METHODS, RLConfig, exact_gradient, objective, post_train
 from obandits.cot.select import SelectConfig, select_pool
 from obandits.seeding import rep_generators, rep_states
-
 
 # ------------------------------------------------------------------------------------------
 # helpers

@@ -297,7 +297,7 @@ def state_advantages(chain: TreeChain, task: int, Q: np.ndarray) -> np.ndarray:
     beta, Z = potential_tables(chain, task, Q)
     f = forward(Q * chain.P, s0)
     alpha = forward(Q, s0)
-    Lm1, Mx, M = Q.shape
+    Lm1, _, M = Q.shape
     A = np.zeros_like(Q)
     for l in range(Lm1):
         reach = alpha[l] > 0

@@ -25,8 +25,16 @@ import numpy as np
 from .. import _validate as v
 from ..seeding import rep_generators, rep_states
 from ..tables import markdown_table
-from .chain import ChainConfig, TreeChain, build_chain, coverage, is_easy, kl_tilted_policy
-from .chain import paper_config, two_task_config
+from .chain import (
+    ChainConfig,
+    TreeChain,
+    build_chain,
+    coverage,
+    is_easy,
+    kl_tilted_policy,
+    paper_config,
+    two_task_config,
+)
 from .instances import Instances, exact_pass_at_k, make_instances, mc_pass_at_k
 from .learner import PretrainConfig, policy, pretrain, support_error
 from .posttrain import RLConfig, post_train
@@ -166,7 +174,7 @@ def run_seed(cfg: ExperimentConfig, methods, seed: int, cell: str = "paper",
     chain = build_chain(cfg.chain)
     n = cfg.seeds
     st_pre = rep_states(cfg.root_seed, f"{cell}/pretrain", n)[seed]
-    theta0, err = pretrain(chain, cfg.pretrain, st_pre)
+    theta0, _ = pretrain(chain, cfg.pretrain, st_pre)
     gen = rep_generators(cfg.root_seed, f"{cell}/instances", n)[seed]
     train = make_instances(chain, cfg.train_task, cfg.n_train, gen)
     evals = [make_instances(chain, t, cfg.n_eval, gen) for t in range(len(chain.tasks))]

@@ -44,8 +44,7 @@ def row_softmax(theta, l, s, inv_t, out):
     mx = -np.inf
     for j in range(M):
         z = theta[l, s, j] * inv_t
-        if z > mx:
-            mx = z
+        mx = max(mx, z)
     tot = 0.0
     for j in range(M):
         out[j] = np.exp(theta[l, s, j] * inv_t - mx)
@@ -84,8 +83,7 @@ def _max_err(theta, P, n_states, p):
             row_softmax(theta, l, s, 1.0, p)
             for j in range(p.shape[0]):
                 d = abs(p[j] - P[l, s, j])
-                if d > err:
-                    err = d
+                err = max(err, d)
     return err
 
 
@@ -93,7 +91,7 @@ def _max_err(theta, P, n_states, p):
 def pretrain_nb(theta, P, n_states, steps1, eta1, steps2, eta2, batch, st, err_every, err_out):
     """Compiled two-phase SGD on path cross-entropy; ``theta`` updated in place; the support
     error every ``err_every`` steps goes to ``err_out``."""
-    Lm1, Mx, M = theta.shape
+    Lm1, _, M = theta.shape
     cdf = np.empty_like(P)
     for l in range(Lm1):
         for s in range(n_states[l]):

@@ -122,7 +122,7 @@ def posttrain_nb(theta, base_theta, start, target, ptr, codes, method, n_iters, 
     ``snaps[k]`` gets ``theta`` after ``k * snap_every`` iterations; ``reward_trace[t]`` the
     group's mean reward (-1 when the instance was rejected); ``stats`` = (rejected, updates).
     """
-    Lm1, Mx, M = theta.shape
+    Lm1, _, M = theta.shape
     L = Lm1 + 1
     n_inst = ptr.shape[0] - 1
     paths = np.empty((G, L), np.int64)

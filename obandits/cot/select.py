@@ -62,7 +62,7 @@ def _rex_path(path, P, target, Z):
 def select_nb(theta, inv_t, P, start, target, Z, beta, mom, logfact, method, N, tau, lam,
               st, out):
     """Fill ``out`` (pool, L) with selected CoTs (method codes = index in ``SELECTIONS``)."""
-    Lm1, Mx, M = theta.shape
+    Lm1, _, M = theta.shape
     L = Lm1 + 1
     cand = np.empty((N, L), np.int64)
     score = np.empty(N)
