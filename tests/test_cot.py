@@ -427,3 +427,22 @@ def test_cli_rejects_bad_input(capsys):
     assert "eps" in capsys.readouterr().err
     assert main(["cot", "paper", "--C-size", "3"]) == 2
     assert "C_size" in capsys.readouterr().err
+
+
+def test_rejection_skips_solved_instances_and_raft_needs_a_correct_cot():
+    ch = C.build_chain(C.paper_config())
+    theta = np.zeros(ch.P.shape)
+    theta[:, :, 0] = 20.0  # always 0 -> ... -> 0: TASK1's easy CoT, code 0
+    solved = _one_instance(ch, 0, [0])
+    run = post_train(ch, theta, solved, RLConfig(iters=30, reject=1), rep_states(0, "r", 1)[0])
+    assert run.rejected == 30 and run.updates == 0
+    np.testing.assert_array_equal(run.theta, theta)
+    assert (run.reward_trace == -1).all()
+    unsolved = _one_instance(ch, 0, [3])
+    run = post_train(ch, theta, unsolved, RLConfig(method="raft", iters=30),
+                     rep_states(0, "r", 1)[0])
+    assert run.updates == 0  # no correct CoT drawn: RAFT has nothing to imitate
+    np.testing.assert_array_equal(run.theta, theta)
+    run = post_train(ch, theta, solved, RLConfig(method="reinforce", iters=5),
+                     rep_states(0, "r", 1)[0])
+    assert run.updates == 5 and (run.reward_trace == 1).all()
