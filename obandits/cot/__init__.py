@@ -1,0 +1,11 @@
+"""Spec 2: the tree-structured Markov chain of reasoning steps (Bu et al. 2025).
+
+* :mod:`.chain`       -- the chain, exact layer DP (masses, ``Rex``, PRM potential, DPRM value,
+  step advantages, the closed-form KL tilt) and enumeration for small trees;
+* :mod:`.instances`   -- question instances, the verifiable reward, exact / Monte-Carlo pass@K;
+* :mod:`.learner`     -- the linear-softmax learner and its two-phase pretraining;
+* :mod:`.posttrain`   -- REINFORCE, RAFT, PPO-clip, GRPO, rejection, KL penalty, outcome
+  bonuses (one compiled loop), and the methods' exact population gradients;
+* :mod:`.select`      -- ORM / soft / PRM best-of-N and DPRM sampling;
+* :mod:`.experiments` -- experiments (a)-(d); :mod:`.cli` -- ``obandits cot ...``.
+"""

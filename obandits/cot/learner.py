@@ -1,0 +1,153 @@
+"""The linear-softmax learner and its pretraining (Spec 2 §3).
+
+``p_theta(o_{l+1} | o_l) = softmax(theta_l e_{o_l})``: with one-hot features this is one logit
+row ``theta[l, s, :]`` per state, stored ``(L-1, Mx, M)`` like the chain's transitions.
+Pretraining is SGD on the cross-entropy of paths drawn from the true chain (start uniform over
+layer 0), in two phases (``T1`` steps at ``eta``, ``T2`` at ``eta / 2``), all in one compiled
+loop; the max absolute error of the transition probabilities on the support is recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+
+from .. import _validate as v
+from ..nbrng import categorical_cdf, randint, uniform
+from .chain import TreeChain
+
+
+def policy(theta: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Transition probabilities ``softmax(theta / T)`` per row, ``(L-1, Mx, M)``."""
+    t = v.finite_scalar("temperature", temperature, min_value=0.0, strict_min=True)
+    z = theta / t
+    z = z - z.max(axis=2, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=2, keepdims=True)
+
+
+def support_error(chain: TreeChain, Q: np.ndarray) -> float:
+    """``max |Q - P|`` over every edge of the chain (all edges have positive weight)."""
+    err = 0.0
+    for l in range(chain.L - 1):
+        n = chain.n_states[l]
+        err = max(err, float(np.abs(Q[l, :n] - chain.P[l, :n]).max()))
+    return err
+
+
+@nb.njit(cache=True, inline="always")
+def row_softmax(theta, l, s, inv_t, out):
+    """``out = softmax(theta[l, s, :] * inv_t)``."""
+    M = out.shape[0]
+    mx = -np.inf
+    for j in range(M):
+        z = theta[l, s, j] * inv_t
+        mx = max(mx, z)
+    tot = 0.0
+    for j in range(M):
+        out[j] = np.exp(theta[l, s, j] * inv_t - mx)
+        tot += out[j]
+    for j in range(M):
+        out[j] /= tot
+
+
+@nb.njit(cache=True, inline="always")
+def draw(st, p):
+    """Index drawn from probabilities ``p`` (sum 1) by inversion."""
+    u = uniform(st)
+    acc = 0.0
+    M = p.shape[0]
+    for j in range(M - 1):
+        acc += p[j]
+        if u < acc:
+            return j
+    return M - 1
+
+
+@nb.njit(cache=True, inline="always")
+def sample_path(theta, start, inv_t, st, p, path):
+    """One CoT from ``start`` under ``softmax(theta * inv_t)``, written into ``path``."""
+    path[0] = start
+    for l in range(path.shape[0] - 1):
+        row_softmax(theta, l, path[l], inv_t, p)
+        path[l + 1] = draw(st, p)
+
+
+@nb.njit(cache=True)
+def _max_err(theta, P, n_states, p):
+    err = 0.0
+    for l in range(theta.shape[0]):
+        for s in range(n_states[l]):
+            row_softmax(theta, l, s, 1.0, p)
+            for j in range(p.shape[0]):
+                d = abs(p[j] - P[l, s, j])
+                err = max(err, d)
+    return err
+
+
+@nb.njit(cache=True)
+def pretrain_nb(theta, P, n_states, steps1, eta1, steps2, eta2, batch, st, err_every, err_out):
+    """Compiled two-phase SGD on path cross-entropy; ``theta`` updated in place; the support
+    error every ``err_every`` steps goes to ``err_out``."""
+    Lm1, _, M = theta.shape
+    cdf = np.empty_like(P)
+    for l in range(Lm1):
+        for s in range(n_states[l]):
+            acc = 0.0
+            for j in range(M):
+                acc += P[l, s, j]
+                cdf[l, s, j] = acc
+    grad = np.zeros_like(theta)
+    p = np.empty(M)
+    k = 0
+    for t in range(steps1 + steps2):
+        eta = eta1 if t < steps1 else eta2
+        grad[:] = 0.0
+        for b in range(batch):
+            s = randint(st, n_states[0])
+            for l in range(Lm1):
+                s2 = categorical_cdf(st, cdf[l, s])
+                row_softmax(theta, l, s, 1.0, p)
+                for j in range(M):
+                    grad[l, s, j] -= p[j]
+                grad[l, s, s2] += 1.0
+                s = s2
+        theta += (eta / batch) * grad
+        if (t + 1) % err_every == 0 and k < err_out.shape[0]:
+            err_out[k] = _max_err(theta, P, n_states, p)
+            k += 1
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Pretraining schedule (Spec 2 §3; paper: T1=2000 at eta=0.05, T2=500 at eta/2).
+
+    ``batch`` paths per SGD step (ours: 32); the gradient is their mean."""
+
+    T1: int = 2000
+    T2: int = 500
+    eta: float = 0.05
+    batch: int = 32
+    err_every: int = 10
+
+    def __post_init__(self) -> None:
+        v.int_scalar("T1", self.T1, min_value=0)
+        v.int_scalar("T2", self.T2, min_value=0)
+        v.finite_scalar("eta", self.eta, min_value=0.0, strict_min=True)
+        v.int_scalar("batch", self.batch, min_value=1)
+        v.int_scalar("err_every", self.err_every, min_value=1)
+
+
+def pretrain(chain: TreeChain, config: PretrainConfig, state: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Pretrain from ``theta = 0`` (uniform transitions). ``state``: a uint64[4] stream of
+    :mod:`obandits.nbrng` (advanced in place). Returns ``(theta, support_error_trace)``."""
+    Mx = chain.P.shape[1]
+    theta = np.zeros((chain.L - 1, Mx, chain.M))
+    n_err = (config.T1 + config.T2) // config.err_every
+    err = np.zeros(n_err)
+    pretrain_nb(theta, chain.P, chain.n_states, config.T1, config.eta, config.T2,
+                config.eta / 2, config.batch, state, config.err_every, err)
+    return theta, err
