@@ -67,15 +67,17 @@ class BonusConfig:
 
     def __post_init__(self) -> None:
         v.choice("method", self.method, METHODS)
-        v.finite_scalar("c", self.c, min_value=0.0)
-        v.finite_scalar("b0", self.b0, min_value=0.0, max_value=1.0)
+        fix = object.__setattr__  # frozen: store the validated, converted values
+        fix(self, "c", v.finite_scalar("c", self.c, min_value=0.0))
+        fix(self, "b0", v.finite_scalar("b0", self.b0, min_value=0.0, max_value=1.0))
         if not isinstance(self.all_correct_rule, (bool, np.bool_)):
             raise ValueError(f"all_correct_rule must be a bool, got {self.all_correct_rule!r}")
-        v.finite_scalar("correct_threshold", self.correct_threshold)
+        fix(self, "correct_threshold",
+            v.finite_scalar("correct_threshold", self.correct_threshold))
         v.choice("count_mode", self.count_mode, COUNT_MODES)
         v.choice("scale", self.scale, SCALES)
-        v.finite_scalar("eps", self.eps, min_value=0.0, strict_min=True)
-        v.int_scalar("ddof", self.ddof, min_value=0, max_value=1)
+        fix(self, "eps", v.finite_scalar("eps", self.eps, min_value=0.0, strict_min=True))
+        fix(self, "ddof", v.int_scalar("ddof", self.ddof, min_value=0, max_value=1))
 
     @property
     def method_code(self) -> int:
@@ -374,13 +376,14 @@ def advantages_with_history(table, prompt, group, outcome, reward,
     """
     cfg = _config(config, overrides)
     prompt = v.int_array("prompt", prompt, min_value=0)
+    group = v.int_array("group", group, min_value=0)
     outcome = v.int_array("outcome", outcome, min_value=0)
-    v.same_length(prompt=prompt, outcome=outcome)
+    reward = v.float_array("reward", reward)
+    v.same_length(prompt=prompt, group=group, outcome=outcome, reward=reward)
+    # Everything is validated before the table changes, so a bad batch is never counted.
     if cfg.count_mode == "after":
         table.update(prompt, outcome)
-        count = table.lookup(prompt, outcome)
-    else:
-        count = table.lookup(prompt, outcome)
+    count = table.lookup(prompt, outcome)
     adv = shaped_advantages(group, outcome, reward, count, cfg, backend=backend)
     if cfg.count_mode == "before":
         table.update(prompt, outcome)

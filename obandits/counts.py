@@ -41,6 +41,9 @@ def _atomic_write(path: Path, write) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())  # the data is on disk before the name points at it
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; checkpoints are ordinary files
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -152,6 +155,19 @@ class AnswerIndex:
             pids[i], oids[i] = pid, oid
         return pids, oids
 
+    def find(self, prompt_keys: Sequence[Hashable], answers: Sequence[Hashable]):
+        """Like :meth:`ids` but registers nothing: unknown prompts or answers get id -1."""
+        if len(prompt_keys) != len(answers):
+            raise ValueError(f"prompt_keys and answers must have the same length, got "
+                             f"{len(prompt_keys)} and {len(answers)}")
+        pids = np.full(len(answers), -1, dtype=np.int64)
+        oids = np.full(len(answers), -1, dtype=np.int64)
+        for i, (pk, ans) in enumerate(zip(prompt_keys, answers)):
+            pid = self.prompts.get(pk, -1)
+            if pid >= 0:
+                pids[i], oids[i] = pid, self.answers[pid].get(ans, -1)
+        return pids, oids
+
     def answer_key(self, prompt_id: int, outcome_id: int) -> Hashable:
         for key, oid in self.answers[prompt_id].items():
             if oid == outcome_id:
@@ -171,8 +187,12 @@ class History:
         return self.index.ids(prompt_keys, answers)
 
     def lookup(self, prompt_keys, answers) -> np.ndarray:
-        pids, oids = self.index.ids(prompt_keys, answers)
-        return self.table.lookup(pids, oids)
+        """``N(x, a)`` per sample; looking up never registers a new answer."""
+        pids, oids = self.index.find(prompt_keys, answers)
+        known = (pids >= 0) & (oids >= 0)
+        out = np.zeros(len(pids), dtype=np.int64)
+        out[known] = self.table.lookup(pids[known], oids[known])
+        return out
 
     def update(self, prompt_keys, answers) -> None:
         pids, oids = self.index.ids(prompt_keys, answers)

@@ -84,13 +84,22 @@ def distinct_answers(group, outcome, correct) -> DistinctAnswers:
 
 
 def token_entropy(logits) -> np.ndarray:
-    """Entropy (nats) of ``softmax(logits)`` along the last axis, computed stably."""
-    x = v.float_array("logits", logits, ndim=None)
+    """Entropy (nats) of ``softmax(logits)`` along the last axis, computed stably.
+
+    ``-inf`` logits (masked vocabulary entries) are allowed; NaN and ``+inf`` are not, and every
+    row needs at least one finite logit."""
+    x = np.asarray(logits, dtype=np.float64)
     if x.ndim == 0 or x.shape[-1] == 0:
         raise ValueError(f"logits must have a non-empty last axis, got shape {x.shape}")
-    z = x - x.max(axis=-1, keepdims=True)
+    if np.isnan(x).any() or np.isposinf(x).any():
+        raise ValueError("logits must not contain NaN or +inf")
+    top = x.max(axis=-1, keepdims=True)
+    if np.isneginf(top).any():
+        raise ValueError("every row of logits needs at least one finite entry")
+    z = x - top
     logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
-    return -(np.exp(logp) * logp).sum(axis=-1)
+    p = np.exp(logp)
+    return -np.where(p > 0, p * np.where(p > 0, logp, 0.0), 0.0).sum(axis=-1) + 0.0
 
 
 class EntropySplit(NamedTuple):

@@ -71,13 +71,8 @@ def normal(st):
 
 
 @nb.njit(cache=True)
-def gamma(st, shape):
-    """Gamma(shape, 1) by Marsaglia-Tsang (with the shape < 1 boost)."""
-    if shape < 1.0:
-        u = uniform(st)
-        while u <= 0.0:
-            u = uniform(st)
-        return gamma(st, shape + 1.0) * u ** (1.0 / shape)
+def _gamma_ge1(st, shape):
+    """Gamma(shape, 1) for shape >= 1 by Marsaglia-Tsang."""
     d = shape - 1.0 / 3.0
     c = 1.0 / np.sqrt(9.0 * d)
     while True:
@@ -94,10 +89,33 @@ def gamma(st, shape):
 
 
 @nb.njit(cache=True)
+def log_gamma_variate(st, shape):
+    """``log X`` with ``X ~ Gamma(shape, 1)``; for shape < 1 the boost
+    ``X = Y U^(1/shape)``, ``Y ~ Gamma(shape + 1)``, is taken in log space so tiny shapes do
+    not underflow to log(0)."""
+    if not shape > 0.0:
+        raise ValueError("gamma shape must be > 0")
+    if shape < 1.0:
+        u = uniform(st)
+        while u <= 0.0:
+            u = uniform(st)
+        return np.log(_gamma_ge1(st, shape + 1.0)) + np.log(u) / shape
+    return np.log(_gamma_ge1(st, shape))
+
+
+@nb.njit(cache=True)
+def gamma(st, shape):
+    """Gamma(shape, 1), shape > 0 (may underflow to 0.0 for tiny shapes; see
+    :func:`log_gamma_variate`)."""
+    return np.exp(log_gamma_variate(st, shape))
+
+
+@nb.njit(cache=True)
 def beta(st, a, b):
-    x = gamma(st, a)
-    y = gamma(st, b)
-    return x / (x + y)
+    """Beta(a, b) as ``X / (X + Y)`` computed from log-gamma variates (no 0/0 for tiny a, b)."""
+    lx = log_gamma_variate(st, a)
+    ly = log_gamma_variate(st, b)
+    return 1.0 / (1.0 + np.exp(ly - lx))
 
 
 @nb.njit(cache=True)

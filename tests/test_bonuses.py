@@ -230,3 +230,19 @@ def test_bad_inputs_are_rejected(args, match):
     for backend in BACKENDS:
         with pytest.raises(ValueError, match=match):
             shaped_advantages(*args, method="batch", backend=backend)
+
+
+def test_a_rejected_batch_is_never_counted():
+    for mode in ("before", "after"):
+        table = CountTable()
+        with pytest.raises(ValueError, match="reward must be finite"):
+            advantages_with_history(table, [0, 0], [0, 0], [1, 2], [1.0, np.nan],
+                                    method="ucb", count_mode=mode)
+        with pytest.raises(ValueError, match="same length"):
+            advantages_with_history(table, [0], [0, 0], [1, 2], [1.0, 0.0], count_mode=mode)
+        assert table.counts.size == 0
+
+
+def test_config_stores_converted_values():
+    cfg = BonusConfig(c="0.25", ddof=1.0)
+    assert cfg.c == 0.25 and isinstance(cfg.c, float) and cfg.ddof == 1

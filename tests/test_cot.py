@@ -446,3 +446,12 @@ def test_rejection_skips_solved_instances_and_raft_needs_a_correct_cot():
     run = post_train(ch, theta, solved, RLConfig(method="reinforce", iters=5),
                      rep_states(0, "r", 1)[0])
     assert run.updates == 5 and (run.reward_trace == 1).all()
+
+
+def test_pool_smaller_than_k_is_rejected_not_blanked():
+    from obandits.cot.experiments import ExperimentConfig
+
+    with pytest.raises(ValueError, match="select.pool must be >= k"):
+        ExperimentConfig(select=SelectConfig(pool=10), k=30)
+    with pytest.raises(ValueError, match="lam must be <= 200"):
+        SelectConfig(lam=600.0)

@@ -102,3 +102,17 @@ def test_history_rejects_keys_json_cannot_hold(tmp_path):
     h.update(["q"], [("tuple", 1)])
     with pytest.raises(ValueError, match="cannot be saved"):
         h.save(tmp_path / "h.json")
+
+
+def test_lookup_never_registers_answers():
+    h = History()
+    h.update(["q"], ["a"])
+    np.testing.assert_array_equal(h.lookup(["q", "q", "new"], ["a", "zzz", "a"]), [1, 0, 0])
+    assert h.distinct("q") == 1 and h.distinct("new") == 0
+
+
+def test_saved_files_are_world_readable(tmp_path):
+    h = History()
+    h.update(["q"], ["a"])
+    h.save(tmp_path / "h.json")
+    assert (tmp_path / "h.json").stat().st_mode & 0o777 == 0o644

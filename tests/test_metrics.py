@@ -116,3 +116,12 @@ def test_power_law_fit_recovers_exponent_with_interval():
 def test_power_law_fit_rejects_bad_input(x, y, match):
     with pytest.raises(ValueError, match=match):
         power_law_fit(x, y)
+
+
+def test_token_entropy_allows_masked_logits():
+    assert token_entropy(np.array([0.0, -np.inf, 0.0])) == pytest.approx(np.log(2))
+    assert token_entropy(np.array([5.0, -np.inf])) == 0.0
+    with pytest.raises(ValueError, match="NaN or \\+inf"):
+        token_entropy(np.array([np.nan, 0.0]))
+    with pytest.raises(ValueError, match="at least one finite"):
+        token_entropy(np.array([-np.inf, -np.inf]))

@@ -75,3 +75,19 @@ def test_package_never_touches_a_global_rng():
                 if GLOBAL_RNG.search(line):
                     offenders.append(f"{path.relative_to(root)}:{i}: {line.strip()}")
     assert not offenders, "global RNG use:\n" + "\n".join(offenders)
+
+
+@numba.njit(cache=True)
+def _beta_draws(st, a, b, n):
+    out = np.empty(n)
+    for i in range(n):
+        out[i] = nbrng.beta(st, a, b)
+    return out
+
+
+def test_beta_with_tiny_shapes_is_finite():
+    d = _beta_draws(rep_states(0, "tiny", 1)[0].copy(), 1e-3, 1e-3, 4000)
+    assert np.isfinite(d).all() and (d >= 0).all() and (d <= 1).all()
+    assert abs(d.mean() - 0.5) < 0.05  # symmetric: mass splits between 0 and 1
+    m = _beta_draws(rep_states(0, "b", 1)[0].copy(), 0.3, 0.7, 100_000).mean()
+    assert abs(m - 0.3) < 0.01

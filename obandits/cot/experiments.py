@@ -106,6 +106,9 @@ class ExperimentConfig:
         v.int_scalar("n_train", self.n_train, min_value=1)
         v.int_scalar("n_eval", self.n_eval, min_value=1)
         v.int_scalar("k", self.k, min_value=1)
+        if self.select.pool < self.k:
+            raise ValueError(f"select.pool must be >= k (pass@K needs K samples per instance), "
+                             f"got pool={self.select.pool} < k={self.k}")
         v.finite_scalar("eval_temperature", self.eval_temperature, min_value=0.0,
                         strict_min=True)
         v.int_scalar("reject", self.reject, min_value=1)
@@ -123,18 +126,18 @@ class ExperimentConfig:
         return replace(self.rl, **kw)
 
 
+def _has_solvable(inst, subset) -> bool:
+    mask = inst.solvable if subset is None else (inst.solvable & subset)
+    return bool(mask.any())
+
+
 def _safe_pass(chain, inst, Q, k, subset=None):
-    try:
-        return exact_pass_at_k(chain, inst, Q, k, subset)
-    except ValueError:  # no instance of this kind was drawn
-        return None
+    """pass@K, or None when no instance of this kind was drawn (other errors propagate)."""
+    return exact_pass_at_k(chain, inst, Q, k, subset) if _has_solvable(inst, subset) else None
 
 
 def _safe_mc(chain, inst, pool, k, subset=None):
-    try:
-        return mc_pass_at_k(inst, chain, pool, k, subset)
-    except ValueError:
-        return None
+    return mc_pass_at_k(inst, chain, pool, k, subset) if _has_solvable(inst, subset) else None
 
 
 def policy_metrics(chain: TreeChain, evals: list[Instances], theta: np.ndarray, k: int,

@@ -44,7 +44,8 @@ class SelectConfig:
         v.choice("method", self.method, SELECTIONS)
         v.int_scalar("n", self.n, min_value=1)
         v.finite_scalar("tau", self.tau, min_value=0.0)
-        v.finite_scalar("lam", self.lam, min_value=0.0, strict_min=True)
+        # The DPRM moment series overflows float64 beyond lam ~ 500.
+        v.finite_scalar("lam", self.lam, min_value=0.0, strict_min=True, max_value=200.0)
         v.int_scalar("pool", self.pool, min_value=1)
 
 

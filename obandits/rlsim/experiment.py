@@ -209,6 +209,8 @@ class Check:
         se = self.diff_std / np.sqrt(max(self.n, 1))
         if self.diff_mean == 0.0 and self.diff_std == 0.0:
             return "no effect"
+        if self.n < 2:  # one seed has no standard error: never call it significant
+            return "direction only" if self.diff_mean > 0 else "fails"
         if self.diff_mean > 2 * se and self.diff_mean > 0:
             return "holds"
         return "direction only" if self.diff_mean > 0 else "fails"
