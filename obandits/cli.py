@@ -11,10 +11,11 @@ import argparse
 import importlib
 import sys
 
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["obandits.sweep", "obandits.bandit.cli"]
 # (title, module, function): the headline job, each a callable taking no arguments.
 MAIN_STEPS: list[tuple[str, str, str]] = [
     ("bonus demo", "obandits.demo", "run"),
+    ("bandit theorem check (reduced sweep)", "obandits.bandit.experiment", "run_reduced"),
 ]
 
 
