@@ -50,7 +50,11 @@ def theory_line(ax, x, y, label: str):
 def save(fig, path: str | Path, dpi: int = 110) -> Path:
     """Legends, tight layout, write ``path`` (parents created), close the figure."""
     plt = _plt()
+    from matplotlib.ticker import NullFormatter
+
     for ax in fig.axes:
+        ax.xaxis.set_minor_formatter(NullFormatter())  # crowded labels within one decade
+        ax.yaxis.set_minor_formatter(NullFormatter())
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
         ax.grid(True, which="both", alpha=0.25)

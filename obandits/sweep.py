@@ -27,9 +27,10 @@ and value columns, one row per repetition x checkpoint); its module may define
 workers start), ``summary(table) -> str`` and ``plot(results_dir)``.
 
 Output directory: ``cells/<id>.csv`` written atomically per finished cell (temporary file, then
-rename), ``results.csv`` (all cells, grid order) and ``manifest.json`` (config, cells with their
-seed keys, package version, git revision, timings). Rerunning into the same directory skips
-finished cells, so an interrupted sweep resumes with no lost and no duplicated rows.
+rename), ``results.csv`` (all cells of the config, grid order) and ``manifest.json`` (config,
+cells with their seed keys, package version, git revision, timings). Rerunning into the same
+directory skips finished cells, so an interrupted sweep resumes with no lost and no duplicated
+rows; a config extended with new cells (same root seed, reps and runner) runs only those.
 """
 
 from __future__ import annotations
@@ -48,7 +49,6 @@ import tomllib
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -255,11 +255,11 @@ def read_table(path: str | Path) -> dict[str, np.ndarray]:
 def _git_revision() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
-                             capture_output=True, text=True, timeout=10)
+                             capture_output=True, text=True, timeout=10, check=False)
         rev = out.stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
                                cwd=Path(__file__).parent, capture_output=True, text=True,
-                               timeout=10).stdout.strip()
+                               timeout=10, check=False).stdout.strip()
         return (rev + ("+dirty" if dirty else "")) if rev else "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -315,11 +315,12 @@ def _check_same_sweep(cfg: SweepConfig, out: Path) -> dict:
     except json.JSONDecodeError:
         raise ValueError(f"{mpath} is not valid JSON; delete the directory to start over"
                          ) from None
+    # Same seed, reps and runner: finished cells stay valid (a cell's file is named by the hash
+    # of its parameters), so a config may also be extended with new cells and rerun.
     same = (old.get("root_seed") == cfg.root_seed and old.get("reps") == cfg.reps
-            and old.get("runner") == cfg.runner
-            and [c["key"] for c in old.get("cells", [])] == [c.key for c in cfg.cells])
+            and old.get("runner") == cfg.runner)
     if not same:
-        raise ValueError(f"{out} holds a different sweep (cells, seed, reps or runner differ); "
+        raise ValueError(f"{out} holds a different sweep (root seed, reps or runner differ); "
                          f"give another --out or delete it")
     return {c["id"]: c.get("seconds") for c in old["cells"] if c.get("seconds") is not None}
 

@@ -5,8 +5,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from obandits.bandit.instances import (BanditInstance, llm_like, make_instance, needle,
-                                       random_partition, zipf_masses)
+from obandits.bandit.instances import (
+    BanditInstance,
+    llm_like,
+    make_instance,
+    needle,
+    random_partition,
+    zipf_masses,
+)
 
 
 def test_valid_instance_and_properties():
@@ -19,18 +25,18 @@ def test_valid_instance_and_properties():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(K=2, m=3, phi=[0, 1], mu=[0.1, 0.2, 0.3]), "m .* must be <= K"),
-    (dict(K=3, m=2, phi=[0, 0, 0], mu=[0.1, 0.2]), "outcome 1 has none"),
-    (dict(K=3, m=2, phi=[0, 1, 2], mu=[0.1, 0.2]), "outcomes 0..1"),
-    (dict(K=2, m=2, phi=[0, 1], mu=[0.1, 1.2]), "mu must be <= 1"),
-    (dict(K=2, m=2, phi=[0, 1], mu=[-0.1, 0.2]), "mu must be >= 0"),
-    (dict(K=2, m=2, phi=[0, 1], mu=[0.1, float("nan")]), "mu must be finite"),
-    (dict(K=2, m=2, phi=[0, 1], mu=[0.1, 0.2], p0=[0.5, 0.6]), "p0 must be a distribution"),
-    (dict(K=2, m=2, phi=[0, 1], mu=[0.1, 0.2], p0=[1.5, -0.5]), "p0 must be >= 0"),
-    (dict(K=2, m=2, phi=[0, 1], mu=[0.1, 0.2], p0=[1.0]), "p0 must have length"),
-    (dict(K=2, m=2, phi=[0, 1, 1], mu=[0.1, 0.2]), "phi must have length"),
-    (dict(K=2, m=2, phi=[0, 1], mu=[0.1, 0.2], reward="gaussian"), "reward must be one of"),
-    (dict(K=0, m=1, phi=[], mu=[0.1]), "K must be >= 1"),
+    ({"K": 2, "m": 3, "phi": [0, 1], "mu": [0.1, 0.2, 0.3]}, "m .* must be <= K"),
+    ({"K": 3, "m": 2, "phi": [0, 0, 0], "mu": [0.1, 0.2]}, "outcome 1 has none"),
+    ({"K": 3, "m": 2, "phi": [0, 1, 2], "mu": [0.1, 0.2]}, "outcomes 0..1"),
+    ({"K": 2, "m": 2, "phi": [0, 1], "mu": [0.1, 1.2]}, "mu must be <= 1"),
+    ({"K": 2, "m": 2, "phi": [0, 1], "mu": [-0.1, 0.2]}, "mu must be >= 0"),
+    ({"K": 2, "m": 2, "phi": [0, 1], "mu": [0.1, float("nan")]}, "mu must be finite"),
+    ({"K": 2, "m": 2, "phi": [0, 1], "mu": [0.1, 0.2], "p0": [0.5, 0.6]}, "p0 must be a distribution"),
+    ({"K": 2, "m": 2, "phi": [0, 1], "mu": [0.1, 0.2], "p0": [1.5, -0.5]}, "p0 must be >= 0"),
+    ({"K": 2, "m": 2, "phi": [0, 1], "mu": [0.1, 0.2], "p0": [1.0]}, "p0 must have length"),
+    ({"K": 2, "m": 2, "phi": [0, 1, 1], "mu": [0.1, 0.2]}, "phi must have length"),
+    ({"K": 2, "m": 2, "phi": [0, 1], "mu": [0.1, 0.2], "reward": "gaussian"}, "reward must be one of"),
+    ({"K": 0, "m": 1, "phi": [], "mu": [0.1]}, "K must be >= 1"),
 ])
 def test_bad_instances_rejected(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -12,8 +12,7 @@ from scipy.optimize import brentq
 
 from obandits import nbrng
 from obandits.bandit.instances import BanditInstance, make_instance
-from obandits.bandit.learners import (LEARNERS, LearnerConfig, checkpoints, kl_ucb_index,
-                                      run_learner)
+from obandits.bandit.learners import LEARNERS, LearnerConfig, checkpoints, kl_ucb_index, run_learner
 from obandits.seeding import rep_states
 
 
@@ -26,20 +25,23 @@ def _argmax_first(values):
     return values.index(best)
 
 
-def ref_ucb1(inst, T, st_, alpha=2.0):
+def _ref_index_policy(inst, T, st_, index):
+    """Arm-level index policy: each arm once, then argmax_k index(mean_k, n_k, t)."""
     am, bern = list(inst.arm_means), inst.reward == "bernoulli"
     n, s, picks = [0] * inst.K, [0.0] * inst.K, []
     for t in range(T):
-        if t < inst.K:
-            k = t
-        else:
-            k = _argmax_first([s[a] / n[a] + math.sqrt(alpha * math.log(t) / n[a])
-                               for a in range(inst.K)])
+        k = t if t < inst.K else _argmax_first([index(s[a] / n[a], n[a], t)
+                                                for a in range(inst.K)])
         r = _reward(st_, am[k], bern)
         n[k] += 1
         s[k] += r
         picks.append(k)
     return picks
+
+
+def ref_ucb1(inst, T, st_, alpha=2.0):
+    return _ref_index_policy(inst, T, st_,
+                             lambda mean, n, t: mean + math.sqrt(alpha * math.log(t) / n))
 
 
 def _kl(p, q):
@@ -50,26 +52,17 @@ def _kl(p, q):
 def _kl_index_ref(p, n, level):
     if p >= 1.0:
         return 1.0
-    f = lambda q: n * _kl(p, q) - level  # noqa: E731
+    f = lambda q: n * _kl(p, q) - level
     hi = 1 - 1e-12
     return hi if f(hi) <= 0 else brentq(f, p, hi, xtol=1e-14)
 
 
 def ref_klucb(inst, T, st_, c=0.0):
-    am, bern = list(inst.arm_means), inst.reward == "bernoulli"
-    n, s, picks = [0] * inst.K, [0.0] * inst.K, []
-    for t in range(T):
-        if t < inst.K:
-            k = t
-        else:
-            lt = math.log(t)
-            level = max(lt + c * math.log(lt) if lt > 1 else lt, 0.0)
-            k = _argmax_first([_kl_index_ref(s[a] / n[a], n[a], level) for a in range(inst.K)])
-        r = _reward(st_, am[k], bern)
-        n[k] += 1
-        s[k] += r
-        picks.append(k)
-    return picks
+    def index(mean, n, t):
+        lt = math.log(t)
+        return _kl_index_ref(mean, n, max(lt + c * math.log(lt) if lt > 1 else lt, 0.0))
+
+    return _ref_index_policy(inst, T, st_, index)
 
 
 def ref_thompson(inst, T, st_):

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from obandits.sweep import (config_from_dict, load_config, read_table, run_sweep)
+from obandits.sweep import config_from_dict, load_config, read_table, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNNER = "obandits.bandit.runner:run_cell"
@@ -92,7 +92,13 @@ def test_tidy_table_and_manifest(tmp_path):
     assert man["status"] == "complete" and man["root_seed"] == 11
     assert man["versions"]["obandits"] and man["git_revision"]
     assert [c["id"] for c in man["cells"]] == [c.id for c in cfg.cells]
-    # a different sweep into the same directory is refused
+    # an extended config reuses the finished cells and runs only the new ones
+    before = {f.name: f.stat().st_mtime_ns for f in (tmp_path / "cells").glob("*.csv")}
+    bigger = _cfg([{**SMALL[0], "gap": [0.1, 0.4, 0.7]}])
+    tab = read_table(run_sweep(bigger, tmp_path, workers=1, threads=1, progress=False))
+    assert len(tab["rep"]) == len(bigger.cells) * bigger.reps * n_ck == 12 * 3 * n_ck
+    assert all((tmp_path / "cells" / k).stat().st_mtime_ns == t for k, t in before.items())
+    # a sweep with another seed into the same directory is refused
     with pytest.raises(ValueError, match="different sweep"):
         run_sweep(_cfg(SMALL, seed=12), tmp_path, workers=1, progress=False)
 
@@ -112,8 +118,8 @@ def test_identical_tables_whatever_workers_and_threads(tmp_path):
 def test_resume_after_kill_no_lost_no_duplicated_rows(tmp_path):
     grid = [{"family": "needle", "K": 64, "m": 2, "gap": [0.1, 0.2, 0.3, 0.4, 0.5],
              "learner": "thompson", "T": 16384, "alpha": [1.0, 2.0]}]
-    text = ("[sweep]\nname = \"kill\"\nrunner = \"%s\"\nroot_seed = 3\nreps = 4\n\n[[grid]]\n"
-            % RUNNER)
+    text = (f"[sweep]\nname = \"kill\"\nrunner = \"{RUNNER}\"\nroot_seed = 3\nreps = 4\n\n"
+            "[[grid]]\n")
     for k, val in grid[0].items():
         text += f"{k} = {json.dumps(val)}\n"
     conf = tmp_path / "kill.toml"

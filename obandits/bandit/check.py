@@ -258,7 +258,7 @@ def make_figures(results_dir: Path) -> list[Path]:
     intervals, dashed lines the theory shapes through the last point."""
     from .. import plotting
 
-    mm, checks = run_checks(results_dir)
+    mm, _ = run_checks(results_dir)
     spec = _manifest(results_dir)["config"].get("check", {})
     fig, axes = plotting.subplots(2, 2)
     lbl = {r: r for r in ("ucb1", "kl-ucb", "thompson", "uniform", "outcome-ucb")}

@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 from ..sweep import load_config, run_sweep, summary
-from .check import checks_markdown, make_figures
+from .check import make_figures
 
 ROOT = Path(__file__).resolve().parents[2]
 REDUCED = ROOT / "experiments" / "bandit" / "reduced.toml"

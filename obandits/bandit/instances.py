@@ -119,7 +119,7 @@ def needle(K: int, m: int, gap: float, seed, *, needle_frac: float = 0.0,
     K = v.int_scalar("K", K, min_value=2)
     m = v.int_scalar("m", m, min_value=2, max_value=K)
     needle_frac = v.finite_scalar("needle_frac", needle_frac, min_value=0.0, max_value=1.0)
-    n_best = max(1, int(round(needle_frac * K)))
+    n_best = max(1, round(needle_frac * K))
     if K - n_best < m - 1:
         raise ValueError(f"needle_frac={needle_frac} leaves {K - n_best} arms for the "
                          f"{m - 1} other outcomes; lower it or raise K")

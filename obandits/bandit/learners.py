@@ -96,13 +96,19 @@ def _record(t, reg, ckpt, ci, out):
     return ci
 
 
+@nb.njit(cache=True, inline="always")
+def _arm_means(phi, mu):
+    """``mu[phi[k]]`` per arm and ``mu*``."""
+    arm_mu = np.empty(phi.shape[0])
+    for k in range(phi.shape[0]):
+        arm_mu[k] = mu[phi[k]]
+    return arm_mu, arm_mu.max()
+
+
 @nb.njit(cache=True)
 def _ucb1(st, phi, mu, bern, T, ckpt, out, alpha):
     K = phi.shape[0]
-    arm_mu = np.empty(K)
-    for k in range(K):
-        arm_mu[k] = mu[phi[k]]
-    mu_star = arm_mu.max()
+    arm_mu, mu_star = _arm_means(phi, mu)
     n = np.zeros(K)
     s = np.zeros(K)
     mean = np.zeros(K)
@@ -179,10 +185,7 @@ def kl_ucb_index(mean, n, level):
 @nb.njit(cache=True)
 def _klucb(st, phi, mu, bern, T, ckpt, out, c):
     K = phi.shape[0]
-    arm_mu = np.empty(K)
-    for k in range(K):
-        arm_mu[k] = mu[phi[k]]
-    mu_star = arm_mu.max()
+    arm_mu, mu_star = _arm_means(phi, mu)
     n = np.zeros(K)
     s = np.zeros(K)
     pinsker = np.zeros(K)
@@ -221,10 +224,7 @@ def _klucb(st, phi, mu, bern, T, ckpt, out, c):
 @nb.njit(cache=True)
 def _thompson(st, phi, mu, bern, T, ckpt, out):
     K = phi.shape[0]
-    arm_mu = np.empty(K)
-    for k in range(K):
-        arm_mu[k] = mu[phi[k]]
-    mu_star = arm_mu.max()
+    arm_mu, mu_star = _arm_means(phi, mu)
     a_ = np.ones(K)
     b_ = np.ones(K)
     reg = 0.0
@@ -247,10 +247,7 @@ def _thompson(st, phi, mu, bern, T, ckpt, out):
 @nb.njit(cache=True)
 def _uniform(st, phi, mu, bern, T, ckpt, out):
     K = phi.shape[0]
-    arm_mu = np.empty(K)
-    for k in range(K):
-        arm_mu[k] = mu[phi[k]]
-    mu_star = arm_mu.max()
+    arm_mu, mu_star = _arm_means(phi, mu)
     reg = 0.0
     ci = 0
     for t in range(T):
