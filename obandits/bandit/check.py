@@ -319,9 +319,11 @@ def make_figures(results_dir: Path) -> list[Path]:
                        if r["t"] == r["T"]], key=lambda r: r["m"])
         if len({r["m"] for r in rows}) < 2:
             continue
+        tail = [r for r in rows if r["m"] >= s.get("m_min", 1)]
         plotting.loglog_band(ax, [r["m"] for r in rows], [r["regret"] for r in rows],
                              [r["ci_low"] for r in rows], [r["ci_high"] for r in rows],
-                             lbl[learner], fit=_try_fit([r["m"] for r in rows], rows))
+                             f"{lbl[learner]} (fit m >= {s.get('m_min', 1)})",
+                             fit=_try_fit([r["m"] for r in tail], tail))
         if learner == s.get("learner"):
             m = np.array([r["m"] for r in rows], float)
             cur = theory.minimax_outcome(m, rows[0]["T"])
