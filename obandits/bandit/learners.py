@@ -88,6 +88,15 @@ def _draw(st, mu_j, bern):
 
 
 @nb.njit(cache=True, inline="always")
+def _pull(st, mu_k, mu_star, bern, reg, t, ckpt, ci, out):
+    """Draw the reward of a pull with mean ``mu_k`` as the ``t``-th pull; returns (reward,
+    regret so far, next checkpoint index)."""
+    r = _draw(st, mu_k, bern)
+    reg += mu_star - mu_k
+    return r, reg, _record(t, reg, ckpt, ci, out)
+
+
+@nb.njit(cache=True, inline="always")
 def _record(t, reg, ckpt, ci, out):
     # t = pulls done; record R_t when t is the next checkpoint.
     if ci < ckpt.shape[0] and t == ckpt[ci]:
@@ -127,13 +136,11 @@ def _ucb1(st, phi, mu, bern, T, ckpt, out, alpha):
                 if idx > best:
                     best = idx
                     k = a
-        r = _draw(st, arm_mu[k], bern)
+        r, reg, ci = _pull(st, arm_mu[k], mu_star, bern, reg, t + 1, ckpt, ci, out)
         n[k] += 1.0
         s[k] += r
         mean[k] = s[k] / n[k]
         inv_sqrt_n[k] = 1.0 / np.sqrt(n[k])
-        reg += mu_star - arm_mu[k]
-        ci = _record(t + 1, reg, ckpt, ci, out)
 
 
 @nb.njit(cache=True, inline="always")
@@ -214,11 +221,9 @@ def _klucb(st, phi, mu, bern, T, ckpt, out, c):
                         best = idx
                         kbest = a
             k = kbest
-        r = _draw(st, arm_mu[k], bern)
+        r, reg, ci = _pull(st, arm_mu[k], mu_star, bern, reg, t + 1, ckpt, ci, out)
         n[k] += 1.0
         s[k] += r
-        reg += mu_star - arm_mu[k]
-        ci = _record(t + 1, reg, ckpt, ci, out)
 
 
 @nb.njit(cache=True)
@@ -237,11 +242,9 @@ def _thompson(st, phi, mu, bern, T, ckpt, out):
             if th > best:
                 best = th
                 k = a
-        r = _draw(st, arm_mu[k], bern)
+        r, reg, ci = _pull(st, arm_mu[k], mu_star, bern, reg, t + 1, ckpt, ci, out)
         a_[k] += r
         b_[k] += 1.0 - r
-        reg += mu_star - arm_mu[k]
-        ci = _record(t + 1, reg, ckpt, ci, out)
 
 
 @nb.njit(cache=True)
@@ -252,9 +255,8 @@ def _uniform(st, phi, mu, bern, T, ckpt, out):
     ci = 0
     for t in range(T):
         k = randint(st, K)
-        _draw(st, arm_mu[k], bern)  # drawn for stream parity with the other learners
-        reg += mu_star - arm_mu[k]
-        ci = _record(t + 1, reg, ckpt, ci, out)
+        # the reward is drawn (and ignored) for stream parity with the other learners
+        _, reg, ci = _pull(st, arm_mu[k], mu_star, bern, reg, t + 1, ckpt, ci, out)
 
 
 @nb.njit(cache=True)
