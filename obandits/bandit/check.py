@@ -307,6 +307,12 @@ def make_figures(results_dir: Path) -> list[Path]:
                 cur = theory.minimax_arm(K, T)
                 plotting.theory_line(ax, K, theory.scale_to(cur, cur[0], rows[0]["regret"]),
                                      "sqrt(K T log T)")
+            if learner == "outcome-ucb" and s is needle_spec and T == max(
+                    t for _, t in series):
+                K = np.array([r["K"] for r in rows], float)
+                cur = theory.needle(K, T)
+                plotting.theory_line(ax, K, theory.scale_to(cur, cur[-1], rows[-1]["regret"]),
+                                     "min(T, K)")
         Ts = "/".join(str(T) for T in sorted({T for _, T in series}))
         ax.set(xlabel="K (arms)", ylabel="minimax-proxy regret at T",
                title=f"{title}, m={s.get('m')}, T={Ts}")
@@ -333,4 +339,41 @@ def make_figures(results_dir: Path) -> list[Path]:
            title=f"(d) regret vs m ({s.get('family', '')}, K={s.get('K')})")
     path = results_dir / "figures" / "bandit_theorems.png"
     plotting.save(fig, path)
-    return [path]
+    return [path, _gap_figure(results_dir, spec.get("t_slope", {}))]
+
+
+def _gap_figure(results_dir: Path, s: dict) -> Path:
+    """Mean regret vs t at fixed gaps (the ``t_slope`` group): gap-dependent regret grows like
+    ``log T``; dashed: ``sum_{suboptimal} log t / gap`` scaled through the last point."""
+    from .. import plotting
+
+    table = read_table(results_dir / RESULTS)
+    fig, axes = plotting.subplots(1, 1, size=(6.0, 4.2))
+    ax = axes[0][0]
+    sel = np.ones(len(table["t"]), bool)
+    for k in ("family", "K", "m"):
+        if k in s:
+            sel &= table[k] == s[k]
+    sel &= table["learner"] == s.get("learner", "outcome-ucb")
+    if sel.any():
+        sel &= table["T"] == table["T"][sel].max()
+        gaps = sorted(set(table["gap"][sel]))
+        for g in gaps[::max(1, len(gaps) // 4)]:
+            one = sel & (table["gap"] == g)
+            ts = np.array(sorted(set(table["t"][one])))
+            ts = ts[ts >= 16]
+            y = np.array([table["regret"][one & (table["t"] == t)].mean() for t in ts])
+            if len(ts) < 2 or y[-1] <= 0:
+                continue
+            ax.plot(ts, y, marker="o", ms=3, label=f"gap {g:g}")
+            m = int(s.get("m", 2))
+            cur = theory.gap_dependent(np.full(m - 1, g), ts)
+            ax.plot(ts, theory.scale_to(cur, cur[-1], y[-1]), ls="--", color="0.4", lw=1)
+        ax.set_xscale("log")
+    ax.set(xlabel="t", ylabel="mean pseudo-regret",
+           title=f"gap-dependent regret ({s.get('learner', '')}, {s.get('family', '')}, "
+                 f"K={s.get('K')}, m={s.get('m')}); dashed: (m-1) log t / gap, scaled")
+    ax.title.set_fontsize(8)
+    path = results_dir / "figures" / "bandit_gap_dependent.png"
+    plotting.save(fig, path)
+    return path

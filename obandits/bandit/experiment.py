@@ -25,10 +25,12 @@ def run_config(config: str | Path, out: str | Path | None = None, *, workers: in
     out = Path(out) if out else Path("results") / cfg.name
     print(f"sweep {cfg.name}: {len(cfg.cells)} cells x {cfg.reps} reps -> {out}", flush=True)
     run_sweep(cfg, out, workers=workers, progress=progress)
-    fig = make_figures(out)[0]
+    fig, gap_fig = make_figures(out)
     if figure is not None:
-        Path(figure).parent.mkdir(parents=True, exist_ok=True)
+        figure = Path(figure)
+        figure.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(fig, figure)
+        shutil.copyfile(gap_fig, figure.with_name(figure.stem + "_gaps.png"))
     checks = (out / "checks.md").read_text()
     text = (f"{summary(cfg, out)}\n\nTheorem checks ({out / 'checks.csv'}):\n\n{checks}\n"
             f"figure: {figure or fig}")
