@@ -11,10 +11,12 @@ import argparse
 import importlib
 import sys
 
-COMMAND_MODULES: list[str] = ["obandits.rlsim.cli", "obandits.cot.cli"]
+COMMAND_MODULES: list[str] = ["obandits.sweep", "obandits.bandit.cli", "obandits.rlsim.cli",
+                              "obandits.cot.cli"]
 # (title, module, function): the headline job, each a callable taking no arguments.
 MAIN_STEPS: list[tuple[str, str, str]] = [
     ("bonus demo", "obandits.demo", "run"),
+    ("bandit theorem check (reduced sweep)", "obandits.bandit.experiment", "run_reduced"),
     ("rlsim: GRPO + outcome bonuses vs base sampling", "obandits.rlsim.cli", "headline"),
     ("cot: rare-CoT forgetting, paper table (a)", "obandits.cot.cli", "headline"),
 ]

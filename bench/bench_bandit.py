@@ -1,0 +1,181 @@
+"""Bandit benchmarks (issue 3): UCB1 kernel throughput, a plain-Python UCB1 baseline in the same
+run, the reduced theorem-check sweep's wall time, and the 1 -> 2 process speed-up of a sweep.
+
+Writes ``bench/results/bandit.md``. The machine may be shared: ratios taken in one run are the
+numbers to read; absolute rates are indicative.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+
+from obandits.bandit.experiment import REDUCED
+from obandits.bandit.instances import make_instance
+from obandits.bandit.learners import LearnerConfig, run_learner
+from obandits.seeding import rep_states
+from obandits.sweep import config_from_dict, load_config, run_sweep
+from obandits.tables import markdown_table
+
+OUT = Path(__file__).parent / "results" / "bandit.md"
+
+
+def python_ucb1(arm_mu, T, seed):
+    """Plain per-step Python UCB1 (the baseline): lists, math, a local random.Random."""
+    rng = random.Random(seed)
+    K = len(arm_mu)
+    n, s = [0] * K, [0.0] * K
+    best_mu, reg = max(arm_mu), 0.0
+    for t in range(T):
+        if t < K:
+            k = t
+        else:
+            lt = 2.0 * math.log(t)
+            k, best = 0, -1.0
+            for a in range(K):
+                idx = s[a] / n[a] + math.sqrt(lt / n[a])
+                if idx > best:
+                    k, best = a, idx
+        r = 1.0 if rng.random() < arm_mu[k] else 0.0
+        n[k] += 1
+        s[k] += r
+        reg += best_mu - arm_mu[k]
+    return reg
+
+
+def numpy_ucb1(arm_mu, T, seed):
+    """Per-step Python UCB1 with NumPy vector ops for the index (the usual library style)."""
+    rng = np.random.default_rng(seed)
+    arm_mu = np.asarray(arm_mu)
+    K = len(arm_mu)
+    n, s = np.zeros(K), np.zeros(K)
+    reg = 0.0
+    for t in range(T):
+        k = t if t < K else int(np.argmax(s / n + np.sqrt(2.0 * np.log(t) / n)))
+        s[k] += float(rng.random() < arm_mu[k])
+        n[k] += 1
+        reg += arm_mu.max() - arm_mu[k]
+    return reg
+
+
+def kernel_rate(K, T, reps=1, best_of=3):
+    inst = make_instance("partition", K, min(3, K), 0.2, 0)
+    states = rep_states(0, f"bench/{K}", reps)
+    run_learner(LearnerConfig("ucb1"), [inst] * reps, min(T, 4 * K), [min(T, 4 * K)], states)
+    best = math.inf
+    for _ in range(best_of):
+        t0 = time.perf_counter()
+        run_learner(LearnerConfig("ucb1"), [inst] * reps, T, [T], states)
+        best = min(best, time.perf_counter() - t0)
+    return reps * T / best
+
+
+def python_rate(K, T, impl=None):
+    inst = make_instance("partition", K, min(3, K), 0.2, 0)
+    t0 = time.perf_counter()
+    (impl or python_ucb1)(list(inst.arm_means), T, 0)
+    return T / (time.perf_counter() - t0)
+
+
+def thread_speedup(K=64, T=1 << 19, reps=8):
+    """One kernel call, reps in prange, with 1 and with 2 Numba threads (best of 2 each)."""
+    inst = make_instance("partition", K, 3, 0.2, 0)
+    states = rep_states(0, "bench/threads", reps)
+    times = {}
+    for threads in (1, 2):
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        best = math.inf
+        for _ in range(2):
+            t0 = time.perf_counter()
+            run_learner(LearnerConfig("ucb1"), [inst] * reps, T, [T], states)
+            best = min(best, time.perf_counter() - t0)
+        times[threads] = best
+    numba.set_num_threads(1)
+    return times[1], times[2]
+
+
+SPEEDUP_CFG = {
+    "sweep": {"name": "bench-speedup", "runner": "obandits.bandit.runner:run_cell",
+              "root_seed": 1, "reps": 16},
+    "grid": [{"family": "partition", "K": 64, "m": 4, "learner": "ucb1", "T": 1 << 21,
+              "gap": [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 0.9]}],
+}
+
+
+def sweep_time(cfg, workers, threads=1):
+    with tempfile.TemporaryDirectory() as d:
+        t0 = time.perf_counter()
+        run_sweep(cfg, d, workers=workers, threads=threads, progress=False)
+        return time.perf_counter() - t0
+
+
+def main() -> None:
+    numba.set_num_threads(1)
+    rows = []
+    r9 = kernel_rate(9, 1 << 23)
+    r4096 = kernel_rate(4096, 1 << 15)
+    p9 = python_rate(9, 200_000)
+    p4096 = python_rate(4096, 4096 + 1024)
+    n9 = python_rate(9, 50_000, numpy_ucb1)
+    n4096 = python_rate(4096, 4096 + 2048, numpy_ucb1)
+    rows.append(["UCB1 kernel, K=9 (pulls/s/core)", f"{r9:.3g}", ">= 1e7",
+                 "yes" if r9 >= 1e7 else "NO"])
+    rows.append(["UCB1 kernel, K=4096 (pulls/s/core)", f"{r4096:.3g}", "-", "-"])
+    rows.append(["plain Python UCB1, K=9 (pulls/s)", f"{p9:.3g}", "-", "-"])
+    rows.append(["speed-up kernel / Python, K=9", f"{r9 / p9:.0f}x", ">= 200x",
+                 "yes" if r9 / p9 >= 200 else "NO"])
+    rows.append(["speed-up kernel / Python, K=4096", f"{r4096 / p4096:.0f}x", ">= 200x",
+                 "yes" if r4096 / p4096 >= 200 else "NO"])
+    rows.append(["per-step NumPy UCB1, K=9 (pulls/s)", f"{n9:.3g}", "-", "-"])
+    rows.append(["speed-up kernel / per-step NumPy, K=9", f"{r9 / n9:.0f}x", ">= 200x",
+                 "yes" if r9 / n9 >= 200 else "NO"])
+    rows.append(["speed-up kernel / per-step NumPy, K=4096", f"{r4096 / n4096:.0f}x",
+                 ">= 200x", "yes" if r4096 / n4096 >= 200 else "NO"])
+    th1, th2 = thread_speedup()
+    rows.append(["kernel, 8 reps in prange: 1 -> 2 threads", f"{th1 / th2:.2f}x", ">= 1.7x",
+                 "yes" if th1 / th2 >= 1.7 else "NO"])
+    cfg = config_from_dict(SPEEDUP_CFG)
+    sweep_time(cfg, 1)  # warm the compile cache
+    t1 = min(sweep_time(cfg, 1), sweep_time(cfg, 1))
+    t2 = min(sweep_time(cfg, 2), sweep_time(cfg, 2))
+    rows.append([f"sweep of {len(cfg.cells)} cells, 1 process (s)", f"{t1:.2f}", "-", "-"])
+    rows.append(["same sweep, 2 processes (s)", f"{t2:.2f}", "-", "-"])
+    rows.append(["sweep: 1 -> 2 processes", f"{t1 / t2:.2f}x", ">= 1.7x",
+                 "yes" if t1 / t2 >= 1.7 else "NO"])
+    red = load_config(REDUCED)
+    tr = sweep_time(red, min(2, os.cpu_count() or 1))
+    what = (f"reduced theorem sweep ({len(red.cells)} cells x {red.reps} reps), "
+            f"{min(2, os.cpu_count() or 1)} processes, compiled (s)")
+    rows.append([what, f"{tr:.1f}",
+                 "<= 240", "yes" if tr <= 240 else "NO"])
+    load = os.getloadavg()
+    text = (f"# Bandit benchmarks (issue 3)\n\n`python -m bench bandit` on {platform.node()!r}, "
+            f"{os.cpu_count()} cores, load average at the end {load[0]:.2f} (the machine is "
+            f"shared: ratios taken in one run are what to read).\n\n"
+            + markdown_table(["measure", "value", "target", "met"], rows) + "\n\n"
+            "- Kernel rates: one Numba thread, best of 3 runs, one repetition of T = 2^23 "
+            "(K=9) or 2^15 (K=4096) pulls, after compilation.\n"
+            "- Python baseline: the same UCB1 (index mean + sqrt(2 log t / n), ties to the "
+            "lowest arm) as a per-step loop over lists, in this same run.\n"
+            "- Two Python baselines, both per step: a plain loop over lists (the fastest pure "
+            "Python), and NumPy vector ops for the index (`argmax(mean + sqrt(2 log t / n))`, "
+            "the usual library style).\n"
+            "- Speed-up: the same 8-cell sweep (UCB1, K=64, T=2^21, 16 repetitions) with 1 and "
+            "with 2 worker processes (spawned; each loads Numba and the compile cache), best of "
+            "2 each; and one kernel call with 8 repetitions in `prange` on 1 and 2 threads. The "
+            "2 cores are shared with other jobs, so the speed-ups are lower bounds.\n")
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,379 @@
+"""The theorem checks of issue 3 (Spec 1 §5) on a finished bandit sweep.
+
+**Minimax proxy**: gap-dependent regret grows like ``log T``; the ``sqrt(T)`` rates are
+worst-case rates. For each group (every cell parameter except ``gap``) and checkpoint ``t``, the
+proxy is the largest mean pseudo-regret over the gap grid. Its 95% interval is a bootstrap over
+repetitions that re-takes the maximum over gaps in every resample.
+
+**Fitted slopes** use :func:`obandits.metrics.power_law_fit` on the per-repetition regrets of
+the maximising gap at each point (the point estimate is the log-log slope of the proxy; the
+interval reflects seed-to-seed noise at those gaps, not the choice of the gap).
+
+The four claims read their selections and thresholds from the config's ``[check.*]`` tables:
+``t_slope`` (outcome-level proxy vs T, slope in [low, high]), ``k_flat`` (LLM-like family:
+outcome-level ratio K_large/K_small <= max_outcome_ratio, arm-level > min_arm_ratio),
+``needle`` (one table or a list of them: every listed learner, slope in K >= min_slope over K
+with K log T <= frac * T, optionally at a given T),
+``m_slope`` (outcome-level slope in m in [low, high], over m >= m_min).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..metrics import power_law_fit
+from ..sweep import MANIFEST, RESULTS, _atomic_write, read_table
+from ..tables import markdown_table
+from . import theory
+from .runner import DEFAULTS, REQUIRED
+
+GROUP = tuple(k for k in (*REQUIRED, *DEFAULTS) if k != "gap")
+N_BOOT = 1000
+
+
+def _native(x):
+    return x.item() if isinstance(x, np.generic) else x
+
+
+def minimax_table(table: dict, *, n_boot: int = N_BOOT, seed: int = 0) -> list[dict]:
+    """One dict per (group, t): ``regret`` (max over gaps of the mean), ``gap`` (the argmax),
+    ``se``, ``ci_low``/``ci_high`` (bootstrap with re-maximisation), ``n_gaps``, ``reps``, and
+    ``_reps`` (per-repetition regrets at the argmax gap, for fits)."""
+    cols = [table[k] for k in GROUP]
+    gap, t, rep, reg = table["gap"], table["t"], table["rep"], table["regret"]
+    buckets: dict = {}
+    for i in range(len(reg)):
+        key = tuple(_native(c[i]) for c in cols) + (int(t[i]),)
+        buckets.setdefault(key, {}).setdefault(float(gap[i]), {})[int(rep[i])] = float(reg[i])
+    rng = np.random.default_rng(seed)
+    out = []
+    for key in sorted(buckets, key=lambda k: tuple(str(x) for x in k[:-1]) + (k[-1],)):
+        by_gap = buckets[key]
+        gaps = sorted(by_gap)
+        n_reps = min(len(by_gap[g]) for g in gaps)
+        mat = np.array([[by_gap[g][r] for r in sorted(by_gap[g])[:n_reps]] for g in gaps])
+        means = mat.mean(axis=1)
+        j = int(np.argmax(means))
+        row = dict(zip(GROUP, key[:-1]))
+        row.update(t=key[-1], regret=float(means[j]), gap=gaps[j], n_gaps=len(gaps),
+                   reps=n_reps,
+                   se=float(mat[j].std(ddof=1) / np.sqrt(n_reps)) if n_reps > 1 else 0.0)
+        if n_reps > 1:
+            idx = rng.integers(0, n_reps, (n_boot, n_reps))
+            boot = mat[:, idx].mean(axis=2).max(axis=0)
+            row["ci_low"], row["ci_high"] = (float(x) for x in np.quantile(boot, [0.025, 0.975]))
+        else:
+            row["ci_low"] = row["ci_high"] = float(means[j])
+        row["_reps"] = mat[j]
+        row["_mat"] = mat
+        out.append(row)
+    return out
+
+
+def _select(mm: list[dict], **filters) -> list[dict]:
+    return [r for r in mm if all(r[k] == v for k, v in filters.items())]
+
+
+def _largest_T(rows: list[dict]) -> list[dict]:
+    if not rows:
+        return rows
+    T = max(r["T"] for r in rows)
+    return [r for r in rows if r["T"] == T]
+
+
+def _try_fit(xs, rows):
+    """A fit for a figure legend, or None when the points cannot be fitted (zeros...)."""
+    try:
+        return _fit(xs, rows)
+    except ValueError:
+        return None
+
+
+def _fit(xs, rows, seed=0):
+    n = min(len(r["_reps"]) for r in rows)
+    y = np.array([r["_reps"][:n] for r in rows])
+    return power_law_fit(np.asarray(xs, float), y, n_boot=N_BOOT, seed=seed)
+
+
+def _filters(spec: dict, names) -> dict:
+    return {k: spec[k] for k in names if k in spec}
+
+
+def check_t_slope(mm, spec) -> dict:
+    rows = _largest_T(_select(mm, **_filters(spec, ("family", "learner", "K", "m"))))
+    rows = [r for r in rows if r["t"] >= spec.get("t_min", 1)]
+    lo, hi = spec.get("low", 0.4), spec.get("high", 0.65)
+    claim = f"outcome-level minimax-proxy regret vs T: log-log slope in [{lo}, {hi}]"
+    if len(rows) < 2:
+        return _missing(claim, spec)
+    rows.sort(key=lambda r: r["t"])
+    f = _fit([r["t"] for r in rows], rows)
+    return _result(claim, spec, f"slope {f.b:.3f}", f.b, (f.b_low, f.b_high), lo <= f.b <= hi,
+                   f"t in [{rows[0]['t']}, {rows[-1]['t']}], {rows[0]['family']}, "
+                   f"K={rows[0]['K']}, m={rows[0]['m']}, {rows[0]['learner']}")
+
+
+def _ratio(mm, spec, learner, rng) -> tuple[float, tuple[float, float], str]:
+    base = _filters(spec, ("family", "m"))
+    small = _largest_T(_select(mm, **base, learner=learner, K=spec["K_small"]))
+    large = _largest_T(_select(mm, **base, learner=learner, K=spec["K_large"]))
+    small = [r for r in small if r["t"] == r["T"]]
+    large = [r for r in large if r["t"] == r["T"]]
+    if not small or not large:
+        return float("nan"), (float("nan"), float("nan")), "missing"
+    a, b = small[0], large[0]
+    ratio = b["regret"] / a["regret"]
+    boots = []
+    for _ in range(N_BOOT):
+        ia = rng.integers(0, a["reps"], a["reps"])
+        ib = rng.integers(0, b["reps"], b["reps"])
+        boots.append(b["_mat"][:, ib].mean(axis=1).max() / a["_mat"][:, ia].mean(axis=1).max())
+    ci = tuple(float(x) for x in np.quantile(boots, [0.025, 0.975]))
+    return ratio, ci, f"T={a['T']}: {a['regret']:.1f} -> {b['regret']:.1f}"
+
+
+def check_k_flat(mm, spec) -> list[dict]:
+    rng = np.random.default_rng(1)
+    out = []
+    ks, kl = spec.get("K_small", 16), spec.get("K_large", 4096)
+    mx = spec.get("max_outcome_ratio", 1.5)
+    for learner in [spec.get("outcome_learner", "outcome-ucb")]:
+        claim = f"{spec.get('family')}: {learner} regret K={kl} within {mx}x of K={ks}"
+        r, ci, note = _ratio(mm, spec, learner, rng)
+        out.append(_missing(claim, spec) if note == "missing" else
+                   _result(claim, spec, f"ratio {r:.2f}", r, ci, r <= mx, note))
+    mn = spec.get("min_arm_ratio", 4.0)
+    for learner in spec.get("arm_learners", ["ucb1"]):
+        claim = f"{spec.get('family')}: {learner} regret grows > {mn}x from K={ks} to K={kl}"
+        r, ci, note = _ratio(mm, spec, learner, rng)
+        out.append(_missing(claim, spec) if note == "missing" else
+                   _result(claim, spec, f"ratio {r:.2f}", r, ci, r > mn, note))
+    return out
+
+
+def check_needle(mm, spec) -> list[dict]:
+    out = []
+    mn, frac = spec.get("min_slope", 0.4), spec.get("max_KlogT_over_T", 0.1)
+    for learner in spec.get("learners", ["ucb1", "outcome-ucb"]):
+        claim = f"needle: {learner} regret slope in K >= {mn} (K log T <= {frac} T)"
+        rows = _select(mm, learner=learner, **_filters(spec, ("family", "m", "T")))
+        rows = [r for r in _largest_T(rows) if r["t"] == r["T"]
+                and r["K"] * np.log(r["T"]) <= frac * r["T"]]
+        rows.sort(key=lambda r: r["K"])
+        if len({r["K"] for r in rows}) < 2:
+            out.append(_missing(claim, spec))
+            continue
+        f = _fit([r["K"] for r in rows], rows)
+        out.append(_result(claim, spec, f"slope {f.b:.3f}", f.b, (f.b_low, f.b_high),
+                           f.b >= mn, f"K in [{rows[0]['K']}, {rows[-1]['K']}], "
+                           f"T={rows[0]['T']}, m={rows[0]['m']}"))
+    return out
+
+
+def check_m_slope(mm, spec) -> dict:
+    lo, hi = spec.get("low", 0.35), spec.get("high", 0.65)
+    claim = f"outcome-level regret vs m: slope in [{lo}, {hi}] (theory 1/2)"
+    rows = _largest_T(_select(mm, **_filters(spec, ("family", "learner", "K"))))
+    rows = [r for r in rows if r["t"] == r["T"] and r["m"] >= spec.get("m_min", 1)]
+    rows.sort(key=lambda r: r["m"])
+    if len({r["m"] for r in rows}) < 2:
+        return _missing(claim, spec)
+    f = _fit([r["m"] for r in rows], rows)
+    return _result(claim, spec, f"slope {f.b:.3f}", f.b, (f.b_low, f.b_high), lo <= f.b <= hi,
+                   f"m in [{rows[0]['m']}, {rows[-1]['m']}], T={rows[0]['T']}, "
+                   f"K={rows[0]['K']}, {rows[0]['family']}")
+
+
+def _result(claim, spec, text, value, ci, holds, where) -> dict:
+    return {"claim": claim, "measured": text, "value": float(value), "ci_low": float(ci[0]),
+            "ci_high": float(ci[1]), "holds": bool(holds), "where": where}
+
+
+def _missing(claim, spec) -> dict:
+    return {"claim": claim, "measured": "no data", "value": float("nan"),
+            "ci_low": float("nan"), "ci_high": float("nan"), "holds": False,
+            "where": f"selection {spec} not in the sweep"}
+
+
+def run_checks(results_dir) -> tuple[list[dict], list[dict]]:
+    """Minimax table and claims of a finished sweep; writes ``minimax.csv``, ``checks.csv`` and
+    ``checks.md`` into ``results_dir``."""
+    results_dir = Path(results_dir)
+    man = _manifest(results_dir)
+    table = read_table(results_dir / RESULTS)
+    mm = minimax_table(table)
+    spec = man["config"].get("check", {})
+    checks = []
+    if "t_slope" in spec:
+        checks.append(check_t_slope(mm, spec["t_slope"]))
+    if "k_flat" in spec:
+        checks += check_k_flat(mm, spec["k_flat"])
+    needles = spec.get("needle", [])
+    for one in (needles if isinstance(needles, list) else [needles]):
+        checks += check_needle(mm, one)
+    if "m_slope" in spec:
+        checks.append(check_m_slope(mm, spec["m_slope"]))
+    _write_csv(results_dir / "minimax.csv",
+               [{k: v for k, v in r.items() if not k.startswith("_")} for r in mm])
+    _write_csv(results_dir / "checks.csv", checks)
+    _atomic_write(results_dir / "checks.md", checks_markdown(checks) + "\n")
+    return mm, checks
+
+
+def checks_markdown(checks: list[dict]) -> str:
+    rows = [[c["claim"], c["measured"], f"[{c['ci_low']:.2f}, {c['ci_high']:.2f}]",
+             "yes" if c["holds"] else "NO", c["where"]] for c in checks]
+    return markdown_table(["claim", "measured", "95% CI", "holds", "where"], rows)
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    from ..sweep import _csv_text, _fmt
+
+    if not rows:
+        _atomic_write(path, "")
+        return
+    header = list(rows[0])
+    _atomic_write(path, _csv_text(header, [[_fmt(r.get(h, "")) for h in header]
+                                           for r in rows]))
+
+
+def _manifest(results_dir: Path) -> dict:
+    p = results_dir / MANIFEST
+    if not p.is_file():
+        raise ValueError(f"{results_dir} has no {MANIFEST}; give a sweep's output directory")
+    man = json.loads(p.read_text())
+    if man.get("status") != "complete":
+        raise ValueError(f"sweep in {results_dir} is not complete; rerun it to finish")
+    return man
+
+
+# ---------------------------------------------------------------- figures
+
+def make_figures(results_dir: Path) -> list[Path]:
+    """``figures/bandit_theorems.png`` in ``results_dir``: (a) minimax proxy vs T, (b) vs K on
+    the LLM-like family, (c) vs K on the needle family, (d) vs m; bands are the bootstrap
+    intervals, dashed lines the theory shapes through the last point."""
+    from .. import plotting
+
+    mm, _ = run_checks(results_dir)
+    spec = _manifest(results_dir)["config"].get("check", {})
+    fig, axes = plotting.subplots(2, 2)
+    lbl = {r: r for r in ("ucb1", "kl-ucb", "thompson", "uniform", "outcome-ucb")}
+
+    ax = axes[0][0]
+    s = spec.get("t_slope", {})
+    sel = _filters(s, ("family", "K", "m"))
+    for learner in sorted({r["learner"] for r in _select(mm, **sel)}):
+        rows = sorted(_largest_T(_select(mm, learner=learner, **sel)), key=lambda r: r["t"])
+        rows = [r for r in rows if r["t"] >= 16]
+        if len(rows) < 2:
+            continue
+        tail = [r for r in rows if r["t"] >= s.get("t_min", 1)]
+        fit = _try_fit([r["t"] for r in tail], tail)
+        plotting.loglog_band(ax, [r["t"] for r in rows], [r["regret"] for r in rows],
+                             [r["ci_low"] for r in rows], [r["ci_high"] for r in rows],
+                             lbl[learner], fit=fit)
+        if learner == s.get("learner"):
+            T = np.array([r["t"] for r in rows], float)
+            cur = theory.minimax_outcome(rows[0]["m"], T)
+            plotting.theory_line(ax, T, theory.scale_to(cur, cur[-1], rows[-1]["regret"]),
+                                 "sqrt(m T log T)")
+    ax.set(xlabel="T", ylabel="minimax-proxy regret",
+           title=f"(a) regret vs T ({s.get('family', '')}, K={s.get('K')}, m={s.get('m')})")
+
+    needle_spec = spec.get("needle", {})
+    if isinstance(needle_spec, list):
+        needle_spec = needle_spec[0] if needle_spec else {}
+    for ax, s, title in ((axes[0][1], spec.get("k_flat", {}), "(b) LLM-like family"),
+                         (axes[1][0], needle_spec, "(c) needle family")):
+        sel = _filters(s, ("family", "m"))
+        series = sorted({(r["learner"], r["T"]) for r in _select(mm, **sel)})
+        n_T = len({T for _, T in series})
+        for learner, T in series:
+            rows = sorted([r for r in _select(mm, learner=learner, T=T, **sel)
+                           if r["t"] == r["T"]], key=lambda r: r["K"])
+            if len(rows) < 2:
+                continue
+            fit = _try_fit([r["K"] for r in rows], rows)
+            name = lbl[learner] + (f" T={T}" if n_T > 1 else "")
+            plotting.loglog_band(ax, [r["K"] for r in rows], [r["regret"] for r in rows],
+                                 [r["ci_low"] for r in rows], [r["ci_high"] for r in rows],
+                                 name, fit=fit)
+            if learner == "ucb1":
+                K = np.array([r["K"] for r in rows], float)
+                cur = theory.minimax_arm(K, T)
+                plotting.theory_line(ax, K, theory.scale_to(cur, cur[0], rows[0]["regret"]),
+                                     "sqrt(K T log T)")
+            if learner == "outcome-ucb" and s is needle_spec and T == max(
+                    t for _, t in series):
+                K = np.array([r["K"] for r in rows], float)
+                cur = theory.needle(K, T)
+                plotting.theory_line(ax, K, theory.scale_to(cur, cur[-1], rows[-1]["regret"]),
+                                     "min(T, K)")
+        Ts = "/".join(str(T) for T in sorted({T for _, T in series}))
+        ax.set(xlabel="K (arms)", ylabel="minimax-proxy regret at T",
+               title=f"{title}, m={s.get('m')}, T={Ts}")
+
+    ax = axes[1][1]
+    s = spec.get("m_slope", {})
+    sel = _filters(s, ("family", "K"))
+    for learner in sorted({r["learner"] for r in _select(mm, **sel)}):
+        rows = sorted([r for r in _largest_T(_select(mm, learner=learner, **sel))
+                       if r["t"] == r["T"]], key=lambda r: r["m"])
+        if len({r["m"] for r in rows}) < 2:
+            continue
+        tail = [r for r in rows if r["m"] >= s.get("m_min", 1)]
+        plotting.loglog_band(ax, [r["m"] for r in rows], [r["regret"] for r in rows],
+                             [r["ci_low"] for r in rows], [r["ci_high"] for r in rows],
+                             f"{lbl[learner]} (fit m >= {s.get('m_min', 1)})",
+                             fit=_try_fit([r["m"] for r in tail], tail))
+        if learner == s.get("learner"):
+            m = np.array([r["m"] for r in rows], float)
+            cur = theory.minimax_outcome(m, rows[0]["T"])
+            plotting.theory_line(ax, m, theory.scale_to(cur, cur[-1], rows[-1]["regret"]),
+                                 "sqrt(m T log T)")
+    ax.set(xlabel="m (outcomes)", ylabel="minimax-proxy regret at T",
+           title=f"(d) regret vs m ({s.get('family', '')}, K={s.get('K')})")
+    path = results_dir / "figures" / "bandit_theorems.png"
+    plotting.save(fig, path)
+    return [path, _gap_figure(results_dir, spec.get("t_slope", {}))]
+
+
+def _gap_figure(results_dir: Path, s: dict) -> Path:
+    """Mean regret vs t at fixed gaps (the ``t_slope`` group): gap-dependent regret grows like
+    ``log T``; dashed: ``sum_{suboptimal} log t / gap`` scaled through the last point."""
+    from .. import plotting
+
+    table = read_table(results_dir / RESULTS)
+    fig, axes = plotting.subplots(1, 1, size=(6.0, 4.2))
+    ax = axes[0][0]
+    sel = np.ones(len(table["t"]), bool)
+    for k in ("family", "K", "m"):
+        if k in s:
+            sel &= table[k] == s[k]
+    sel &= table["learner"] == s.get("learner", "outcome-ucb")
+    if sel.any():
+        sel &= table["T"] == table["T"][sel].max()
+        gaps = sorted(set(table["gap"][sel]))
+        for g in gaps[::max(1, len(gaps) // 4)]:
+            one = sel & (table["gap"] == g)
+            ts = np.array(sorted(set(table["t"][one])))
+            ts = ts[ts >= 16]
+            y = np.array([table["regret"][one & (table["t"] == t)].mean() for t in ts])
+            if len(ts) < 2 or y[-1] <= 0:
+                continue
+            ax.plot(ts, y, marker="o", ms=3, label=f"gap {g:g}")
+            m = int(s.get("m", 2))
+            cur = theory.gap_dependent(np.full(m - 1, g), ts)
+            ax.plot(ts, theory.scale_to(cur, cur[-1], y[-1]), ls="--", color="0.4", lw=1)
+        ax.set_xscale("log")
+    ax.set(xlabel="t", ylabel="mean pseudo-regret",
+           title=f"gap-dependent regret ({s.get('learner', '')}, {s.get('family', '')}, "
+                 f"K={s.get('K')}, m={s.get('m')}); dashed: (m-1) log t / gap, scaled")
+    ax.title.set_fontsize(8)
+    path = results_dir / "figures" / "bandit_gap_dependent.png"
+    plotting.save(fig, path)
+    return path

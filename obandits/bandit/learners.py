@@ -1,0 +1,349 @@
+"""Learners for outcome bandits (Spec 1 §5), each compiled end to end with its instance.
+
+One ``@njit`` kernel per learner runs (learner, instance, horizon) and records pseudo-regret
+``R_t = sum_{s<=t} (mu* - mu[phi[k_s]])`` at checkpoint times; :func:`run_learner` runs
+repetitions in parallel (``prange``), each with its own xoshiro state from
+:func:`obandits.seeding.rep_states`, so the numbers do not depend on the thread count.
+
+Arm-level (no generalisation; statistics per arm, every arm tried once first, ties to the lowest
+index; ``t`` below is the number of pulls so far):
+
+- ``ucb1``: ``argmax_k mean_k + sqrt(alpha * log t / n_k)`` (Auer et al. 2002; ``alpha = 2``).
+- ``kl-ucb``: ``argmax_k max{q >= mean_k : n_k kl(mean_k, q) <= log t + c log log t}``
+  (Bernoulli kl; Garivier & Cappé 2011; ``c = 0``), by bisection; arms are pruned with the
+  Pinsker bound ``mean + sqrt((log t + c log log t) / (2 n))`` >= the KL index.
+- ``thompson``: sample ``theta_k ~ Beta(1 + s_k, 1 + n_k - s_k)`` and play the argmax (rewards
+  in [0, 1] enter as fractional successes).
+- ``uniform``: a uniformly random arm each step (the baseline with a closed form:
+  ``E R_t = t (mu* - mean_k mu[phi[k]])``).
+
+Outcome-level (the generalisation assumption of informal Thm 4.2):
+
+- ``outcome-ucb``: statistics are pooled per outcome; an outcome, once seen, can be played
+  directly. **Discovery rule (ours)**: drawing an arm from ``p0`` is one more action, the
+  *discovery action*, with its own UCB statistics (its mean is the ``p0``-average reward, an
+  honest arm of the bandit). Each step plays ``argmax`` over {discovered outcomes, discovery
+  action} of ``mean + sqrt(alpha * log t / n)`` (the discovery action first, ``n = 0`` gives
+  an infinite index; ties go to known outcomes). A discovery draw reveals ``phi[k]`` and its
+  reward, which also update that outcome's pooled statistics (adding it to the known set if
+  new). The learner never needs ``m`` or ``K``: it is UCB over at most ``m + 1`` actions, so its
+  regret does not depend on ``K`` once the discovery action has found the best outcome, i.e.
+  when the best outcome's ``p0`` mass is not vanishing (the LLM-like family); on the needle
+  family that mass is ``1/K`` and discovery costs of order ``K`` pulls (the lower bound).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numba as nb
+import numpy as np
+
+from .. import _validate as v
+from ..nbrng import beta, categorical_cdf, randint, uniform
+from .instances import BanditInstance
+
+LEARNERS = ("ucb1", "kl-ucb", "thompson", "uniform", "outcome-ucb")
+ARM_LEVEL = ("ucb1", "kl-ucb", "thompson", "uniform")
+OUTCOME_LEVEL = ("outcome-ucb",)
+_CODE = {name: i for i, name in enumerate(LEARNERS)}
+
+
+@dataclass(frozen=True)
+class LearnerConfig:
+    """A learner and its parameters: ``alpha`` (UCB exploration factor, ucb1 / outcome-ucb),
+    ``c`` (the ``log log t`` factor of kl-ucb)."""
+
+    name: str
+    alpha: float = 2.0
+    c: float = 0.0
+    code: int = field(init=False)
+
+    def __post_init__(self):
+        v.choice("learner", self.name, LEARNERS)
+        v.finite_scalar("alpha", self.alpha, min_value=0.0)
+        v.finite_scalar("c", self.c, min_value=0.0)
+        object.__setattr__(self, "code", _CODE[self.name])
+
+    @property
+    def outcome_level(self) -> bool:
+        return self.name in OUTCOME_LEVEL
+
+
+def checkpoints(T: int, per_octave: int = 1) -> np.ndarray:
+    """Checkpoint times ``round(2^(i / per_octave))`` up to ``T``, plus ``T`` itself (shared by
+    cells of different horizons, so curves line up)."""
+    T = v.int_scalar("T", T, min_value=1)
+    per_octave = v.int_scalar("checkpoints_per_octave", per_octave, min_value=1, max_value=64)
+    n = int(np.floor(np.log2(T) * per_octave + 1e-9))
+    ts = np.round(2.0 ** (np.arange(n + 1) / per_octave)).astype(np.int64)
+    return np.unique(np.concatenate([ts[ts <= T], [T]]))
+
+
+@nb.njit(cache=True, inline="always")
+def _draw(st, mu_j, bern):
+    if bern:
+        return 1.0 if uniform(st) < mu_j else 0.0
+    return mu_j
+
+
+@nb.njit(cache=True, inline="always")
+def _pull(st, mu_k, mu_star, bern, reg, t, ckpt, ci, out):
+    """Draw the reward of a pull with mean ``mu_k`` as the ``t``-th pull; returns (reward,
+    regret so far, next checkpoint index)."""
+    r = _draw(st, mu_k, bern)
+    reg += mu_star - mu_k
+    return r, reg, _record(t, reg, ckpt, ci, out)
+
+
+@nb.njit(cache=True, inline="always")
+def _record(t, reg, ckpt, ci, out):
+    # t = pulls done; record R_t when t is the next checkpoint.
+    if ci < ckpt.shape[0] and t == ckpt[ci]:
+        out[ci] = reg
+        return ci + 1
+    return ci
+
+
+@nb.njit(cache=True, inline="always")
+def _arm_means(phi, mu):
+    """``mu[phi[k]]`` per arm and ``mu*``."""
+    arm_mu = np.empty(phi.shape[0])
+    for k in range(phi.shape[0]):
+        arm_mu[k] = mu[phi[k]]
+    return arm_mu, arm_mu.max()
+
+
+@nb.njit(cache=True)
+def _ucb1(st, phi, mu, bern, T, ckpt, out, alpha):
+    K = phi.shape[0]
+    arm_mu, mu_star = _arm_means(phi, mu)
+    n = np.zeros(K)
+    s = np.zeros(K)
+    mean = np.zeros(K)
+    inv_sqrt_n = np.zeros(K)  # index = mean + sqrt(alpha log t) * n^{-1/2}: one FMA per arm
+    reg = 0.0
+    ci = 0
+    for t in range(T):
+        if t < K:
+            k = t
+        else:
+            bonus = np.sqrt(alpha * np.log(t))
+            k = 0
+            best = mean[0] + bonus * inv_sqrt_n[0]
+            for a in range(1, K):
+                idx = mean[a] + bonus * inv_sqrt_n[a]
+                if idx > best:
+                    best = idx
+                    k = a
+        r, reg, ci = _pull(st, arm_mu[k], mu_star, bern, reg, t + 1, ckpt, ci, out)
+        n[k] += 1.0
+        s[k] += r
+        mean[k] = s[k] / n[k]
+        inv_sqrt_n[k] = 1.0 / np.sqrt(n[k])
+
+
+@nb.njit(cache=True, inline="always")
+def _kl_bern(p, q):
+    eps = 1e-15
+    p = min(max(p, eps), 1.0 - eps)
+    q = min(max(q, eps), 1.0 - eps)
+    return p * np.log(p / q) + (1.0 - p) * np.log((1.0 - p) / (1.0 - q))
+
+
+@nb.njit(cache=True)
+def kl_ucb_index(mean, n, level):
+    """``max{q in [mean, 1] : n kl(mean, q) <= level}`` (Bernoulli kl), to about 1e-10.
+
+    Newton's method on the convex increasing ``f(q) = kl(mean, q) - level/n`` started to the
+    right of the root (the Pinsker bound ``mean + sqrt(level / (2n))``, clipped below 1)
+    converges monotonically from above; a final check falls back to bisection if it did not."""
+    if mean >= 1.0:
+        return 1.0
+    target = level / n
+    if target <= 0.0:
+        return mean
+    if mean <= 0.0:  # closed form: -log(1 - q) = target
+        return -np.expm1(-target)
+    p = mean
+    q = min(p + np.sqrt(target / 2.0), 1.0 - 1e-12)
+    if _kl_bern(p, q) <= target:
+        return q
+    for _ in range(50):
+        f = _kl_bern(p, q) - target
+        if f <= 1e-12:
+            break
+        q_new = q - f * q * (1.0 - q) / (q - p)
+        if q_new <= p or q - q_new < 1e-13:
+            break
+        q = q_new
+    if abs(_kl_bern(p, q) - target) > 1e-8:  # defensive: bisection
+        lo, hi = p, min(p + np.sqrt(target / 2.0), 1.0)
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            if _kl_bern(p, mid) > target:
+                hi = mid
+            else:
+                lo = mid
+        q = lo
+    return q
+
+
+@nb.njit(cache=True)
+def _klucb(st, phi, mu, bern, T, ckpt, out, c):
+    K = phi.shape[0]
+    arm_mu, mu_star = _arm_means(phi, mu)
+    n = np.zeros(K)
+    s = np.zeros(K)
+    pinsker = np.zeros(K)
+    reg = 0.0
+    ci = 0
+    for t in range(T):
+        if t < K:
+            k = t
+        else:
+            lt = np.log(t)
+            level = lt + c * np.log(lt) if lt > 1.0 else lt
+            level = max(level, 0.0)
+            h = np.sqrt(level / 2.0)
+            k = 0
+            for a in range(K):
+                pinsker[a] = min(s[a] / n[a] + h / np.sqrt(n[a]), 1.0)
+                if pinsker[a] > pinsker[k]:
+                    k = a
+            best = kl_ucb_index(s[k] / n[k], n[k], level)
+            kbest = k
+            # Exact indices only for arms whose Pinsker bound can beat the best so far.
+            for a in range(K):
+                if a != k and pinsker[a] > best:
+                    idx = kl_ucb_index(s[a] / n[a], n[a], level)
+                    if idx > best or (idx == best and a < kbest):
+                        best = idx
+                        kbest = a
+            k = kbest
+        r, reg, ci = _pull(st, arm_mu[k], mu_star, bern, reg, t + 1, ckpt, ci, out)
+        n[k] += 1.0
+        s[k] += r
+
+
+@nb.njit(cache=True)
+def _thompson(st, phi, mu, bern, T, ckpt, out):
+    K = phi.shape[0]
+    arm_mu, mu_star = _arm_means(phi, mu)
+    a_ = np.ones(K)
+    b_ = np.ones(K)
+    reg = 0.0
+    ci = 0
+    for t in range(T):
+        k = 0
+        best = -1.0
+        for a in range(K):
+            th = beta(st, a_[a], b_[a])
+            if th > best:
+                best = th
+                k = a
+        r, reg, ci = _pull(st, arm_mu[k], mu_star, bern, reg, t + 1, ckpt, ci, out)
+        a_[k] += r
+        b_[k] += 1.0 - r
+
+
+@nb.njit(cache=True)
+def _uniform(st, phi, mu, bern, T, ckpt, out):
+    K = phi.shape[0]
+    arm_mu, mu_star = _arm_means(phi, mu)
+    reg = 0.0
+    ci = 0
+    for t in range(T):
+        k = randint(st, K)
+        # the reward is drawn (and ignored) for stream parity with the other learners
+        _, reg, ci = _pull(st, arm_mu[k], mu_star, bern, reg, t + 1, ckpt, ci, out)
+
+
+@nb.njit(cache=True)
+def _outcome_ucb(st, phi, mu, p0_cdf, bern, T, ckpt, out, alpha):
+    m = mu.shape[0]
+    mu_star = -1.0
+    for k in range(phi.shape[0]):
+        mu_star = max(mu_star, mu[phi[k]])
+    n = np.zeros(m)
+    s = np.zeros(m)
+    known = np.empty(m, np.int64)  # discovered outcomes, in discovery order
+    seen = np.zeros(m, np.bool_)
+    d = 0
+    n0 = 0.0  # the discovery action (draw an arm from p0)
+    s0 = 0.0
+    reg = 0.0
+    ci = 0
+    for t in range(T):
+        j = -1
+        if n0 > 0.0:
+            bonus = np.sqrt(alpha * np.log(t))
+            best = s0 / n0 + bonus / np.sqrt(n0)
+            for i in range(d):
+                o = known[i]
+                idx = s[o] / n[o] + bonus / np.sqrt(n[o])
+                if idx >= best and (j < 0 or idx > best):
+                    best = idx
+                    j = o
+        if j < 0:  # discovery: an arm from p0 reveals its outcome
+            k = categorical_cdf(st, p0_cdf)
+            j = phi[k]
+            r = _draw(st, mu[j], bern)
+            n0 += 1.0
+            s0 += r
+            if not seen[j]:
+                seen[j] = True
+                known[d] = j
+                d += 1
+        else:  # play a known outcome (any arm of its preimage: the reward depends on j only)
+            r = _draw(st, mu[j], bern)
+        n[j] += 1.0
+        s[j] += r
+        reg += mu_star - mu[j]
+        ci = _record(t + 1, reg, ckpt, ci, out)
+
+
+@nb.njit(cache=True, parallel=True)
+def _run_reps(code, phi, mu, p0_cdf, bern, T, ckpt, states, alpha, c, out):
+    for rep in nb.prange(states.shape[0]):
+        st = states[rep].copy()
+        if code == 0:
+            _ucb1(st, phi[rep], mu[rep], bern, T, ckpt, out[rep], alpha)
+        elif code == 1:
+            _klucb(st, phi[rep], mu[rep], bern, T, ckpt, out[rep], c)
+        elif code == 2:
+            _thompson(st, phi[rep], mu[rep], bern, T, ckpt, out[rep])
+        elif code == 3:
+            _uniform(st, phi[rep], mu[rep], bern, T, ckpt, out[rep])
+        else:
+            _outcome_ucb(st, phi[rep], mu[rep], p0_cdf[rep], bern, T, ckpt, out[rep], alpha)
+
+
+def run_learner(learner: LearnerConfig, instances: list[BanditInstance], T: int,
+                ckpt: np.ndarray, states: np.ndarray) -> np.ndarray:
+    """Pseudo-regret ``(n_reps, len(ckpt))``: repetition ``i`` runs ``learner`` on
+    ``instances[i]`` (one shared instance is fine too: pass it ``n_reps`` times) from the
+    xoshiro state ``states[i]``."""
+    if not isinstance(learner, LearnerConfig):
+        raise ValueError(f"learner must be a LearnerConfig, got {learner!r}")
+    T = v.int_scalar("T", T, min_value=1)
+    ckpt = v.int_array("ckpt", ckpt, min_value=1)
+    if len(ckpt) == 0 or (np.diff(ckpt) <= 0).any() or ckpt[-1] > T:
+        raise ValueError(f"ckpt must be strictly increasing times in 1..T={T}, got {ckpt}")
+    states = np.ascontiguousarray(states, dtype=np.uint64)
+    if states.ndim != 2 or states.shape[1] != 4 or states.shape[0] != len(instances):
+        raise ValueError(f"states must have shape ({len(instances)}, 4), got {states.shape}")
+    inst0 = instances[0]
+    for inst in instances:
+        if not isinstance(inst, BanditInstance):
+            raise ValueError(f"instances must be BanditInstance, got {type(inst).__name__}")
+        if (inst.K, inst.m, inst.reward) != (inst0.K, inst0.m, inst0.reward):
+            raise ValueError("all instances of one run must share K, m and reward")
+    phi = np.stack([i.phi for i in instances])
+    mu = np.stack([i.mu for i in instances])
+    cdf = np.stack([np.cumsum(i.base) for i in instances])
+    cdf[:, -1] = 1.0
+    out = np.zeros((len(instances), len(ckpt)))
+    _run_reps(learner.code, phi, mu, cdf, inst0.reward == "bernoulli", T, ckpt, states,
+              float(learner.alpha), float(learner.c), out)
+    return out

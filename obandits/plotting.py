@@ -1,0 +1,66 @@
+"""Figure helpers shared by experiments: log-log curves with a band, a theory line, the fitted
+slope in the legend. Matplotlib with the Agg backend (files only, no display)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def subplots(rows: int = 1, cols: int = 1, size: tuple[float, float] = (5.0, 3.8)):
+    """A grid of axes (always 2-D indexable) sized ``size`` per panel."""
+    plt = _plt()
+    fig, axes = plt.subplots(rows, cols, figsize=(size[0] * cols, size[1] * rows),
+                             squeeze=False)
+    return fig, axes
+
+
+def loglog_band(ax, x, y, lo=None, hi=None, label: str = "", fit=None, **kw):
+    """Mean curve ``y`` against ``x`` on log-log axes with a shaded ``[lo, hi]`` band; ``fit``
+    (a :class:`obandits.metrics.PowerLawFit`) adds ``slope b [b_low, b_high]`` to the label."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if fit is not None:
+        label = f"{label}: slope {fit.b:.2f} [{fit.b_low:.2f}, {fit.b_high:.2f}]"
+    keep = y > 0  # log axes: non-positive points cannot be drawn
+    (line,) = ax.plot(x[keep], y[keep], marker="o", ms=3, label=label, **kw)
+    if lo is not None and hi is not None:
+        lo_, hi_ = np.asarray(lo, float), np.asarray(hi, float)
+        ok = keep & (lo_ > 0)
+        ax.fill_between(x[ok], lo_[ok], hi_[ok], color=line.get_color(), alpha=0.2, lw=0)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    return line
+
+
+def theory_line(ax, x, y, label: str):
+    """A dashed grey theory curve."""
+    ax.plot(x, y, ls="--", color="0.4", lw=1, label=f"theory {label}")
+
+
+def save(fig, path: str | Path, dpi: int = 110) -> Path:
+    """Legends, tight layout, write ``path`` (parents created), close the figure."""
+    plt = _plt()
+    from matplotlib.ticker import NullFormatter
+
+    for ax in fig.axes:
+        ax.xaxis.set_minor_formatter(NullFormatter())  # crowded labels within one decade
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+        ax.grid(True, which="both", alpha=0.25)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path

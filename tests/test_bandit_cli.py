@@ -1,0 +1,156 @@
+"""End-to-end: the sweep / plot / bandit-check / bandit-run commands on tiny budgets, the
+shipped experiment configs, and the minimax-proxy arithmetic and theory curves."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from obandits.bandit import theory
+from obandits.bandit.check import minimax_table
+from obandits.bandit.runner import DEFAULTS
+from obandits.cli import COMMAND_MODULES, MAIN_STEPS, main
+from obandits.sweep import load_config, read_table
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY = """
+[sweep]
+name = "tiny"
+runner = "obandits.bandit.runner:run_cell"
+root_seed = 1
+reps = 3
+
+[fixed]
+gap = [0.1, 0.4]
+
+[[grid]]
+family = "partition"
+K = 16
+m = [2, 4, 8]
+learner = ["outcome-ucb", "ucb1"]
+T = 2048
+
+[[grid]]
+family = "llm"
+m = 4
+K = [8, 64]
+learner = ["outcome-ucb", "ucb1"]
+T = 2048
+
+[[grid]]
+family = "needle"
+m = 2
+K = [4, 8, 16]
+learner = ["outcome-ucb", "ucb1", "kl-ucb", "thompson", "uniform"]
+T = 2048
+
+[check.t_slope]
+family = "partition"
+learner = "outcome-ucb"
+K = 16
+m = 4
+t_min = 64
+
+[check.k_flat]
+family = "llm"
+m = 4
+K_small = 8
+K_large = 64
+
+[check.needle]
+family = "needle"
+m = 2
+learners = ["ucb1", "outcome-ucb"]
+
+[check.m_slope]
+family = "partition"
+learner = "outcome-ucb"
+K = 16
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    p = tmp_path / "tiny.toml"
+    p.write_text(TINY)
+    return p
+
+
+def test_commands_end_to_end(tiny, tmp_path, capsys):
+    out = tmp_path / "res"
+    assert main(["sweep", str(tiny), "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "Minimax proxy" in text and "needle" in text  # the summary table
+    assert main(["bandit-check", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "slope" in text and "ratio" in text
+    checks = read_table(out / "checks.csv")
+    assert len(checks["claim"]) == 6 and np.isfinite(checks["value"]).all()
+    mm = read_table(out / "minimax.csv")
+    assert set(mm["learner"]) >= {"ucb1", "outcome-ucb", "kl-ucb", "thompson", "uniform"}
+    assert main(["plot", str(out)]) == 0
+    assert (out / "figures" / "bandit_theorems.png").stat().st_size > 10_000
+    # rerun: all cells already done, same table
+    before = (out / "results.csv").read_bytes()
+    assert main(["sweep", str(tiny), "--out", str(out), "--workers", "2", "--quiet"]) == 0
+    assert (out / "results.csv").read_bytes() == before
+    fig = tmp_path / "f" / "bandit_tiny.png"
+    assert main(["bandit-run", str(tiny), "--out", str(out), "--workers", "1",
+                 "--figure", str(fig)]) == 0
+    assert fig.exists()
+
+
+def test_command_errors_are_one_clear_line(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(TINY.replace('learner = ["outcome-ucb", "ucb1"]', 'learner = "exp3"', 1))
+    assert main(["sweep", str(bad), "--out", str(tmp_path / "o")]) == 2
+    assert "learner must be one of" in capsys.readouterr().err
+    assert main(["sweep", str(tmp_path / "none.toml")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    bad.write_text("[sweep\n")
+    assert main(["sweep", str(bad)]) == 2
+    assert "not valid TOML" in capsys.readouterr().err
+    assert main(["bandit-check", str(tmp_path)]) == 2
+    assert "manifest.json" in capsys.readouterr().err
+    assert main(["plot", str(tmp_path)]) == 2
+
+
+def test_shipped_configs_validate():
+    for name in ("reduced.toml", "theorems.toml"):
+        cfg = load_config(ROOT / "experiments" / "bandit" / name)
+        assert len(cfg.cells) > 50 and set(cfg.section("check")) == {
+            "t_slope", "k_flat", "needle", "m_slope"}
+    assert "obandits.sweep" in COMMAND_MODULES and "obandits.bandit.cli" in COMMAND_MODULES
+    assert MAIN_STEPS[0][0] == "bonus demo"
+    assert any(m == "obandits.bandit.experiment" for _, m, _ in MAIN_STEPS)
+
+
+def _table(values):
+    """A results table from {(gap, rep): regret} at one group and t."""
+    n = len(values)
+    tab = {k: np.array([v] * n, dtype=object) for k, v in DEFAULTS.items()}
+    tab.update(family=np.array(["partition"] * n, dtype=object), K=np.full(n, 8),
+               m=np.full(n, 2), learner=np.array(["ucb1"] * n, dtype=object), T=np.full(n, 10),
+               t=np.full(n, 10), gap=np.array([g for g, _ in values]),
+               rep=np.array([r for _, r in values]), regret=np.array(list(values.values())))
+    return tab
+
+
+def test_minimax_proxy_is_max_over_gaps_of_means():
+    vals = {(0.1, 0): 1.0, (0.1, 1): 3.0, (0.2, 0): 2.5, (0.2, 1): 2.5, (0.4, 0): 0.0,
+            (0.4, 1): 1.0}
+    (row,) = minimax_table(_table(vals), n_boot=200)
+    assert row["regret"] == 2.5 and row["gap"] == 0.2 and row["n_gaps"] == 3
+    assert row["ci_low"] <= 2.5 <= row["ci_high"] <= 3.0
+
+
+def test_theory_curves():
+    T = np.array([10.0, 1000.0])
+    np.testing.assert_allclose(theory.minimax_arm(4, T), np.sqrt(4 * T * np.log(T)))
+    np.testing.assert_allclose(theory.minimax_outcome(2, T), np.sqrt(2 * T * np.log(T)))
+    np.testing.assert_allclose(theory.gap_dependent([0.0, 0.5, 0.25], T), np.log(T) * 6.0)
+    np.testing.assert_allclose(theory.needle(100, T), [10.0, 100.0])
+    np.testing.assert_allclose(theory.scale_to(np.array([1.0, 2.0]), 2.0, 10.0), [5.0, 10.0])
+    with pytest.raises(ValueError, match="K must be > 0"):
+        theory.minimax_arm(0, T)
