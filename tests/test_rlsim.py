@@ -357,3 +357,16 @@ def test_cli_end_to_end_on_a_tiny_budget(tmp_path, capsys):
     assert cli_main(["rlsim", "compare", *common, "--share", "-1", "--no-figures",
                      "--out", str(tmp_path / "x.md")]) == 2
     assert "share must be >= 0.0" in capsys.readouterr().err
+
+
+def test_reference_regret_runs_the_bandit_simulators_learners():
+    from obandits.rlsim.experiment import needle_instance, reference_regret
+
+    inst = needle_instance(16, 3, seed=1)
+    ref = reference_regret(inst, horizon=300, n_reps=3, seed=0)
+    assert set(ref) == {"ucb1", "outcome-ucb"}
+    for reg in ref.values():
+        assert reg.shape == (3, 300)
+        assert (reg >= 0).all() and (np.diff(reg, axis=1) >= -1e-12).all()
+    again = reference_regret(inst, horizon=300, n_reps=3, seed=0)
+    np.testing.assert_array_equal(again["ucb1"], ref["ucb1"])

@@ -16,6 +16,7 @@ from ..bonuses import METHODS
 from .experiment import (
     ExperimentConfig,
     bandit_regret,
+    reference_regret,
     claim_verdicts,
     claims,
     claims_table,
@@ -153,7 +154,9 @@ def _cmd_bandit(a) -> int:
     methods = tuple(m.strip() for m in a.methods.split(",") if m.strip())
     reg = bandit_regret(inst, methods=methods, horizon=a.horizon, n=a.n, lr=a.lr, c=a.c,
                         b0=a.b0, n_reps=a.seeds, seed=a.root_seed)
-    table = regret_comparison(reg)
+    others = reference_regret(inst, horizon=reg[methods[0]].shape[1], n_reps=a.seeds,
+                              seed=a.root_seed)
+    table = regret_comparison(reg, others)
     text = (f"# GRPO learners on an outcome-bandit instance\n\nneedle instance K={a.K}, "
             f"m={a.m}, best_arms={a.best_arms}, mu=linspace(0.9, 0.1, m), Bernoulli rewards, "
             f"uniform p0; n={a.n}, lr={a.lr}, c={a.c}, b0={a.b0}, {a.seeds} reps\n\n"
@@ -163,7 +166,8 @@ def _cmd_bandit(a) -> int:
 
         path = Path(a.figures) / "rlsim_bandit_regret.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        regret_figure(reg, path, f"GRPO learners, needle K={a.K}, m={a.m}")
+        regret_figure({**reg, **others}, path, f"GRPO learners vs UCB1 / outcome-UCB, needle "
+                      f"K={a.K}, m={a.m}")
         text += f"\nfigure: {path}\n"
     print(text)
     _write(a.out or "experiments/rlsim/results/bandit.md", text)

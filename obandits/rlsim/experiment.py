@@ -392,6 +392,26 @@ def bandit_regret(instance, *, methods=METHODS, horizon: int = 4096, n: int = 8,
     return out
 
 
+def reference_regret(instance, *, horizon: int = 4096, n_reps: int = 8, seed: int = 0,
+                     learners: tuple[str, ...] = ("ucb1", "outcome-ucb")) -> dict[str, np.ndarray]:
+    """Cumulative pseudo-regret ``(n_reps, horizon)`` of the bandit simulator's compiled learners
+    (``obandits.bandit``: arm-level UCB1, outcome-level UCB) on the same instance, the
+    reference next to which :func:`regret_comparison` shows the GRPO learners."""
+    from ..bandit.instances import BanditInstance
+    from ..bandit.learners import LearnerConfig, run_learner
+    from ..seeding import rep_states
+
+    horizon = v.int_scalar("horizon", horizon, min_value=1)
+    n_reps = v.int_scalar("n_reps", n_reps, min_value=1)
+    inst = instance if isinstance(instance, BanditInstance) else BanditInstance(
+        int(instance.K), int(instance.m), np.asarray(instance.phi), np.asarray(instance.mu),
+        None if instance.p0 is None else np.asarray(instance.p0), instance.reward)
+    ckpt = np.arange(1, horizon + 1)
+    return {name: run_learner(LearnerConfig(name), [inst] * n_reps, horizon, ckpt,
+                              rep_states(seed, f"rlsim/bandit/{name}", n_reps))
+            for name in learners}
+
+
 def regret_comparison(own: dict[str, np.ndarray], others: dict[str, np.ndarray] | None = None,
                       at: tuple[int, ...] | None = None) -> str:
     """A markdown table of mean ± std cumulative regret at a few horizons for our GRPO learners
