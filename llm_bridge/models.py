@@ -107,10 +107,10 @@ class TinyConfig:
     """Width and depth of the ``tiny`` test model (a Llama like SmolLM2, much smaller)."""
 
     layers: int = 2
-    hidden: int = 64
-    heads: int = 4
-    kv_heads: int = 2
-    intermediate: int = 128
+    hidden: int = 32
+    heads: int = 2
+    kv_heads: int = 1
+    intermediate: int = 64
 
 
 def tiny_model(tokenizer, seed: int = 0, config: TinyConfig = TinyConfig()):

@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--dtype", default="auto", help="auto (bfloat16 on GPU, float32 on CPU) | float32 | "
                                       "bfloat16 | float16")
     a("--seed", type=int, default=0, help="seed of task, prompt order, sampling, tiny init")
+    a("--threads", type=int, default=0, help="torch CPU threads (0: torch's default; 1 is "
+                                             "robust on a CPU shared with other jobs)")
     g = p.add_argument_group("task")
     g.add_argument("--task", default="arithmetic",
                    help="'arithmetic' (synthetic, seeded) or a JSONL file of training problems")
@@ -81,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--ppo-epochs", type=int, default=1)
     g.add_argument("--max-grad-norm", type=float, default=1.0)
     g.add_argument("--loss-agg", default="token", choices=("token", "sequence"))
+    g.add_argument("--amp", action="store_true", help="bfloat16 autocast for forward passes "
+                                                       "(use with --dtype float32 on GPU)")
     g = p.add_argument_group("output")
     g.add_argument("--out", default="runs/llm/run", help="output directory")
     g.add_argument("--save-every", type=int, default=0, help="checkpoint every N steps "
@@ -103,7 +107,7 @@ def _config(args):
         gen_batch=args.gen_batch, lr=args.lr, weight_decay=args.weight_decay,
         clip_eps=args.clip_eps, beta_kl=args.beta_kl, ppo_epochs=args.ppo_epochs,
         micro_batch=args.micro_batch, max_grad_norm=args.max_grad_norm,
-        loss_agg=args.loss_agg, seed=args.seed)
+        loss_agg=args.loss_agg, amp=args.amp, seed=args.seed)
 
 
 def _tasks(args):
@@ -150,6 +154,10 @@ def run(args) -> dict:
 
     _check_args(args)
     config = _config(args)
+    if args.threads < 0:
+        raise ValueError(f"--threads must be >= 0, got {args.threads}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     out = Path(args.out)
     ckpt = out / "checkpoint.pt"
     if args.resume and not ckpt.is_file():

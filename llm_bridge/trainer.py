@@ -53,7 +53,9 @@ class TrainConfig:
     reference model), ``ppo_epochs`` (updates per batch), ``micro_batch`` (sequences per
     backward; gradients accumulate over the batch), ``max_grad_norm``, ``loss_agg`` (``token``:
     mean over all completion tokens of the batch; ``sequence``: mean over sequences of the
-    per-sequence token mean). ``seed`` drives prompt choice and sampling.
+    per-sequence token mean). ``amp``: run forward passes under bfloat16 autocast (keep float32
+    weights: pure bfloat16 weights lose updates as small as ``lr = 1e-6``). ``seed`` drives
+    prompt choice and sampling.
     """
 
     method: str = "none"
@@ -77,10 +79,13 @@ class TrainConfig:
     micro_batch: int = 8
     max_grad_norm: float = 1.0
     loss_agg: str = "token"
+    amp: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
         self.bonus_config  # validates the bonus fields
+        if not isinstance(self.amp, bool):
+            raise ValueError(f"amp must be a bool, got {self.amp!r}")
         if not isinstance(self.mask_answer_bonus, bool):
             raise ValueError(f"mask_answer_bonus must be a bool, got {self.mask_answer_bonus!r}")
         for name in ("prompts_per_step", "n_rollouts", "max_new_tokens", "gen_batch",
@@ -175,6 +180,27 @@ def generate(model, tokenizer, prompts: list[str], *, max_new_tokens: int, tempe
                     time.perf_counter() - t0)
 
 
+def rollouts_from_texts(tokenizer, prompts: list[str], completions: list[str],
+                        device="cpu") -> Rollouts:
+    """Rollouts for given completion texts (each followed by EOS), laid out as :func:`generate`
+    lays out sampled ones: for scoring fixed completions and for tests."""
+    if len(prompts) != len(completions):
+        raise ValueError(f"prompts and completions must have the same length, got "
+                         f"{len(prompts)} and {len(completions)}")
+    enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    rows = [tokenizer(c, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+            for c in completions]
+    T = max(len(r) for r in rows)
+    comp = torch.full((len(rows), T), tokenizer.pad_token_id, dtype=torch.long)
+    cmask = torch.zeros((len(rows), T), dtype=torch.long)
+    for i, r in enumerate(rows):
+        comp[i, : len(r)] = torch.tensor(r)
+        cmask[i, : len(r)] = 1
+    texts = [tokenizer.decode(r, skip_special_tokens=True) for r in rows]
+    return Rollouts(enc["input_ids"].to(device), enc["attention_mask"].to(device),
+                    comp.to(device), cmask.to(device), texts, 0.0)
+
+
 def answer_token_mask(tokenizer, completion_ids: torch.Tensor,
                       completion_mask: torch.Tensor) -> torch.Tensor:
     """(B, T) bool: the completion tokens that overlap the extracted final answer's characters
@@ -216,6 +242,10 @@ def completion_logprobs(model, r: Rollouts, rows: slice | torch.Tensor, *,
     return logp, ent
 
 
+def _autocast(device: torch.device, enabled: bool):
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
 class GRPOTrainer:
     """GRPO + outcome-based exploration on a causal LM (module docstring has the algorithm)."""
 
@@ -251,9 +281,10 @@ class GRPOTrainer:
         cfg = self.config
         parts = []
         for s in range(0, len(prompts), cfg.gen_batch):
-            parts.append(generate(self.model, self.tokenizer, prompts[s: s + cfg.gen_batch],
-                                  max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
-                                  top_p=cfg.top_p, gen=gen))
+            with _autocast(self.device, cfg.amp):
+                parts.append(generate(self.model, self.tokenizer, prompts[s: s + cfg.gen_batch],
+                                      max_new_tokens=cfg.max_new_tokens,
+                                      temperature=cfg.temperature, top_p=cfg.top_p, gen=gen))
         return _concat(parts, self.tokenizer.pad_token_id)
 
     # ---------------------------------------------------------------- one step
@@ -327,6 +358,7 @@ class GRPOTrainer:
             "mean_completion_len": roll.n_tokens / len(keys),
             "gen_tokens_per_s": roll.n_tokens / max(roll.gen_seconds, 1e-9),
             "gen_seconds": roll.gen_seconds, "bonus_seconds": bonus_seconds,
+            "sample_completion": roll.texts[0][:400], "sample_answer": keys[0],
             "step_seconds": step_seconds, **stats,
         }
 
@@ -338,7 +370,7 @@ class GRPOTrainer:
         slices = [slice(s, min(s + cfg.micro_batch, B)) for s in range(0, B, cfg.micro_batch)]
         old_logp = ref_logp = None
         if cfg.ppo_epochs > 1 or cfg.beta_kl > 0:
-            with torch.no_grad():
+            with torch.no_grad(), _autocast(self.device, cfg.amp):
                 if cfg.ppo_epochs > 1:
                     old_logp = torch.cat([completion_logprobs(self.model, roll, s)[0]
                                           for s in slices])
@@ -353,7 +385,8 @@ class GRPOTrainer:
         for epoch in range(cfg.ppo_epochs):
             self.optimizer.zero_grad(set_to_none=True)
             for s in slices:
-                logp, ent = completion_logprobs(self.model, roll, s, entropy=epoch == 0)
+                with _autocast(self.device, cfg.amp):
+                    logp, ent = completion_logprobs(self.model, roll, s, entropy=epoch == 0)
                 if ent is not None:
                     entropy[s] = ent
                 old = old_logp[s] if old_logp is not None else logp.detach()
