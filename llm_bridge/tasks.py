@@ -92,7 +92,7 @@ def train_test_split(problems: list[Problem], n_test: int, *, seed: int = 0):
         raise ValueError(f"n_test must be in [1, {len(problems) - 1}], got {n_test}")
     perm = np.random.default_rng(np.random.SeedSequence([seed, 0x5E7])).permutation(len(problems))
     test = sorted(perm[:n_test])
-    test_set = set(int(i) for i in test)
+    test_set = {int(i) for i in test}
     return ([p for i, p in enumerate(problems) if i not in test_set],
             [problems[int(i)] for i in test])
 
@@ -107,8 +107,7 @@ def save_jsonl(problems: list[Problem], path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as fh:
-        for p in problems:
-            fh.write(json.dumps(asdict(p)) + "\n")
+        fh.writelines(json.dumps(asdict(p)) + "\n" for p in problems)
 
 
 _PROMPT_KEYS = ("prompt", "problem", "question")

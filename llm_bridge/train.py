@@ -185,8 +185,7 @@ def run(args) -> dict:
 
     log_path = out / "log.jsonl"
     with open(log_path, "w") as fh:  # rewritten on resume: drops records past the checkpoint
-        for r in records:
-            fh.write(json.dumps(r) + "\n")
+        fh.writelines(json.dumps(r) + "\n" for r in records)
 
     def emit(rec):
         records.append(rec)

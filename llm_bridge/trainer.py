@@ -83,7 +83,7 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        self.bonus_config  # validates the bonus fields
+        _ = self.bonus_config  # validates the bonus fields
         if not isinstance(self.amp, bool):
             raise ValueError(f"amp must be a bool, got {self.amp!r}")
         if not isinstance(self.mask_answer_bonus, bool):

@@ -6,16 +6,20 @@ import numpy as np
 import pytest
 import torch
 
-from obandits.bonuses import METHODS, shaped_advantages
-from obandits.counts import History
-from obandits.metrics import token_entropy
-
 from llm_bridge import train as train_cli
 from llm_bridge.answers import is_correct
 from llm_bridge.models import load_model, load_tokenizer, tiny_model
 from llm_bridge.tasks import arithmetic_task, chat_prompt
-from llm_bridge.trainer import (GRPOTrainer, TrainConfig, completion_logprobs, generate,
-                                rollouts_from_texts)
+from llm_bridge.trainer import (
+    GRPOTrainer,
+    TrainConfig,
+    completion_logprobs,
+    generate,
+    rollouts_from_texts,
+)
+from obandits.bonuses import METHODS, shaped_advantages
+from obandits.counts import History
+from obandits.metrics import token_entropy
 
 TRAIN, TEST = arithmetic_task(24, 6, seed=0)
 
@@ -26,7 +30,8 @@ def tok():
 
 
 def small(**kw):
-    base = dict(prompts_per_step=2, n_rollouts=3, max_new_tokens=6, lr=1e-3, micro_batch=4)
+    base = {"prompts_per_step": 2, "n_rollouts": 3, "max_new_tokens": 6, "lr": 1e-3,
+            "micro_batch": 4}
     base.update(kw)
     return TrainConfig(**base)
 
@@ -177,10 +182,10 @@ def test_left_padding_matches_single_sequence(tok):
 def test_ppo_epochs_sequence_loss_and_amp(tok):
     trainer = scripted(GRPOTrainer(tiny_model(tok), tok, TRAIN[:3],
                                    small(method="ucb-con", ppo_epochs=2, loss_agg="sequence",
-                                         amp=True)))
+                                         amp=True, lr=0.05)))
     rec = trainer.step()
     assert math.isfinite(rec["loss"]) and 0.0 <= rec["clip_frac"] <= 1.0
-    assert rec["clip_frac"] > 0.0  # lr 1e-3: the second epoch's ratios leave the clip range
+    assert rec["clip_frac"] > 0.0  # large lr: second-epoch ratios leave the clip range
     assert next(trainer.model.parameters()).dtype == torch.float32
 
 
@@ -210,7 +215,8 @@ def test_train_command_end_to_end_and_resume(tok, tmp_path, capsys):
             "--n-rollouts", "3", "--max-new-tokens", "6", "--n-train", "12", "--n-test", "4",
             "--eval-problems", "2", "--eval-samples", "4", "--out", str(out), "--quiet"]
     assert train_cli.main(base + ["--steps", "2", "--save-every", "1"]) == 0
-    from llm_bridge.plot import main as plot_main, read_log
+    from llm_bridge.plot import main as plot_main
+    from llm_bridge.plot import read_log
 
     log = read_log(out)
     assert [r["kind"] for r in log] == ["eval", "train", "train", "eval"]
@@ -228,7 +234,7 @@ def test_train_command_end_to_end_and_resume(tok, tmp_path, capsys):
 @pytest.mark.slow
 def test_real_smollm2_one_step(tmp_path):
     model, tok, _ = load_model("default", device="cpu")
-    train, test = arithmetic_task(8, 2, seed=0)
+    train, _ = arithmetic_task(8, 2, seed=0)
     trainer = GRPOTrainer(model, tok, train, TrainConfig(method="ucb-con", prompts_per_step=1,
                                                          n_rollouts=4, max_new_tokens=48))
     rec = trainer.step()

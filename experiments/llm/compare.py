@@ -23,11 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from obandits.metrics import PASS_K  # noqa: E402
-from obandits.tables import markdown_table  # noqa: E402
-
-from llm_bridge import train as train_cli  # noqa: E402
-from llm_bridge.plot import plot_runs  # noqa: E402
+from llm_bridge import train as train_cli
+from llm_bridge.plot import plot_runs
+from obandits.metrics import PASS_K
+from obandits.tables import markdown_table
 
 METHODS = ("grpo", "ucb-con", "batch")
 # Identical for every method; only --method differs.
