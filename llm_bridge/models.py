@@ -75,19 +75,23 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     return getattr(torch, dtype)
 
 
+def _from_pretrained(cls, what: str, directory: str, gguf: str | None, **kwargs):
+    """``cls.from_pretrained`` offline; a FileNotFoundError naming the path on failure."""
+    kwargs["local_files_only"] = True
+    if gguf:
+        kwargs["gguf_file"] = gguf
+    try:
+        return cls.from_pretrained(directory, **kwargs)
+    except (OSError, ValueError) as exc:
+        where = f"{directory}/{gguf}" if gguf else directory
+        raise FileNotFoundError(f"{what} could not be loaded from {where}: {exc}") from exc
+
+
 @functools.lru_cache(maxsize=4)
 def _load_tokenizer_cached(directory: str, gguf: str | None):
     from transformers import AutoTokenizer
 
-    kwargs = {"local_files_only": True}
-    if gguf:
-        kwargs["gguf_file"] = gguf
-    try:
-        tok = AutoTokenizer.from_pretrained(directory, **kwargs)
-    except (OSError, ValueError) as exc:
-        where = f"{directory}/{gguf}" if gguf else directory
-        raise FileNotFoundError(f"tokenizer could not be loaded from {where}: {exc}") from exc
-    return tok
+    return _from_pretrained(AutoTokenizer, "tokenizer", directory, gguf)
 
 
 def load_tokenizer(spec: str = "default"):
@@ -146,14 +150,7 @@ def load_model(spec: str = "default", *, device: str = "auto", dtype: str = "aut
         from transformers import AutoModelForCausalLM
 
         directory, gguf = _location(spec)
-        kwargs = {"local_files_only": True, "dtype": dt}
-        if gguf:
-            kwargs["gguf_file"] = gguf
-        try:
-            model = AutoModelForCausalLM.from_pretrained(directory, **kwargs)
-        except (OSError, ValueError) as exc:
-            where = f"{directory}/{gguf}" if gguf else directory
-            raise FileNotFoundError(f"model could not be loaded from {where}: {exc}") from exc
+        model = _from_pretrained(AutoModelForCausalLM, "model", directory, gguf, dtype=dt)
     model = model.to(device=dev, dtype=dt)
     if model.generation_config is not None and model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tok.pad_token_id
