@@ -229,6 +229,16 @@ def test_train_command_end_to_end_and_resume(tok, tmp_path, capsys):
     assert train_cli.main(base + ["--model", str(tmp_path / "missing")]) == 2
     assert "missing" in capsys.readouterr().err
     assert train_cli.main(base + ["--steps", "0"]) == 2
+    # Users' own JSONL data, batch method, answer-token masking, no evaluation.
+    from llm_bridge.tasks import save_jsonl
+
+    save_jsonl(TRAIN[:5], tmp_path / "mine.jsonl")
+    assert train_cli.main(base + ["--task", str(tmp_path / "mine.jsonl"), "--n-test", "2",
+                                  "--method", "batch", "--mask-answer-bonus", "--no-eval",
+                                  "--steps", "1", "--no-plot",
+                                  "--out", str(tmp_path / "mine")]) == 0
+    log = read_log(tmp_path / "mine")
+    assert [r["kind"] for r in log] == ["train"] and log[0]["method"] == "batch"
 
 
 @pytest.mark.slow
