@@ -204,7 +204,9 @@ def rollouts_from_texts(tokenizer, prompts: list[str], completions: list[str],
 def answer_token_mask(tokenizer, completion_ids: torch.Tensor,
                       completion_mask: torch.Tensor) -> torch.Tensor:
     """(B, T) bool: the completion tokens that overlap the extracted final answer's characters
-    (Spec 1 §2, answer-token masking). Character offsets come from decoding token prefixes."""
+    (Spec 1 §2, answer-token masking). Token ``k`` covers the characters between the decoded
+    lengths of the prefixes ``toks[:k]`` and ``toks[:k+1]``; those lengths do not decrease with
+    ``k``, so the first and last answer tokens are found by bisection (O(log T) decodes)."""
     out = torch.zeros(completion_ids.shape, dtype=torch.bool)
     for b, (row, m) in enumerate(zip(completion_ids.cpu(), completion_mask.cpu())):
         toks = row[m.bool()].tolist()
@@ -212,13 +214,28 @@ def answer_token_mask(tokenizer, completion_ids: torch.Tensor,
         ex = extract_answer(text)
         if ex is None or ex.end <= ex.start:
             continue
-        ends = [len(tokenizer.decode(toks[: k + 1], skip_special_tokens=True))
-                for k in range(len(toks))]
-        start = 0
-        for k, end in enumerate(ends):
-            if start < ex.end and end > ex.start and end > start:
+        memo: dict[int, int] = {0: 0}
+
+        def end(k, toks=toks, memo=memo):  # decoded length of toks[:k]
+            if k not in memo:
+                memo[k] = len(tokenizer.decode(toks[:k], skip_special_tokens=True))
+            return memo[k]
+
+        def first(pred, n=len(toks)):  # smallest k in [0, n) with pred(k), else n
+            lo, hi = 0, n
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if pred(mid):
+                    hi = mid
+                else:
+                    lo = mid + 1
+            return lo
+
+        k0 = first(lambda k: end(k + 1) > ex.start)
+        k1 = first(lambda k: end(k + 1) >= ex.end)
+        for k in range(k0, min(k1, len(toks) - 1) + 1):
+            if end(k + 1) > end(k):  # skip tokens that decode to nothing
                 out[b, k] = True
-            start = end
     return out.to(completion_ids.device)
 
 

@@ -250,3 +250,24 @@ def test_real_smollm2_one_step(tmp_path):
     rec = trainer.step()
     assert rec["completion_tokens"] > 0 and math.isfinite(rec["loss"])
     assert rec["unparseable"] < 1.0  # the instruct model does answer with numbers
+
+
+@pytest.mark.parametrize("text", [
+    "Adding gives \\boxed{1234567}.", "so the answer is 42", "é ü \\boxed{\\frac{3}{4}} ok",
+    "no number here", "12 then 345678 then \\boxed{ 9 } done", "\\boxed{}"])
+def test_answer_mask_bisection_matches_brute_force(tok, text):
+    from llm_bridge.answers import extract_answer
+    from llm_bridge.trainer import answer_token_mask
+
+    roll = rollouts_from_texts(tok, ["x"], [text])
+    got = answer_token_mask(tok, roll.completion_ids, roll.completion_mask)[0]
+    toks = roll.completion_ids[0][roll.completion_mask[0].bool()].tolist()
+    ex = extract_answer(tok.decode(toks, skip_special_tokens=True))
+    want = torch.zeros_like(got)
+    if ex is not None and ex.end > ex.start:
+        ends = [0] + [len(tok.decode(toks[: k + 1], skip_special_tokens=True))
+                      for k in range(len(toks))]
+        for k in range(len(toks)):
+            want[k] = ends[k] < ex.end and ends[k + 1] > ex.start and ends[k + 1] > ends[k]
+    assert torch.equal(got, want)
+    assert got.any() == (ex is not None and ex.end > ex.start)
