@@ -201,6 +201,33 @@ def rollouts_from_texts(tokenizer, prompts: list[str], completions: list[str],
                     comp.to(device), cmask.to(device), texts, 0.0)
 
 
+def _bisect(pred, n: int) -> int:
+    """Smallest ``k`` in ``[0, n)`` with ``pred(k)`` (``pred`` monotone), else ``n``."""
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if pred(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def _span_tokens(tokenizer, toks: list[int], start: int, stop: int) -> list[int]:
+    """Indices of the tokens whose decoded characters overlap ``[start, stop)``."""
+    memo = {0: 0}
+
+    def end(k):  # decoded length of toks[:k]
+        if k not in memo:
+            memo[k] = len(tokenizer.decode(toks[:k], skip_special_tokens=True))
+        return memo[k]
+
+    k0 = _bisect(lambda k: end(k + 1) > start, len(toks))
+    k1 = _bisect(lambda k: end(k + 1) >= stop, len(toks))
+    # Tokens that decode to nothing (part of a multi-byte character) are left out.
+    return [k for k in range(k0, min(k1, len(toks) - 1) + 1) if end(k + 1) > end(k)]
+
+
 def answer_token_mask(tokenizer, completion_ids: torch.Tensor,
                       completion_mask: torch.Tensor) -> torch.Tensor:
     """(B, T) bool: the completion tokens that overlap the extracted final answer's characters
@@ -210,31 +237,9 @@ def answer_token_mask(tokenizer, completion_ids: torch.Tensor,
     out = torch.zeros(completion_ids.shape, dtype=torch.bool)
     for b, (row, m) in enumerate(zip(completion_ids.cpu(), completion_mask.cpu())):
         toks = row[m.bool()].tolist()
-        text = tokenizer.decode(toks, skip_special_tokens=True)
-        ex = extract_answer(text)
-        if ex is None or ex.end <= ex.start:
-            continue
-        memo: dict[int, int] = {0: 0}
-
-        def end(k, toks=toks, memo=memo):  # decoded length of toks[:k]
-            if k not in memo:
-                memo[k] = len(tokenizer.decode(toks[:k], skip_special_tokens=True))
-            return memo[k]
-
-        def first(pred, n=len(toks)):  # smallest k in [0, n) with pred(k), else n
-            lo, hi = 0, n
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if pred(mid):
-                    hi = mid
-                else:
-                    lo = mid + 1
-            return lo
-
-        k0 = first(lambda k: end(k + 1) > ex.start)
-        k1 = first(lambda k: end(k + 1) >= ex.end)
-        for k in range(k0, min(k1, len(toks) - 1) + 1):
-            if end(k + 1) > end(k):  # skip tokens that decode to nothing
+        ex = extract_answer(tokenizer.decode(toks, skip_special_tokens=True))
+        if ex is not None and ex.end > ex.start:
+            for k in _span_tokens(tokenizer, toks, ex.start, ex.end):
                 out[b, k] = True
     return out.to(completion_ids.device)
 
