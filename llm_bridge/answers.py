@@ -1,0 +1,138 @@
+"""Answer extraction and canonicalisation (Spec 3 §2; unparseable answers per Spec 1 §2).
+
+``extract_answer`` finds the final answer in a completion: the content of the *last*
+``\\boxed{...}`` (braces may nest), else the last number in the text. ``canonical_answer`` maps it
+to a key such that equivalent answers get equal keys, so ``N(x, a)`` counts them together:
+
+* integers (also ``+7``, ``1,234``, ``12.0``, ``$42$``) -> ``int``;
+* anything else -> the sympy normal form that ``math-verify`` parses it to (``\\frac{2}{4}``,
+  ``0.5`` and ``1/2`` all give ``"1/2"``), an integer result again giving ``int``;
+* nothing found, or nothing ``math-verify`` can parse -> ``None``: the unparseable outcome, which
+  gets reward 0 and is counted as an outcome of its own **(ours, Spec 1 §2)**.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import NamedTuple
+
+_BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
+_NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
+_INT = re.compile(r"[-+]?\d+")
+_DECIMAL = re.compile(r"[-+]?\d+\.\d+")
+_THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+")
+
+
+class Extracted(NamedTuple):
+    """The answer text and its character span ``[start, end)`` in the completion."""
+
+    text: str
+    start: int
+    end: int
+
+
+def _boxed_contents(text: str) -> list[Extracted]:
+    """Contents of every complete ``\\boxed{...}``, with nested braces matched."""
+    out = []
+    for m in _BOXED.finditer(text):
+        depth, i = 1, m.end()
+        while i < len(text) and depth:
+            if text[i] == "{":
+                depth += 1
+            elif text[i] == "}":
+                depth -= 1
+            i += 1
+        if depth == 0:
+            out.append(Extracted(text[m.end(): i - 1], m.end(), i - 1))
+    return out
+
+
+def extract_answer(text: str) -> Extracted | None:
+    """The final answer of a completion: last ``\\boxed{}`` content, else the last number."""
+    if not isinstance(text, str):
+        raise ValueError(f"text must be a str, got {type(text).__name__}")
+    boxed = _boxed_contents(text)
+    if boxed:
+        return boxed[-1]
+    numbers = list(_NUMBER.finditer(text))
+    if numbers:
+        m = numbers[-1]
+        return Extracted(m.group(0), m.start(), m.end())
+    return None
+
+
+def _clean(s: str) -> str:
+    s = s.strip().strip("$").strip()
+    s = s.replace("\\!", "").replace("\\,", "").replace("\\ ", "").replace("\\dfrac", "\\frac")
+    s = s.rstrip(".").strip()
+    while len(s) >= 2 and s[0] == "{" and s[-1] == "}" and _matched(s[1:-1]):
+        s = s[1:-1].strip()  # redundant grouping braces: \\boxed{{3}} is 3
+    return s
+
+
+def _matched(s: str) -> bool:
+    depth = 0
+    for ch in s:
+        depth += (ch == "{") - (ch == "}")
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def canonical_answer(answer: str | None) -> int | str | None:
+    """Canonical key of an extracted answer (see the module docstring); ``None`` if unparseable."""
+    if answer is None:
+        return None
+    if not isinstance(answer, str):
+        raise ValueError(f"answer must be a str or None, got {type(answer).__name__}")
+    s = _clean(answer)
+    if not s:
+        return None
+    compact = s.replace(" ", "")
+    if _INT.fullmatch(compact):
+        return int(compact)
+    if _THOUSANDS.fullmatch(compact):
+        return int(compact.replace(",", ""))
+    if _DECIMAL.fullmatch(compact):
+        whole, frac = compact.split(".")
+        if set(frac) == {"0"}:
+            return int(whole)
+    return _math_verify_key(s)
+
+
+MAX_PARSE_CHARS = 200  # longer "answers" are junk; do not spend parser time on them
+
+
+def _math_verify_key(s: str) -> int | str | None:
+    from math_verify import parse
+
+    if len(s) > MAX_PARSE_CHARS:
+        return None
+    # math-verify's timeout uses SIGALRM, which only works in the main thread.
+    timeout = 5 if threading.current_thread() is threading.main_thread() else None
+    try:
+        parsed = parse(f"${s}$", parsing_timeout=timeout)
+    except Exception:  # math-verify raises many kinds of error on junk input
+        return None
+    exprs = [p for p in parsed if not isinstance(p, str)]
+    if not exprs:
+        return None
+    expr = exprs[0]
+    try:
+        if getattr(expr, "is_Integer", False):
+            return int(expr)
+        return str(expr)
+    except Exception:
+        return None
+
+
+def answer_key(completion: str) -> int | str | None:
+    """``canonical_answer(extract_answer(completion))``."""
+    ex = extract_answer(completion)
+    return canonical_answer(ex.text if ex is not None else None)
+
+
+def is_correct(key: int | str | None, gold: int | str | None) -> bool:
+    """Verifiable reward: equal canonical keys, and the answer is parseable (Spec 1 §1)."""
+    return key is not None and gold is not None and key == gold

@@ -1,0 +1,95 @@
+"""Curves of one or several LLM training logs (``log.jsonl`` of :mod:`llm_bridge.train`).
+
+``python -m llm_bridge.plot RUN_DIR_OR_LOG ... --out fig.png`` (labels: the method of each log).
+Panels: training reward, distinct answers per group on unsolved prompts, token entropy of
+incorrect generations, training-time discovery (distinct answers so far), and held-out pass@k
+against k (last evaluation, solid; first evaluation, dotted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def read_log(path) -> list[dict]:
+    path = Path(path)
+    if path.is_dir():
+        path = path / "log.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"log not found: {path}")
+    with open(path) as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _series(records, key):
+    pts = [(r["step"], r[key]) for r in records if r["kind"] == "train" and r.get(key) is not None]
+    return [p[0] for p in pts], [p[1] for p in pts]
+
+
+def plot_runs(runs: dict[str, list[dict]], out) -> Path:
+    """Draw the panels for ``{label: records}`` into ``out`` (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [("reward", "training reward (pass@1)"),
+              ("distinct_unsolved", "distinct answers / group (unsolved)"),
+              ("entropy_incorrect", "token entropy, incorrect (nats)"),
+              ("distinct_so_far", "distinct answers discovered so far")]
+    fig, axes = plt.subplots(1, len(panels) + 1, figsize=(4.0 * (len(panels) + 1), 3.4))
+    for i, (label, records) in enumerate(runs.items()):
+        color = f"C{i}"
+        for ax, (key, title) in zip(axes, panels):
+            x, y = _series(records, key)
+            if x:
+                ax.plot(x, y, color=color, label=label, marker="." if len(x) < 30 else None)
+            ax.set_title(title, fontsize=9)
+            ax.set_xlabel("step")
+        evals = [r for r in records if r["kind"] == "eval"]
+        if evals:
+            ax = axes[-1]
+            for rec, style in ((evals[-1], "-"), (evals[0], ":")):
+                ks = sorted(int(k) for k in rec["pass@k"])
+                ax.plot(ks, [rec["pass@k"][str(k)] for k in ks], style, color=color, marker="o",
+                        ms=3, label=f"{label} (step {rec['step']})")
+                if len(evals) == 1:
+                    break
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("k")
+            ax.set_title("held-out pass@k", fontsize=9)
+    for ax in axes:
+        if ax.lines:
+            ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m llm_bridge.plot", description=__doc__.splitlines()[0])
+    p.add_argument("logs", nargs="+", help="run directories or log.jsonl files")
+    p.add_argument("--out", required=True, help="output PNG")
+    args = p.parse_args(argv)
+    try:
+        runs = {}
+        for path in args.logs:
+            recs = read_log(path)
+            label = next((r["method"] for r in recs if "method" in r), str(path))
+            runs[label if label not in runs else f"{label} ({path})"] = recs
+        print(plot_runs(runs, args.out))
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"llm_bridge.plot: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

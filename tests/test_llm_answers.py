@@ -1,0 +1,142 @@
+"""Answer extraction and canonicalisation (Spec 3 §2) and the arithmetic task family."""
+
+import json
+import re
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from llm_bridge.answers import answer_key, canonical_answer, extract_answer, is_correct
+from llm_bridge.tasks import (
+    Problem,
+    arithmetic_problems,
+    arithmetic_task,
+    load_jsonl,
+    save_jsonl,
+    train_test_split,
+)
+
+# Filler text: no digits, signs, separators, braces or backslashes, so it cannot create or
+# change a number or a \boxed{}.
+filler = st.text(alphabet="abcdefghij XYZ:;!?=()\n", max_size=30)
+ints = st.integers(min_value=-10**9, max_value=10**9)
+
+
+def formats(n: int):
+    out = [str(n), f" {n} ", f"${n}$", f"{{{n}}}", f"{n}.0", f"{n}.", f"{n:,}"]
+    if n >= 0:
+        out.append(f"+{n}")
+    return out
+
+
+@given(ints, filler, filler, st.data())
+def test_boxed_integer_any_format(n, pre, post, data):
+    fmt = data.draw(st.sampled_from(formats(n)))
+    text = f"{pre}\\boxed{{{fmt}}}{post}"
+    assert answer_key(text) == n
+
+
+@given(ints, ints, filler, filler)
+def test_boxed_wins_over_later_numbers(a, b, pre, mid):
+    assert answer_key(f"{pre}\\boxed{{{a}}}{mid} then {b}") == a
+
+
+@given(st.lists(ints, min_size=1, max_size=6), filler)
+def test_last_number_without_boxed(nums, pad):
+    text = (pad + " ").join(str(x) for x in nums) + pad
+    assert answer_key(text) == nums[-1]
+
+
+@given(st.lists(ints, min_size=2, max_size=4))
+def test_last_boxed_of_several(nums):
+    text = " and ".join(f"\\boxed{{{x}}}" for x in nums)
+    assert answer_key(text) == nums[-1]
+
+
+# Balanced-brace strings without backslashes: the extracted content must be exactly the inner
+# string, however deeply the braces nest.
+balanced = st.recursive(st.text(alphabet="abc123 +", max_size=5),
+                        lambda inner: st.lists(inner, min_size=1, max_size=3).map(
+                            lambda xs: "".join("{" + x + "}" for x in xs)), max_leaves=8)
+
+
+@given(balanced, filler, filler)
+def test_nested_braces_extracted_whole(inner, pre, post):
+    text = f"{pre}\\boxed{{{inner}}}{post}"
+    ex = extract_answer(text)
+    assert ex is not None and ex.text == inner
+    assert text[ex.start: ex.end] == inner
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(-50, 50), st.integers(1, 30))
+def test_fraction_forms_agree(p, q):
+    frac = Fraction(p, q)
+    key = answer_key(f"\\boxed{{\\frac{{{p}}}{{{q}}}}}")
+    if frac.denominator == 1:
+        assert key == frac.numerator
+    else:
+        assert key == f"{frac.numerator}/{frac.denominator}"
+        assert canonical_answer(f"{frac.numerator}/{frac.denominator}") == key
+
+
+@given(filler)
+def test_no_answer_is_none_and_wrong(text):
+    assert re.search(r"\d", text) is None
+    assert answer_key(text) is None
+    assert not is_correct(None, 5) and not is_correct(None, None)
+
+
+def test_examples_and_errors():
+    assert answer_key("so \\boxed{0.5}") == answer_key("\\boxed{\\dfrac{1}{2}}") == "1/2"
+    assert answer_key("\\boxed{}") is None
+    assert answer_key("unterminated \\boxed{12") == 12  # falls back to the last number
+    assert canonical_answer("\\text{banana}") == "banana"
+    assert canonical_answer("x" * 500) is None  # junk too long to parse
+    with pytest.raises(ValueError, match="answer must be a str"):
+        canonical_answer(12)
+    with pytest.raises(ValueError, match="text must be a str"):
+        extract_answer(None)
+
+
+# ------------------------------------------------------------------------------------ tasks
+
+
+def test_arithmetic_is_seeded_distinct_and_correct():
+    a = arithmetic_problems(60, levels=(1, 2, 3, 4, 5), seed=3)
+    assert a == arithmetic_problems(60, levels=(1, 2, 3, 4, 5), seed=3)
+    assert a != arithmetic_problems(60, levels=(1, 2, 3, 4, 5), seed=4)
+    assert len({p.prompt for p in a}) == 60
+    for p in a:
+        expr = re.fullmatch(r"What is ([\d +*-]+)\?", p.prompt).group(1)
+        assert eval(expr) == p.gold  # safe: the regex allows digits, spaces and + - * only
+    assert {p.level for p in a} == {1, 2, 3, 4, 5}
+
+
+def test_split_disjoint_and_jsonl_roundtrip(tmp_path):
+    train, test = arithmetic_task(40, 10, seed=1)
+    assert len(train) == 40 and len(test) == 10
+    assert not {p.prompt for p in train} & {p.prompt for p in test}
+    save_jsonl(train, tmp_path / "t.jsonl")
+    assert load_jsonl(tmp_path / "t.jsonl") == train
+    with pytest.raises(ValueError, match="n_test"):
+        train_test_split(train, 0)
+    with pytest.raises(ValueError, match="levels"):
+        arithmetic_problems(5, levels=(9,))
+
+
+def test_load_jsonl_user_formats_and_errors(tmp_path):
+    f = tmp_path / "math.jsonl"
+    f.write_text(json.dumps({"problem": "Half of one?", "solution": "It is \\boxed{\\frac12}."})
+                 + "\n" + json.dumps({"question": "2+2?", "answer": 4}) + "\n")
+    probs = load_jsonl(f)
+    assert [p.gold for p in probs] == ["1/2", 4]
+    assert isinstance(probs[0], Problem)
+    with pytest.raises(FileNotFoundError, match="nope.jsonl"):
+        load_jsonl(tmp_path / "nope.jsonl")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "x"}\n')
+    with pytest.raises(ValueError, match="bad.jsonl:1"):
+        load_jsonl(bad)
