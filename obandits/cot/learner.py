@@ -105,7 +105,7 @@ def pretrain_nb(theta, P, n_states, steps1, eta1, steps2, eta2, batch, st, err_e
     for t in range(steps1 + steps2):
         eta = eta1 if t < steps1 else eta2
         grad[:] = 0.0
-        for b in range(batch):
+        for _b in range(batch):
             s = randint(st, n_states[0])
             for l in range(Lm1):
                 s2 = categorical_cdf(st, cdf[l, s])

@@ -143,7 +143,7 @@ def posttrain_nb(theta, base_theta, start, target, ptr, codes, method, n_iters, 
         i = randint(st, n_inst)
         skip = False
         if reject > 0:
-            for r in range(reject):
+            for _r in range(reject):
                 sample_path(theta, start, 1.0, st, p, tmp)
                 if _correct(tmp, target, M, ptr, codes, i) > 0.0:
                     skip = True
@@ -195,7 +195,7 @@ def posttrain_nb(theta, base_theta, start, target, ptr, codes, method, n_iters, 
                     any_adv = True
             if any_adv or kl_beta > 0.0:
                 stats[1] += 1
-                for ep in range(n_ep):
+                for _ep in range(n_ep):
                     grad[:] = 0.0
                     for j in range(G):
                         for l in range(Lm1):

@@ -16,11 +16,11 @@ from ..bonuses import METHODS
 from .experiment import (
     ExperimentConfig,
     bandit_regret,
-    reference_regret,
     claim_verdicts,
     claims,
     claims_table,
     needle_instance,
+    reference_regret,
     regret_comparison,
     run_comparison,
     sensitivity,

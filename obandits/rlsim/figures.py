@@ -75,7 +75,7 @@ def passk_figure(results: dict[str, list[RunResult]], early: int, path, title=""
         axes[0].plot(ks, tp[:, -1].mean(0), "o-", color=col, label=LABEL[m], ms=3)
         if "none" in results and m not in ("none", BASE):  # base is on the left panel
             g = np.stack([r.test_pass for r in results["none"]])
-            for ax, idx, when in ((axes[1], early, "early"), (axes[2], -1, "late")):
+            for ax, idx, _when in ((axes[1], early, "early"), (axes[2], -1, "late")):
                 d = tp[:, idx] - g[:, idx]
                 ax.errorbar(ks, d.mean(0), yerr=d.std(0), color=col, marker="o", ms=3,
                             capsize=2, label=LABEL[m])
