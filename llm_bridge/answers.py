@@ -4,9 +4,11 @@
 ``\\boxed{...}`` (braces may nest), else the last number in the text. ``canonical_answer`` maps it
 to a key such that equivalent answers get equal keys, so ``N(x, a)`` counts them together:
 
-* integers (also ``+7``, ``1,234``, ``12.0``, ``$42$``) -> ``int``;
-* anything else -> the sympy normal form that ``math-verify`` parses it to (``\\frac{2}{4}``,
-  ``0.5`` and ``1/2`` all give ``"1/2"``), an integer result again giving ``int``;
+* integers (also ``+7``, ``1,234``, ``12.0``, ``$42$``, ``\\text{7}``) -> ``int``;
+* plain decimals -> the exact fraction (``0.5``, ``0.50`` -> ``"1/2"``; ``2.5`` -> ``"5/2"``);
+* anything else -> the sympy normal form that ``math-verify`` parses it to, evaluated
+  (``10^{3}`` -> 1000) and with floats made exact rationals (``\\frac{2}{4}`` -> ``"1/2"``),
+  an integer result again giving ``int``;
 * nothing found, or nothing ``math-verify`` can parse -> ``None``: the unparseable outcome, which
   gets reward 0 and is counted as an outcome of its own **(ours, Spec 1 §2)**.
 """
@@ -15,13 +17,17 @@ from __future__ import annotations
 
 import re
 import threading
+from fractions import Fraction
 from typing import NamedTuple
 
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
-_NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
+# A sign only counts when it does not follow a word character ("2019-2020" is not -2020).
+_NUMBER = re.compile(r"(?:(?<![\w.])[-+])?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+|(?=\.\d))(?:\.\d+)?")
 _INT = re.compile(r"[-+]?\d+")
-_DECIMAL = re.compile(r"[-+]?\d+\.\d+")
+_DECIMAL = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d*)\.\d+")
 _THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+")
+_NUMERIC = re.compile(r"\s*[-+]?[\d.,]+\s*")
+_WRAPPERS = re.compile(r"\\(?:text|textbf|mathbf|mathrm|mbox)\s*\{([^{}]*)\}")
 
 
 class Extracted(NamedTuple):
@@ -52,9 +58,10 @@ def extract_answer(text: str) -> Extracted | None:
     """The final answer of a completion: last ``\\boxed{}`` content, else the last number."""
     if not isinstance(text, str):
         raise ValueError(f"text must be a str, got {type(text).__name__}")
-    boxed = _boxed_contents(text)
+    boxed = [b for b in _boxed_contents(text) if b.text.strip()]
     if boxed:
         return boxed[-1]
+    text = text.replace("\u2212", "-").replace("{,}", ",")  # same length: spans stay valid
     numbers = list(_NUMBER.finditer(text))
     if numbers:
         m = numbers[-1]
@@ -63,7 +70,9 @@ def extract_answer(text: str) -> Extracted | None:
 
 
 def _clean(s: str) -> str:
-    s = s.strip().strip("$").strip()
+    s = s.strip().strip("$").strip().replace("\u2212", "-").replace("{,}", ",")
+    # \\text{7} is 7; \\text{banana} stays text (math-verify would read it as a product).
+    s = _WRAPPERS.sub(lambda m: m.group(1) if _NUMERIC.fullmatch(m.group(1)) else m.group(0), s)
     s = s.replace("\\!", "").replace("\\,", "").replace("\\ ", "").replace("\\dfrac", "\\frac")
     s = s.rstrip(".").strip()
     while len(s) >= 2 and s[0] == "{" and s[-1] == "}" and _matched(s[1:-1]):
@@ -95,10 +104,12 @@ def canonical_answer(answer: str | None) -> int | str | None:
     if _THOUSANDS.fullmatch(compact):
         return int(compact.replace(",", ""))
     if _DECIMAL.fullmatch(compact):
-        whole, frac = compact.split(".")
-        if set(frac) == {"0"}:
-            return int(whole)
+        return _fraction_key(Fraction(compact.replace(",", "")))
     return _math_verify_key(s)
+
+
+def _fraction_key(q: Fraction) -> int | str:
+    return int(q) if q.denominator == 1 else f"{q.numerator}/{q.denominator}"
 
 
 MAX_PARSE_CHARS = 200  # longer "answers" are junk; do not spend parser time on them
@@ -120,8 +131,16 @@ def _math_verify_key(s: str) -> int | str | None:
         return None
     expr = exprs[0]
     try:
+        import sympy
+
+        if isinstance(expr, sympy.Basic):
+            expr = expr.doit()  # 10**3 -> 1000
+            if expr.is_number and expr.is_real and expr.has(sympy.Float):
+                expr = sympy.nsimplify(expr, rational=True)  # floats as exact rationals
         if getattr(expr, "is_Integer", False):
             return int(expr)
+        if getattr(expr, "is_Rational", False):
+            return _fraction_key(Fraction(int(expr.p), int(expr.q)))
         return str(expr)
     except Exception:
         return None

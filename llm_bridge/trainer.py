@@ -20,6 +20,7 @@ History, so a resumed run continues exactly as an uninterrupted one (tested).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -93,6 +94,9 @@ class TrainConfig:
             v.int_scalar(name, getattr(self, name), min_value=1)
         v.finite_scalar("temperature", self.temperature, min_value=0.0, strict_min=True)
         v.finite_scalar("top_p", self.top_p, min_value=0.0, strict_min=True, max_value=1.0)
+        if self.top_p < 1.0:  # the update needs the sampled distribution's exact log-probs
+            raise ValueError(f"top_p must be 1.0 for training (a truncated sampler makes the "
+                             f"policy-gradient update off-policy), got {self.top_p}")
         v.finite_scalar("lr", self.lr, min_value=0.0)
         v.finite_scalar("weight_decay", self.weight_decay, min_value=0.0)
         v.finite_scalar("clip_eps", self.clip_eps, min_value=0.0, strict_min=True)
@@ -245,22 +249,24 @@ def answer_token_mask(tokenizer, completion_ids: torch.Tensor,
 
 
 def completion_logprobs(model, r: Rollouts, rows: slice | torch.Tensor, *,
-                        entropy: bool = False):
+                        entropy: bool = False, temperature: float = 1.0):
     """Per-token log-probabilities (and optionally entropies, nats) of the completion tokens of
-    ``rows``, from one forward pass over prompt + completion."""
+    ``rows`` under ``softmax(logits / temperature)`` -- the distribution they were sampled
+    from -- from one forward pass over prompt + completion."""
     p_ids, p_mask = r.prompt_ids[rows], r.prompt_mask[rows]
     c_ids, c_mask = r.completion_ids[rows], r.completion_mask[rows]
     ids = torch.cat([p_ids, c_ids], dim=1)
     am = torch.cat([p_mask, c_mask], dim=1)
     pos = (am.cumsum(-1) - 1).clamp(min=0)
     logits = model(input_ids=ids, attention_mask=am, position_ids=pos, use_cache=False).logits
-    logits = logits[:, p_ids.shape[1] - 1: -1, :].float()
+    logits = logits[:, p_ids.shape[1] - 1: -1, :].float() / temperature
     logp_all = torch.log_softmax(logits, dim=-1)
     logp = logp_all.gather(-1, c_ids.unsqueeze(-1)).squeeze(-1)
     if not entropy:
         return logp, None
     with torch.no_grad():  # torch twin of obandits.metrics.token_entropy (tested equal)
-        ent = -(logp_all.exp() * logp_all).sum(-1)
+        p = logp_all.exp()
+        ent = -torch.where(p > 0, p * logp_all, torch.zeros_like(p)).sum(-1)  # -inf logits
     return logp, ent
 
 
@@ -394,48 +400,61 @@ class GRPOTrainer:
         if cfg.ppo_epochs > 1 or cfg.beta_kl > 0:
             with torch.no_grad(), _autocast(self.device, cfg.amp):
                 if cfg.ppo_epochs > 1:
-                    old_logp = torch.cat([completion_logprobs(self.model, roll, s)[0]
+                    old_logp = torch.cat([completion_logprobs(self.model, roll, s,
+                                                              temperature=cfg.temperature)[0]
                                           for s in slices])
                 if cfg.beta_kl > 0:
-                    ref_logp = torch.cat([completion_logprobs(self.ref_model, roll, s)[0]
+                    ref_logp = torch.cat([completion_logprobs(self.ref_model, roll, s,
+                                                              temperature=cfg.temperature)[0]
                                           for s in slices])
-        self.model.train()
+        # eval mode: dropout off, so the update sees the policy that sampled (as TRL does)
+        self.model.eval()
         entropy = torch.zeros_like(mask)
         t0 = time.perf_counter()
         loss_sum = kl_sum = clip_sum = 0.0
         grad_norm = 0.0
+        nonfinite = 0
         for epoch in range(cfg.ppo_epochs):
             self.optimizer.zero_grad(set_to_none=True)
             for s in slices:
                 with _autocast(self.device, cfg.amp):
-                    logp, ent = completion_logprobs(self.model, roll, s, entropy=epoch == 0)
+                    logp, ent = completion_logprobs(self.model, roll, s, entropy=epoch == 0,
+                                                    temperature=cfg.temperature)
                 if ent is not None:
                     entropy[s] = ent
                 old = old_logp[s] if old_logp is not None else logp.detach()
-                ratio = torch.exp(logp - old)
+                ratio = torch.exp((logp - old).clamp(max=20.0))  # no inf * 0 = NaN below
                 a = token_adv[s]
                 per_tok = -torch.minimum(ratio * a,
                                          ratio.clamp(1 - cfg.clip_eps, 1 + cfg.clip_eps) * a)
                 m = mask[s]
                 if ref_logp is not None:
-                    d = ref_logp[s] - logp
+                    d = (ref_logp[s] - logp).clamp(max=20.0)
                     kl = torch.exp(d) - d - 1.0  # k3 estimator of KL(pi || pi_ref)
                     per_tok = per_tok + cfg.beta_kl * kl
                     kl_sum += float((kl.detach() * m).sum())
+                per_tok = per_tok.masked_fill(m == 0, 0.0)  # padding never reaches the loss
                 if cfg.loss_agg == "token":
                     loss = (per_tok * m).sum() / n_tok
                 else:
                     loss = ((per_tok * m).sum(-1) / m.sum(-1).clamp(min=1.0)).sum() / B
                 loss.backward()
                 loss_sum += float(loss.detach())
-                clipped = ((ratio - 1).abs() > cfg.clip_eps).float()
+                # clip active: the clipped term is the one min() picked, strictly
+                clipped = (ratio.clamp(1 - cfg.clip_eps, 1 + cfg.clip_eps) * a
+                           < ratio * a).float()
                 clip_sum += float((clipped * m).sum())
             grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(),
                                                              cfg.max_grad_norm))
+            if not math.isfinite(grad_norm):  # never write NaN into the weights
+                nonfinite += 1
+                self.optimizer.zero_grad(set_to_none=True)
+                continue
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         return {"loss": loss_sum / cfg.ppo_epochs, "grad_norm": grad_norm,
-                "kl": kl_sum / float(n_tok) if ref_logp is not None else None,
+                "kl": kl_sum / float(n_tok) / cfg.ppo_epochs if ref_logp is not None else None,
+                "nonfinite_grad_epochs": nonfinite,
                 "clip_frac": clip_sum / float(n_tok) / cfg.ppo_epochs,
                 "update_seconds": time.perf_counter() - t0,
                 "entropy": entropy.detach().cpu().numpy()}

@@ -229,6 +229,23 @@ def _csv_text(header: list, rows: list) -> str:
     return buf.getvalue()
 
 
+def _merge_cells(paths: list[Path]) -> str:
+    """One CSV from cell files, in order, under the union of their headers (first-seen order)."""
+    tables = []
+    for path in paths:
+        with open(path, newline="") as f:
+            r = csv.reader(f)
+            tables.append((next(r), list(r)))
+    header: list[str] = []
+    for h, _ in tables:
+        header += [c for c in h if c not in header]
+    rows = []
+    for h, body in tables:
+        where = [h.index(c) if c in h else -1 for c in header]
+        rows += [[row[i] if i >= 0 else "" for i in where] for row in body]
+    return _csv_text(header, rows)
+
+
 def _parse_column(vals: list[str]) -> np.ndarray:
     for typ in (np.int64, np.float64):
         try:
@@ -375,12 +392,10 @@ def run_sweep(cfg: SweepConfig, out: str | Path, *, workers: int | None = None,
     finally:
         bar.close()
         _atomic_write(out / MANIFEST, json.dumps(_manifest(cfg, "running", timings), indent=1))
-    # All cells present: concatenate in grid order (cell files share one header).
-    parts = []
-    for i, c in enumerate(cfg.cells):
-        text = (out / CELLS / f"{c.id}.csv").read_text()
-        parts.append(text if i == 0 else text.split("\n", 1)[1])
-    _atomic_write(out / RESULTS, "".join(parts))
+    # All cells present: concatenate in grid order. Cells written by an earlier, smaller
+    # config may lack later parameter names, so rows go under the union of the headers
+    # (a missing parameter is an empty field), never under a header they do not match.
+    _atomic_write(out / RESULTS, _merge_cells([out / CELLS / f"{c.id}.csv" for c in cfg.cells]))
     man = _manifest(cfg, "complete", timings)
     man["wall_seconds_this_run"] = time.perf_counter() - t0
     _atomic_write(out / MANIFEST, json.dumps(man, indent=1))

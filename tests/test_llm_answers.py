@@ -5,7 +5,7 @@ import re
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from llm_bridge.answers import answer_key, canonical_answer, extract_answer, is_correct
@@ -64,6 +64,7 @@ balanced = st.recursive(st.text(alphabet="abc123 +", max_size=5),
 
 @given(balanced, filler, filler)
 def test_nested_braces_extracted_whole(inner, pre, post):
+    assume(inner.strip())  # an empty box is skipped (the last non-empty box counts)
     text = f"{pre}\\boxed{{{inner}}}{post}"
     ex = extract_answer(text)
     assert ex is not None and ex.text == inner
@@ -140,3 +141,21 @@ def test_load_jsonl_user_formats_and_errors(tmp_path):
     bad.write_text('{"prompt": "x"}\n')
     with pytest.raises(ValueError, match="bad.jsonl:1"):
         load_jsonl(bad)
+
+
+def test_equal_values_get_equal_keys():
+    """Review findings: decimals, wrappers and powers must not split one value in two."""
+    same = [("0.5", "1/2"), ("2.50", "5/2"), ("-0.5", "-1/2"), ("\\text{7}", "7"),
+            ("\\mathbf{7}", "7"), ("10^{3}", "1000"), ("1,000.0", "1000"), (".5", "1/2"),
+            ("\u22127", "-7")]
+    for a, b in same:
+        assert canonical_answer(a) == canonical_answer(b), (a, b)
+    assert canonical_answer("\\text{banana}") == "banana"
+
+
+def test_last_number_fallback_edge_cases():
+    assert answer_key("so the answer is \u22127") == -7
+    assert answer_key("from 2019-2020 it was") == 2020  # a hyphen is not a minus sign
+    assert answer_key("x = -3.") == -3
+    assert answer_key("about 1{,}000 people") == 1000
+    assert answer_key("\\boxed{7} and \\boxed{}") == 7  # an empty last box does not win

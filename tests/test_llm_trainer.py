@@ -177,6 +177,13 @@ def test_left_padding_matches_single_sequence(tok):
         P = roll.prompt_ids.shape[1]
         ref = token_entropy(logits[:, P - 1: -1].double().numpy())
         np.testing.assert_allclose(ent.numpy(), ref, rtol=1e-4, atol=1e-4)
+        # With a temperature, log-probs are those of the tempered (sampled) distribution.
+        hot, _ = completion_logprobs(model, roll, slice(0, 2), temperature=0.5)
+        want = torch.log_softmax(logits[:, P - 1: -1].float() / 0.5, -1).gather(
+            -1, roll.completion_ids.unsqueeze(-1)).squeeze(-1)
+        torch.testing.assert_close(hot[m.unsqueeze(0).expand_as(hot) & roll.completion_mask.bool()],
+                                   want[m.unsqueeze(0).expand_as(want) & roll.completion_mask.bool()],
+                                   atol=1e-4, rtol=1e-4)
 
 
 def test_ppo_epochs_sequence_loss_and_amp(tok):
@@ -187,6 +194,18 @@ def test_ppo_epochs_sequence_loss_and_amp(tok):
     assert math.isfinite(rec["loss"]) and 0.0 <= rec["clip_frac"] <= 1.0
     assert rec["clip_frac"] > 0.0  # large lr: second-epoch ratios leave the clip range
     assert next(trainer.model.parameters()).dtype == torch.float32
+
+
+def test_reported_kl_does_not_scale_with_ppo_epochs(tok):
+    kls = []
+    for epochs in (1, 3):
+        trainer = scripted(GRPOTrainer(tiny_model(tok, seed=2), tok, TRAIN[:3],
+                                       small(ppo_epochs=epochs, beta_kl=0.1, lr=0.0),
+                                       ref_model=tiny_model(tok, seed=5)))  # KL > 0
+        rec = trainer.step()
+        assert rec["nonfinite_grad_epochs"] == 0
+        kls.append(rec["kl"])
+    assert kls[0] > 0 and kls[1] == pytest.approx(kls[0], rel=1e-4)
 
 
 def test_evaluate_pass_at_k(tok):
@@ -202,6 +221,8 @@ def test_config_and_model_errors(tmp_path):
         TrainConfig(method="ppo")
     with pytest.raises(ValueError, match="n_rollouts"):
         TrainConfig(n_rollouts=0)
+    with pytest.raises(ValueError, match="top_p must be 1.0 for training"):
+        TrainConfig(top_p=0.9)
     with pytest.raises(FileNotFoundError, match="no_such_model"):
         load_model(str(tmp_path / "no_such_model"))
     (tmp_path / "empty").mkdir()

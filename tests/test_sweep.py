@@ -157,3 +157,18 @@ def test_read_table_types(tmp_path):
     assert list(tab["c"]) == ["x", "y"]
     with pytest.raises(ValueError, match="does not exist"):
         read_table(tmp_path / "none.csv")
+
+
+def test_extending_with_a_new_parameter_keeps_columns_aligned(tmp_path):
+    def cfg(grid):
+        return config_from_dict({"sweep": {"name": "toy", "root_seed": 1, "reps": 2,
+                                           "runner": "tests.sweep_toy_runner:run_cell"},
+                                 "grid": grid})
+
+    run_sweep(cfg([{"K": [1, 2]}]), tmp_path, workers=1, progress=False)
+    tab = read_table(run_sweep(cfg([{"K": [1, 2]}, {"K": 3, "x": "hello"}]), tmp_path,
+                               workers=1, progress=False))
+    assert list(tab) == ["cell", "K", "rep", "val", "x"]
+    assert list(tab["rep"]) == [0, 1, 0, 1, 0, 1]
+    assert tab["val"].dtype == np.float64 and ((tab["val"] >= 0) & (tab["val"] < 1)).all()
+    assert list(tab["x"]) == ["", "", "", "", "hello", "hello"]
