@@ -430,21 +430,8 @@ def regret_comparison(own: dict[str, np.ndarray], others: dict[str, np.ndarray] 
     return markdown_table(["learner", *[f"R({t})" for t in at]], rows)
 
 
-@dataclass(frozen=True, eq=False)
-class SimpleInstance:
-    """A minimal outcome-based bandit instance (the attributes ``from_bandit_instance`` reads);
-    a stand-in where ``obandits.bandit.instances.BanditInstance`` is not available."""
-
-    K: int
-    m: int
-    phi: np.ndarray
-    mu: np.ndarray
-    p0: np.ndarray | None = None
-    reward: str = "bernoulli"
-
-
 def needle_instance(K: int = 64, m: int = 4, *, best_arms: int = 1, seed: int = 0,
-                    reward: str = "bernoulli") -> SimpleInstance:
+                    reward: str = "bernoulli"):
     """``K`` arms, ``m`` outcomes with ``mu = linspace(0.9, 0.1, m)``; ``best_arms`` arms map
     to the best outcome (a "needle"), the rest uniformly at random to the others; uniform
     ``p0``. Deterministic in ``seed``."""
@@ -459,4 +446,6 @@ def needle_instance(K: int = 64, m: int = 4, *, best_arms: int = 1, seed: int = 
     mu = np.linspace(0.9, 0.1, m)
     if reward == "deterministic":
         mu = (np.arange(m) == 0).astype(float)
-    return SimpleInstance(K, m, phi, mu, np.full(K, 1.0 / K), reward)
+    from ..bandit.instances import BanditInstance
+
+    return BanditInstance(K, m, phi, mu, np.full(K, 1.0 / K), reward)
