@@ -31,10 +31,9 @@ def _series(records, key):
 
 def plot_runs(runs: dict[str, list[dict]], out) -> Path:
     """Draw the panels for ``{label: records}`` into ``out`` (PNG)."""
-    import matplotlib
+    from obandits.plotting import pyplot, write
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     panels = [("reward", "training reward (pass@1)"),
               ("distinct_unsolved", "distinct answers / group (unsolved)"),
@@ -65,12 +64,7 @@ def plot_runs(runs: dict[str, list[dict]], out) -> Path:
         if ax.lines:
             ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return write(fig, out, dpi=110)
 
 
 def main(argv=None) -> int:

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 
-def _plt():
+def pyplot():
+    """``matplotlib.pyplot`` on the Agg backend (files only, no display)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -19,7 +20,7 @@ def _plt():
 
 def subplots(rows: int = 1, cols: int = 1, size: tuple[float, float] = (5.0, 3.8)):
     """A grid of axes (always 2-D indexable) sized ``size`` per panel."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(rows, cols, figsize=(size[0] * cols, size[1] * rows),
                              squeeze=False)
     return fig, axes
@@ -47,9 +48,18 @@ def theory_line(ax, x, y, label: str):
     ax.plot(x, y, ls="--", color="0.4", lw=1, label=f"theory {label}")
 
 
+def write(fig, path: str | Path, dpi: int = 110) -> Path:
+    """Tight layout, write ``path`` (parents created), close the figure."""
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    pyplot().close(fig)
+    return path
+
+
 def save(fig, path: str | Path, dpi: int = 110) -> Path:
-    """Legends, tight layout, write ``path`` (parents created), close the figure."""
-    plt = _plt()
+    """Legends, grid and minor-label clean-up on every axis, then :func:`write`."""
     from matplotlib.ticker import NullFormatter
 
     for ax in fig.axes:
@@ -58,9 +68,4 @@ def save(fig, path: str | Path, dpi: int = 110) -> Path:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
         ax.grid(True, which="both", alpha=0.25)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return path
+    return write(fig, path, dpi)

@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from .. import _validate as v
+from ..plotting import pyplot as _plt
+from ..plotting import write
 from ..seeding import rep_generators, rep_states
 from ..tables import markdown_table
 from .chain import (
@@ -487,15 +489,6 @@ def experiment_bonuses(cfg: ExperimentConfig, out_dir: str, fig_dir: str,
 # ------------------------------------------------------------------------------------------
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _fig_coverage(agg, path, cfg):
     plt = _plt()
     names = list(agg)
@@ -512,10 +505,7 @@ def _fig_coverage(agg, path, cfg):
         ax.set_xlim(0, 1)
         ax.invert_yaxis()
     axes[0].legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    write(fig, path, dpi=80)
 
 
 def _fig_curves(curves, methods, cfg, path):
@@ -535,10 +525,7 @@ def _fig_curves(curves, methods, cfg, path):
             ax.set_ylabel(lab)
             ax.set_title(f"TASK{t + 1} (training on TASK{cfg.train_task + 1})")
     axes[0, 0].legend(fontsize=7)
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    write(fig, path, dpi=80)
 
 
 def _fig_sensitivity(data, grid, path):
@@ -561,7 +548,4 @@ def _fig_sensitivity(data, grid, path):
         ax.set_xlabel(knob)
         ax.set_ylabel("rare-CoT mass kept (trained / base)")
         ax.legend(fontsize=6)
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    write(fig, path, dpi=80)

@@ -6,20 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..plotting import pyplot as _plt
+from ..plotting import write
 from .experiment import BASE, LABEL
 from .trainer import RunResult
 
 COLORS = {"none": "C1", "ucb": "C2", "ucb-mean": "C4", "ucb-con": "C3", "batch": "C5",
           BASE: "C0"}
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _band(ax, x, ys, color, label, ls="-"):
@@ -55,12 +48,7 @@ def discovery_figure(results: dict[str, list[RunResult]], path, methods=("none",
     axes[0].legend(fontsize=8)
     axes[2].legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return write(fig, path, dpi=90)
 
 
 def passk_figure(results: dict[str, list[RunResult]], early: int, path, title="") -> Path:
@@ -90,11 +78,7 @@ def passk_figure(results: dict[str, list[RunResult]], early: int, path, title=""
         ax.axhline(0, color="k", lw=0.8)
     axes[0].legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return write(fig, path, dpi=90)
 
 
 def regret_figure(regrets: dict[str, np.ndarray], path, title="") -> Path:
@@ -112,8 +96,4 @@ def regret_figure(regrets: dict[str, np.ndarray], path, title="") -> Path:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return write(fig, path, dpi=90)
