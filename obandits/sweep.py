@@ -16,6 +16,11 @@ Config (``tomllib``)::
     K = [16, 256, 4096]
     learner = ["ucb1", "outcome-ucb"]
 
+    [[grid]]                # ``zip``: these lists vary together (K = m = 8, then 16)
+    K = [8, 16]
+    m = [8, 16]
+    zip = ["K", "m"]
+
 Other top-level tables (e.g. ``[check]``) are kept for the runner module's analysis.
 
 A cell is a dict of parameters; its key is their canonical JSON, and the seeds of repetition
@@ -23,8 +28,8 @@ A cell is a dict of parameters; its key is their canonical JSON, and the seeds o
 the order cells run in nor the number of processes or threads. The runner is
 ``run_cell(params, root_seed, cell_key, reps) -> dict[column, 1-D array]`` (a ``rep`` column
 and value columns, one row per repetition x checkpoint); its module may define
-``validate_cell(params)`` (raise ValueError before any work), ``warmup()`` (compile once before
-workers start), ``summary(table) -> str`` and ``plot(results_dir)``.
+``validate_cell(params)`` (raise ValueError before any work), ``summary(table) -> str`` and
+``plot(results_dir)``.
 
 Output directory: ``cells/<id>.csv`` written atomically per finished cell (temporary file, then
 rename), ``results.csv`` (all cells of the config, grid order) and ``manifest.json`` (config,
@@ -102,6 +107,13 @@ def make_cell(params: dict) -> Cell:
 
 
 def _expand(fixed: dict, grid: dict, where: str) -> list[dict]:
+    """The cells of one ``[[grid]]``: the product over its list values, except that the
+    parameters named in its ``zip`` list vary together (equal-length lists, one cell per
+    position), e.g. ``K = [8, 16]``, ``m = [8, 16]``, ``zip = ["K", "m"]``."""
+    grid = dict(grid)
+    tied = grid.pop("zip", [])
+    if not isinstance(tied, list) or not all(isinstance(x, str) for x in tied):
+        raise ValueError(f"{where}: zip must be a list of parameter names, got {tied!r}")
     merged = {**fixed, **grid}
     names, values = [], []
     for name, val in merged.items():
@@ -114,7 +126,21 @@ def _expand(fixed: dict, grid: dict, where: str) -> list[dict]:
                                  f"scalars, got {x!r}")
         names.append(name)
         values.append(vals)
-    return [dict(zip(names, combo)) for combo in itertools.product(*values)]
+    missing = [x for x in tied if x not in names]
+    if missing:
+        raise ValueError(f"{where}: zip names {missing}, which are not parameters here")
+    lengths = {x: len(values[names.index(x)]) for x in tied}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"{where}: zipped parameters need lists of one length, got {lengths}")
+    axes = [i for i, x in enumerate(names) if x not in tied]
+    zipped = list(zip(*(values[names.index(x)] for x in tied))) if tied else [()]
+    cells = []
+    for combo in itertools.product(*(values[i] for i in axes)):
+        for tup in zipped:
+            val = dict(zip((names[i] for i in axes), combo))
+            val.update(zip(tied, tup))
+            cells.append({x: val[x] for x in names})
+    return cells
 
 
 def _load_runner(spec: str):
@@ -297,6 +323,21 @@ def _init_worker(threads: int) -> None:
     numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
 
 
+def _mp_context(runner: str):
+    """Workers fork from a server that has imported the runner's module (NumPy, Numba and the
+    package: about 0.6 s per worker otherwise). The server runs no kernel, so no Numba thread
+    pool exists when it forks; where there is no forkserver, workers are spawned. Workers load
+    compiled kernels from Numba's on-disk cache, or compile them side by side when it is cold
+    (its files are replaced atomically)."""
+    import multiprocessing as mp
+
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__, runner.split(":")[0]])
+    return ctx
+
+
 def _compute_cell(runner: str, root_seed: int, reps: int, cell: Cell, names: list[str],
                   path: str) -> tuple[str, int, float]:
     """Run one cell and write its table atomically; returns (id, rows, seconds)."""
@@ -365,9 +406,6 @@ def run_sweep(cfg: SweepConfig, out: str | Path, *, workers: int | None = None,
     bar = tqdm(total=len(cfg.cells), initial=len(cfg.cells) - len(todo), unit="cell",
                desc=cfg.name, disable=not progress, dynamic_ncols=True)
     t0 = time.perf_counter()
-    mod, _ = _load_runner(cfg.runner)
-    if todo and workers > 1 and hasattr(mod, "warmup"):
-        mod.warmup()  # compile once here so workers load the cache instead of racing on it
     args = [(cfg.runner, cfg.root_seed, cfg.reps, c, names, str(out / CELLS / f"{c.id}.csv"))
             for c in todo]
     try:
@@ -378,9 +416,7 @@ def run_sweep(cfg: SweepConfig, out: str | Path, *, workers: int | None = None,
                 timings[cid] = sec
                 bar.update(1)
         else:
-            import multiprocessing as mp
-
-            with ProcessPoolExecutor(min(workers, len(todo)), mp.get_context("spawn"),
+            with ProcessPoolExecutor(min(workers, len(todo)), _mp_context(cfg.runner),
                                      initializer=_init_worker, initargs=(threads,)) as pool:
                 pending = {pool.submit(_compute_cell, *a) for a in args}
                 while pending:

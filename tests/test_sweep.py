@@ -37,6 +37,21 @@ def test_grid_expansion_and_defaults():
     assert len({c.id for c in cfg.cells}) == 8
 
 
+def test_zip_ties_parameters():
+    grid = {"family": "partition", "K": [8, 16, 32], "m": [8, 16, 32], "zip": ["K", "m"],
+            "gap": [0.1, 0.4], "learner": "ucb1", "T": 64}
+    cfg = _cfg([grid])
+    assert sorted((c.params["K"], c.params["m"], c.params["gap"]) for c in cfg.cells) == [
+        (K, K, g) for K in (8, 16, 32) for g in (0.1, 0.4)]
+    assert "zip" not in cfg.cells[0].params
+    with pytest.raises(ValueError, match="lists of one length"):
+        _cfg([{**grid, "m": [8, 16]}])
+    with pytest.raises(ValueError, match="not parameters here"):
+        _cfg([{**grid, "zip": ["K", "alpha"]}])
+    with pytest.raises(ValueError, match="zip must be a list of parameter names"):
+        _cfg([{**grid, "zip": "K"}])
+
+
 @pytest.mark.parametrize("raw, match", [
     ({}, "missing the \\[sweep\\] table"),
     ({"sweep": {"name": "x", "runner": RUNNER, "root_seed": 1}}, "needs 'reps'"),

@@ -96,8 +96,3 @@ def plot(results_dir) -> list[Path]:
 
     return make_figures(Path(results_dir))
 
-
-def warmup() -> None:
-    """Compile (or load from cache) the learner kernel with a tiny run."""
-    run_cell({"family": "partition", "K": 2, "m": 1, "gap": 0.0, "learner": "ucb1", "T": 4},
-             0, "warmup", 1)
