@@ -65,7 +65,7 @@ def save(fig, path: str | Path, dpi: int = 110) -> Path:
     for ax in fig.axes:
         ax.xaxis.set_minor_formatter(NullFormatter())  # crowded labels within one decade
         ax.yaxis.set_minor_formatter(NullFormatter())
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
+        if ax.get_legend() is None and ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)  # axes that placed their own legend keep it
         ax.grid(True, which="both", alpha=0.25)
     return write(fig, path, dpi)

@@ -45,6 +45,23 @@ K = [4, 8, 16]
 learner = ["outcome-ucb", "ucb1", "kl-ucb", "thompson", "uniform"]
 T = 2048
 
+[[grid]]
+family = "needle"
+m = 2
+reward = "deterministic"
+gap = 1.0
+K = [4, 8, 16]
+learner = ["outcome-ucb", "ucb1"]
+T = 2048
+
+[[grid]]
+family = "partition"
+K = [2, 4, 8]
+m = [2, 4, 8]
+zip = ["K", "m"]
+learner = "ucb1"
+T = 2048
+
 [check.t_slope]
 family = "partition"
 learner = "outcome-ucb"
@@ -58,15 +75,26 @@ m = 4
 K_small = 8
 K_large = 64
 
-[check.needle]
+[[check.needle]]
+family = "needle"
+m = 2
+reward = "deterministic"
+learners = ["ucb1", "outcome-ucb"]
+
+[[check.needle]]
 family = "needle"
 m = 2
 learners = ["ucb1", "outcome-ucb"]
 
-[check.m_slope]
+[[check.m_slope]]
 family = "partition"
 learner = "outcome-ucb"
 K = 16
+
+[[check.m_slope]]
+family = "partition"
+learner = "ucb1"
+K = "m"
 """
 
 
@@ -86,7 +114,13 @@ def test_commands_end_to_end(tiny, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "slope" in text and "ratio" in text
     checks = read_table(out / "checks.csv")
-    assert len(checks["claim"]) == 6 and np.isfinite(checks["value"]).all()
+    assert len(checks["claim"]) == 9 and np.isfinite(checks["value"]).all()
+    claims = list(checks["claim"])
+    det = claims.index("needle, verifiable reward (gap 1): ucb1 slope in K >= 0.4 "
+                       "(K log T <= 0.1 T)")
+    assert checks["holds"][det] and checks["value"][det] > 0.9  # regret ~ K at gap 1
+    ctrl = [i for i, c in enumerate(claims) if c.startswith("ucb1 (K=m)")]
+    assert len(ctrl) == 1 and "m in [2, 8]" in checks["where"][ctrl[0]]
     mm = read_table(out / "minimax.csv")
     assert set(mm["learner"]) >= {"ucb1", "outcome-ucb", "kl-ucb", "thompson", "uniform"}
     assert main(["plot", str(out)]) == 0

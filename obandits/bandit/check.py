@@ -13,8 +13,10 @@ The four claims read their selections and thresholds from the config's ``[check.
 ``t_slope`` (outcome-level proxy vs T, slope in [low, high]), ``k_flat`` (LLM-like family:
 outcome-level ratio K_large/K_small <= max_outcome_ratio, arm-level > min_arm_ratio),
 ``needle`` (one table or a list of them: every listed learner, slope in K >= min_slope over K
-with K log T <= frac * T, optionally at a given T),
-``m_slope`` (outcome-level slope in m in [low, high], over m >= m_min).
+with K log T <= frac * T, optionally at a given T and ``reward``; default Bernoulli),
+``m_slope`` (one table or a list: the learner's slope in m in [low, high], over
+m_min <= m <= m_max; ``K = "m"`` selects the cells with one arm per outcome, the arm-level
+control).
 """
 
 from __future__ import annotations
@@ -154,15 +156,28 @@ def check_k_flat(mm, spec) -> list[dict]:
     return out
 
 
+def _needle_rows(mm, spec, learner) -> list[dict]:
+    """Rows of one needle check at the horizon, sorted by K, all K (the fit uses those with
+    K log T <= frac T: :func:`_needle_fit_rows`)."""
+    rows = _select(mm, learner=learner, reward=spec.get("reward", "bernoulli"),
+                   **_filters(spec, ("family", "m", "T")))
+    return sorted([r for r in _largest_T(rows) if r["t"] == r["T"]], key=lambda r: r["K"])
+
+
+def _needle_fit_rows(rows, spec) -> list[dict]:
+    frac = spec.get("max_KlogT_over_T", 0.1)
+    return [r for r in rows if r["K"] * np.log(r["T"]) <= frac * r["T"]]
+
+
 def check_needle(mm, spec) -> list[dict]:
     out = []
     mn, frac = spec.get("min_slope", 0.4), spec.get("max_KlogT_over_T", 0.1)
+    reward = spec.get("reward", "bernoulli")
+    what = ("verifiable reward (gap 1)" if reward == "deterministic"
+            else "minimax proxy over gaps")
     for learner in spec.get("learners", ["ucb1", "outcome-ucb"]):
-        claim = f"needle: {learner} regret slope in K >= {mn} (K log T <= {frac} T)"
-        rows = _select(mm, learner=learner, **_filters(spec, ("family", "m", "T")))
-        rows = [r for r in _largest_T(rows) if r["t"] == r["T"]
-                and r["K"] * np.log(r["T"]) <= frac * r["T"]]
-        rows.sort(key=lambda r: r["K"])
+        claim = f"needle, {what}: {learner} slope in K >= {mn} (K log T <= {frac} T)"
+        rows = _needle_fit_rows(_needle_rows(mm, spec, learner), spec)
         if len({r["K"] for r in rows}) < 2:
             out.append(_missing(claim, spec))
             continue
@@ -173,18 +188,31 @@ def check_needle(mm, spec) -> list[dict]:
     return out
 
 
+def _m_rows(mm, spec, *, in_range=True) -> list[dict]:
+    """Rows of one m-slope selection at the horizon, sorted by m (``K = "m"``: K equal to m)."""
+    rows = _select(mm, **_filters(spec, ("family", "learner")))
+    if spec.get("K") == "m":
+        rows = [r for r in rows if r["K"] == r["m"]]
+    elif "K" in spec:
+        rows = [r for r in rows if r["K"] == spec["K"]]
+    rows = [r for r in _largest_T(rows) if r["t"] == r["T"]]
+    if in_range:
+        rows = [r for r in rows if spec.get("m_min", 1) <= r["m"] <= spec.get("m_max", np.inf)]
+    return sorted(rows, key=lambda r: r["m"])
+
+
 def check_m_slope(mm, spec) -> dict:
     lo, hi = spec.get("low", 0.35), spec.get("high", 0.65)
-    claim = f"outcome-level regret vs m: slope in [{lo}, {hi}] (theory 1/2)"
-    rows = _largest_T(_select(mm, **_filters(spec, ("family", "learner", "K"))))
-    rows = [r for r in rows if r["t"] == r["T"] and r["m"] >= spec.get("m_min", 1)]
-    rows.sort(key=lambda r: r["m"])
+    learner = spec.get("learner", "outcome-ucb")
+    arms = "K=m" if spec.get("K") == "m" else f"K={spec.get('K')}"
+    claim = f"{learner} ({arms}) regret vs m: slope in [{lo}, {hi}] (theory 1/2)"
+    rows = _m_rows(mm, spec)
     if len({r["m"] for r in rows}) < 2:
         return _missing(claim, spec)
     f = _fit([r["m"] for r in rows], rows)
     return _result(claim, spec, f"slope {f.b:.3f}", f.b, (f.b_low, f.b_high), lo <= f.b <= hi,
                    f"m in [{rows[0]['m']}, {rows[-1]['m']}], T={rows[0]['T']}, "
-                   f"K={rows[0]['K']}, {rows[0]['family']}")
+                   f"{arms}, {rows[0]['family']}")
 
 
 def _result(claim, spec, text, value, ci, holds, where) -> dict:
@@ -214,8 +242,9 @@ def run_checks(results_dir) -> tuple[list[dict], list[dict]]:
     needles = spec.get("needle", [])
     for one in (needles if isinstance(needles, list) else [needles]):
         checks += check_needle(mm, one)
-    if "m_slope" in spec:
-        checks.append(check_m_slope(mm, spec["m_slope"]))
+    mslopes = spec.get("m_slope", [])
+    for one in (mslopes if isinstance(mslopes, list) else [mslopes]):
+        checks.append(check_m_slope(mm, one))
     _write_csv(results_dir / "minimax.csv",
                [{k: v for k, v in r.items() if not k.startswith("_")} for r in mm])
     _write_csv(results_dir / "checks.csv", checks)
@@ -273,9 +302,7 @@ def make_figures(results_dir: Path) -> list[Path]:
             continue
         tail = [r for r in rows if r["t"] >= s.get("t_min", 1)]
         fit = _try_fit([r["t"] for r in tail], tail)
-        plotting.loglog_band(ax, [r["t"] for r in rows], [r["regret"] for r in rows],
-                             [r["ci_low"] for r in rows], [r["ci_high"] for r in rows],
-                             lbl[learner], fit=fit)
+        _band(ax, [r["t"] for r in rows], rows, lbl[learner], fit)
         if learner == s.get("learner"):
             T = np.array([r["t"] for r in rows], float)
             cur = theory.minimax_outcome(rows[0]["m"], T)
@@ -284,62 +311,80 @@ def make_figures(results_dir: Path) -> list[Path]:
     ax.set(xlabel="T", ylabel="minimax-proxy regret",
            title=f"(a) regret vs T ({s.get('family', '')}, K={s.get('K')}, m={s.get('m')})")
 
-    needle_spec = spec.get("needle", {})
-    if isinstance(needle_spec, list):
-        needle_spec = needle_spec[0] if needle_spec else {}
-    for ax, s, title in ((axes[0][1], spec.get("k_flat", {}), "(b) LLM-like family"),
-                         (axes[1][0], needle_spec, "(c) needle family")):
-        sel = _filters(s, ("family", "m"))
-        series = sorted({(r["learner"], r["T"]) for r in _select(mm, **sel)})
-        n_T = len({T for _, T in series})
-        for learner, T in series:
-            rows = sorted([r for r in _select(mm, learner=learner, T=T, **sel)
-                           if r["t"] == r["T"]], key=lambda r: r["K"])
-            if len(rows) < 2:
+    s = spec.get("k_flat", {})
+    ax = axes[0][1]
+    sel = _filters(s, ("family", "m"))
+    for learner, T in sorted({(r["learner"], r["T"]) for r in _select(mm, **sel)}):
+        rows = sorted([r for r in _select(mm, learner=learner, T=T, **sel)
+                       if r["t"] == r["T"]], key=lambda r: r["K"])
+        if len(rows) < 2:
+            continue
+        _band(ax, [r["K"] for r in rows], rows, lbl[learner], _try_fit([r["K"] for r in rows],
+                                                                        rows))
+        if learner == "ucb1":
+            K = np.array([r["K"] for r in rows], float)
+            cur = theory.minimax_arm(K, T)
+            plotting.theory_line(ax, K, theory.scale_to(cur, cur[0], rows[0]["regret"]),
+                                 "sqrt(K T log T)")
+    ax.set(xlabel="K (arms)", ylabel="minimax-proxy regret at T",
+           title=f"(b) LLM-like family, m={s.get('m')}")
+
+    # (c) the lower bound: the first needle check (all its learners), then the outcome-level
+    # learner of the others (minimax proxy at longer horizons); fits over K log T <= frac T.
+    ax = axes[1][0]
+    needles = spec.get("needle", [])
+    needles = needles if isinstance(needles, list) else [needles]
+    for i, s in enumerate(needles):
+        tag = "verifiable" if s.get("reward") == "deterministic" else "proxy"
+        for learner in s.get("learners", []) if i == 0 else ["outcome-ucb"]:
+            rows = _needle_rows(mm, s, learner)
+            if learner not in s.get("learners", []) or len(rows) < 2:
                 continue
-            fit = _try_fit([r["K"] for r in rows], rows)
-            name = lbl[learner] + (f" T={T}" if n_T > 1 else "")
-            plotting.loglog_band(ax, [r["K"] for r in rows], [r["regret"] for r in rows],
-                                 [r["ci_low"] for r in rows], [r["ci_high"] for r in rows],
-                                 name, fit=fit)
-            if learner == "ucb1":
+            fit_rows = _needle_fit_rows(rows, s)
+            fit = _try_fit([r["K"] for r in fit_rows], fit_rows) if len(fit_rows) > 1 else None
+            _band(ax, [r["K"] for r in rows], rows, f"{lbl[learner]} {tag} T={rows[0]['T']}",
+                  fit)
+            if i == 0 and learner == "outcome-ucb":
                 K = np.array([r["K"] for r in rows], float)
-                cur = theory.minimax_arm(K, T)
-                plotting.theory_line(ax, K, theory.scale_to(cur, cur[0], rows[0]["regret"]),
-                                     "sqrt(K T log T)")
-            if learner == "outcome-ucb" and s is needle_spec and T == max(
-                    t for _, t in series):
-                K = np.array([r["K"] for r in rows], float)
-                cur = theory.needle(K, T)
+                cur = theory.needle(K, rows[0]["T"])
                 plotting.theory_line(ax, K, theory.scale_to(cur, cur[-1], rows[-1]["regret"]),
                                      "min(T, K)")
-        Ts = "/".join(str(T) for T in sorted({T for _, T in series}))
-        ax.set(xlabel="K (arms)", ylabel="minimax-proxy regret at T",
-               title=f"{title}, m={s.get('m')}, T={Ts}")
+    ax.set(xlabel="K (arms)", ylabel="regret at T", title="(c) needle family, m=2")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=6, loc="upper left")  # seven series: keep the lines visible
 
     ax = axes[1][1]
-    s = spec.get("m_slope", {})
-    sel = _filters(s, ("family", "K"))
-    for learner in sorted({r["learner"] for r in _select(mm, **sel)}):
-        rows = sorted([r for r in _largest_T(_select(mm, learner=learner, **sel))
-                       if r["t"] == r["T"]], key=lambda r: r["m"])
-        if len({r["m"] for r in rows}) < 2:
+    series: dict = {}
+    ms = spec.get("m_slope", [])
+    for s in (ms if isinstance(ms, list) else [ms]):
+        series[(s.get("learner"), s.get("K"))] = s  # the last range of a series gives its fit
+    for (learner, K), s in series.items():
+        rows = _m_rows(mm, s, in_range=False)
+        if len(rows) < 2:
             continue
-        tail = [r for r in rows if r["m"] >= s.get("m_min", 1)]
-        plotting.loglog_band(ax, [r["m"] for r in rows], [r["regret"] for r in rows],
-                             [r["ci_low"] for r in rows], [r["ci_high"] for r in rows],
-                             f"{lbl[learner]} (fit m >= {s.get('m_min', 1)})",
-                             fit=_try_fit([r["m"] for r in tail], tail))
-        if learner == s.get("learner"):
+        tail = _m_rows(mm, s)
+        arms = "K=m" if K == "m" else f"K={K}"
+        _band(ax, [r["m"] for r in rows], rows,
+              f"{lbl[learner]} {arms} (fit m in [{tail[0]['m']}, {tail[-1]['m']}])",
+              _try_fit([r["m"] for r in tail], tail) if len(tail) > 1 else None)
+        if learner == "outcome-ucb":
             m = np.array([r["m"] for r in rows], float)
             cur = theory.minimax_outcome(m, rows[0]["T"])
             plotting.theory_line(ax, m, theory.scale_to(cur, cur[-1], rows[-1]["regret"]),
                                  "sqrt(m T log T)")
+    fam = next(iter(series.values()), {}).get("family", "")
     ax.set(xlabel="m (outcomes)", ylabel="minimax-proxy regret at T",
-           title=f"(d) regret vs m ({s.get('family', '')}, K={s.get('K')})")
+           title=f"(d) regret vs m ({fam})")
     path = results_dir / "figures" / "bandit_theorems.png"
     plotting.save(fig, path)
     return [path, _gap_figure(results_dir, spec.get("t_slope", {}))]
+
+
+def _band(ax, xs, rows, label, fit) -> None:
+    from .. import plotting
+
+    plotting.loglog_band(ax, xs, [r["regret"] for r in rows], [r["ci_low"] for r in rows],
+                         [r["ci_high"] for r in rows], label, fit=fit)
 
 
 def _gap_figure(results_dir: Path, s: dict) -> Path:
