@@ -221,6 +221,18 @@ def test_thread_count_does_not_change_results():
         assert not np.array_equal(out[learner, 1][0], out[learner, 1][1])  # reps differ
 
 
+def test_interleaved_repetitions_equal_single_runs():
+    """UCB1 runs up to 16 repetitions in lockstep: each one's regret path is the same as when
+    it runs alone (K = 40: vector argmax; 19 repetitions: groups of 16 and 3, or 10 and 9)."""
+    insts = [make_instance("partition", 40, 5, 0.2, s) for s in range(19)]
+    states = rep_states(2, "lanes", 19)
+    ck = checkpoints(3000, 4)
+    together = run_learner(LearnerConfig("ucb1"), insts, 3000, ck, states)
+    for i in (0, 7, 15, 16, 18):
+        alone = run_learner(LearnerConfig("ucb1"), [insts[i]], 3000, ck, states[i:i + 1])
+        np.testing.assert_array_equal(together[i], alone[0])
+
+
 def test_bad_learner_inputs():
     inst = make_instance("partition", 4, 2, 0.2, 0)
     with pytest.raises(ValueError, match="learner must be one of"):
