@@ -75,6 +75,12 @@ def minimax_table(table: dict, *, n_boot: int = N_BOOT, seed: int = 0) -> list[d
     return out
 
 
+def _tables(spec: dict, name: str) -> list[dict]:
+    """The ``[check.name]`` table, or the list of ``[[check.name]]`` tables, as a list."""
+    one = spec.get(name, [])
+    return one if isinstance(one, list) else [one]
+
+
 def _select(mm: list[dict], **filters) -> list[dict]:
     return [r for r in mm if all(r[k] == v for k, v in filters.items())]
 
@@ -239,11 +245,9 @@ def run_checks(results_dir) -> tuple[list[dict], list[dict]]:
         checks.append(check_t_slope(mm, spec["t_slope"]))
     if "k_flat" in spec:
         checks += check_k_flat(mm, spec["k_flat"])
-    needles = spec.get("needle", [])
-    for one in (needles if isinstance(needles, list) else [needles]):
+    for one in _tables(spec, "needle"):
         checks += check_needle(mm, one)
-    mslopes = spec.get("m_slope", [])
-    for one in (mslopes if isinstance(mslopes, list) else [mslopes]):
+    for one in _tables(spec, "m_slope"):
         checks.append(check_m_slope(mm, one))
     _write_csv(results_dir / "minimax.csv",
                [{k: v for k, v in r.items() if not k.startswith("_")} for r in mm])
@@ -332,9 +336,7 @@ def make_figures(results_dir: Path) -> list[Path]:
     # (c) the lower bound: the first needle check (all its learners), then the outcome-level
     # learner of the others (minimax proxy at longer horizons); fits over K log T <= frac T.
     ax = axes[1][0]
-    needles = spec.get("needle", [])
-    needles = needles if isinstance(needles, list) else [needles]
-    for i, s in enumerate(needles):
+    for i, s in enumerate(_tables(spec, "needle")):
         tag = "verifiable" if s.get("reward") == "deterministic" else "proxy"
         for learner in s.get("learners", []) if i == 0 else ["outcome-ucb"]:
             rows = _needle_rows(mm, s, learner)
@@ -355,8 +357,7 @@ def make_figures(results_dir: Path) -> list[Path]:
 
     ax = axes[1][1]
     series: dict = {}
-    ms = spec.get("m_slope", [])
-    for s in (ms if isinstance(ms, list) else [ms]):
+    for s in _tables(spec, "m_slope"):
         series[(s.get("learner"), s.get("K"))] = s  # the last range of a series gives its fit
     for (learner, K), s in series.items():
         rows = _m_rows(mm, s, in_range=False)
