@@ -27,10 +27,12 @@ def _rotl(x, k):
     return (x << _U(k)) | (x >> _U(64 - k))
 
 
-@nb.njit(cache=True)
-def next_u64(st):
-    """Next 64-bit output; advances ``st`` (uint64[4]) in place."""
-    s0, s1, s2, s3 = st[0], st[1], st[2], st[3]
+@nb.njit(cache=True, inline="always")
+def xoshiro_step(s0, s1, s2, s3):
+    """One xoshiro256** step on the four state words held in registers: returns (output, new
+    state). The one implementation of the generator: :func:`next_u64` applies it to a
+    ``uint64[4]`` state, and lane-wise kernels to states laid out one word per array, so a
+    loop over repetitions vectorises and gives the same stream as one repetition alone."""
     result = _rotl(s1 * _U(5), 7) * _U(9)
     t = s1 << _U(17)
     s2 ^= s0
@@ -39,14 +41,26 @@ def next_u64(st):
     s0 ^= s3
     s2 ^= t
     s3 = _rotl(s3, 45)
-    st[0], st[1], st[2], st[3] = s0, s1, s2, s3
+    return result, s0, s1, s2, s3
+
+
+@nb.njit(cache=True, inline="always")
+def unit_float(x):
+    """The top 53 bits of a ``uint64`` as a float in [0, 1)."""
+    return (x >> _U(11)) * (1.0 / 9007199254740992.0)
+
+
+@nb.njit(cache=True)
+def next_u64(st):
+    """Next 64-bit output; advances ``st`` (uint64[4]) in place."""
+    result, st[0], st[1], st[2], st[3] = xoshiro_step(st[0], st[1], st[2], st[3])
     return result
 
 
 @nb.njit(cache=True)
 def uniform(st):
     """Uniform float in [0, 1) with 53 random bits."""
-    return (next_u64(st) >> _U(11)) * (1.0 / 9007199254740992.0)
+    return unit_float(next_u64(st))
 
 
 @nb.njit(cache=True)

@@ -48,7 +48,7 @@ import numba as nb
 import numpy as np
 
 from .. import _validate as v
-from ..nbrng import beta, categorical_cdf, randint, uniform
+from ..nbrng import beta, categorical_cdf, randint, uniform, unit_float, xoshiro_step
 from .instances import BanditInstance
 
 LEARNERS = ("ucb1", "kl-ucb", "thompson", "uniform", "outcome-ucb")
@@ -91,7 +91,7 @@ def checkpoints(T: int, per_octave: int = 1) -> np.ndarray:
 @nb.njit(cache=True, inline="always")
 def _draw(st, mu_j, bern):
     if bern:
-        return 1.0 if uniform(st) < mu_j else 0.0
+        return np.float64(uniform(st) < mu_j)
     return mu_j
 
 
@@ -122,18 +122,23 @@ def _arm_means(phi, mu):
     return arm_mu, arm_mu.max()
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _ucb1(sts, phi, mu, bern, T, ckpt, out, alpha):
     """UCB1 on ``L = len(sts)`` independent repetitions in lockstep. One step of one repetition
     is a chain of dependent operations (argmax, RNG, division); with the statistics laid out
-    ``[arm, repetition]`` the argmax runs across repetitions as vector operations and the
-    chains of different repetitions overlap. Each repetition's arithmetic is the same whatever
-    ``L`` (no reassociation, no fused multiply-add)."""
+    ``[arm, repetition]`` the argmax, the xoshiro steps (state words one array each), the
+    division and the square root all run across repetitions as vector operations; only the
+    pulled arm's statistics are gathered and scattered lane by lane. Each repetition's
+    arithmetic is the same whatever ``L`` (IEEE operations only: no reassociation, no fused
+    multiply-add), so its stream and result equal those of the repetition run alone.
+    ``error_model="numpy"``: no zero-division check, which would stop the vectorisation
+    (``n >= 1`` wherever it divides)."""
     L, K = phi.shape
     arm_mu = np.empty((L, K))
     mu_star = np.empty(L)
     for l in range(L):
         arm_mu[l], mu_star[l] = _arm_means(phi[l], mu[l])
+    w0, w1, w2, w3 = sts[:, 0].copy(), sts[:, 1].copy(), sts[:, 2].copy(), sts[:, 3].copy()
     n = np.zeros((K, L))
     s = np.zeros((K, L))
     mean = np.zeros((K, L))
@@ -141,6 +146,11 @@ def _ucb1(sts, phi, mu, bern, T, ckpt, out, alpha):
     best = np.empty(L)
     arm = np.zeros(L, np.int64)
     reg = np.zeros(L)
+    u = np.zeros(L)
+    n_k = np.empty(L)  # the pulled arms' new statistics, one per lane
+    s_k = np.empty(L)
+    mean_k = np.empty(L)
+    isn_k = np.empty(L)
     ci = 0
     for t in range(T):
         if t < K:
@@ -166,14 +176,25 @@ def _ucb1(sts, phi, mu, bern, T, ckpt, out, alpha):
                     up = idx > best[l]
                     arm[l] = a if up else arm[l]
                     best[l] = idx if up else best[l]
+        if bern:  # the uniform(st) of _draw, lane-wise
+            for l in range(L):
+                x, w0[l], w1[l], w2[l], w3[l] = xoshiro_step(w0[l], w1[l], w2[l], w3[l])
+                u[l] = unit_float(x)
         for l in range(L):
             k = arm[l]
-            r = _draw(sts[l], arm_mu[l, k], bern)
-            reg[l] += mu_star[l] - arm_mu[l, k]
-            n[k, l] += 1.0
-            s[k, l] += r
-            mean[k, l] = s[k, l] / n[k, l]
-            inv_sqrt_n[k, l] = 1.0 / np.sqrt(n[k, l])
+            mu_k = arm_mu[l, k]
+            reg[l] += mu_star[l] - mu_k
+            n_k[l] = n[k, l] + 1.0
+            s_k[l] = s[k, l] + (np.float64(u[l] < mu_k) if bern else mu_k)  # as _draw
+        for l in range(L):
+            mean_k[l] = s_k[l] / n_k[l]
+            isn_k[l] = 1.0 / np.sqrt(n_k[l])
+        for l in range(L):
+            k = arm[l]
+            n[k, l] = n_k[l]
+            s[k, l] = s_k[l]
+            mean[k, l] = mean_k[l]
+            inv_sqrt_n[k, l] = isn_k[l]
         # inline, not _record on out.T: that cost 20% at one repetition (K=9)
         if ci < ckpt.shape[0] and t + 1 == ckpt[ci]:
             out[:, ci] = reg
