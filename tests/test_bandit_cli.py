@@ -1,6 +1,7 @@
 """End-to-end: the sweep / plot / bandit-check / bandit-run commands on tiny budgets, the
 shipped experiment configs, and the minimax-proxy arithmetic and theory curves."""
 
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +96,8 @@ K = 16
 family = "partition"
 learner = "ucb1"
 K = "m"
+role = "diagnostic"
+why = "arm-level control"
 """
 
 
@@ -118,9 +121,18 @@ def test_commands_end_to_end(tiny, tmp_path, capsys):
     claims = list(checks["claim"])
     det = claims.index("needle, verifiable reward (gap 1): ucb1 slope in K >= 0.4 "
                        "(K log T <= 0.1 T)")
-    assert checks["holds"][det] and checks["value"][det] > 0.9  # regret ~ K at gap 1
+    holds = [h == "True" for h in checks["holds"]]  # the CSV holds "True" / "False"
+    assert set(checks["holds"]) <= {"True", "False"}
+    assert holds[det] and checks["value"][det] > 0.9  # regret ~ K at gap 1
     ctrl = [i for i, c in enumerate(claims) if c.startswith("ucb1 (K=m)")]
     assert len(ctrl) == 1 and "m in [2, 8]" in checks["where"][ctrl[0]]
+    # the control is a diagnostic: listed after the verdict, which counts only the claims
+    assert list(checks["role"]).count("diagnostic") == 1 and checks["role"][ctrl[0]] == "diagnostic"
+    md = (out / "checks.md").read_text()
+    n_claims = sum(r == "claim" for r in checks["role"])
+    n_ok = sum(h for h, r in zip(holds, checks["role"]) if r == "claim")
+    assert f"**{n_ok} of {n_claims} claims hold.**" in md
+    assert md.index("claims hold") < md.index("ucb1 (K=m)") < md.index("arm-level control")
     mm = read_table(out / "minimax.csv")
     assert set(mm["learner"]) >= {"ucb1", "outcome-ucb", "kl-ucb", "thompson", "uniform"}
     assert main(["plot", str(out)]) == 0
@@ -150,11 +162,25 @@ def test_command_errors_are_one_clear_line(tmp_path, capsys):
     assert main(["plot", str(tmp_path)]) == 2
 
 
+@pytest.mark.parametrize("extra, msg", [('role = "aside"', "check role must be one of"),
+                                        ('role = "diagnostic"', "needs a 'why'")])
+def test_bad_check_role_is_rejected(extra, msg):
+    from obandits.bandit.check import _result
+    spec = dict(tomllib.loads(extra))
+    with pytest.raises(ValueError, match=msg):
+        _result("c", spec, "x", 1.0, (0.0, 2.0), True, "w")
+
+
 def test_shipped_configs_validate():
     for name in ("reduced.toml", "theorems.toml"):
         cfg = load_config(ROOT / "experiments" / "bandit" / name)
         assert len(cfg.cells) > 50 and set(cfg.section("check")) == {
             "t_slope", "k_flat", "needle", "m_slope"}
+        # each claim of issue 3 keeps at least one table counted as a claim
+        for kind in ("needle", "m_slope"):
+            tables = cfg.section("check")[kind]
+            assert any(t.get("role", "claim") == "claim" for t in tables)
+            assert all(t.get("why") for t in tables if t.get("role") == "diagnostic")
     assert "obandits.sweep" in COMMAND_MODULES and "obandits.bandit.cli" in COMMAND_MODULES
     assert MAIN_STEPS[0][0] == "bonus demo"
     assert any(m == "obandits.bandit.experiment" for _, m, _ in MAIN_STEPS)

@@ -17,6 +17,11 @@ with K log T <= frac * T, optionally at a given T and ``reward``; default Bernou
 ``m_slope`` (one table or a list: the learner's slope in m in [low, high], over
 m_min <= m <= m_max; ``K = "m"`` selects the cells with one arm per outcome, the arm-level
 control).
+
+Any check table may say ``role = "diagnostic"`` with a ``why``: its rows are still measured and
+written, but listed apart from the claims and not counted in the verdict. They are the regimes
+the theorem does not speak to, kept in the table so a reader sees them (e.g. the needle's
+minimax proxy while ``K <~ sqrt(T log T)``, or the slope in m before UCB's constant settles).
 """
 
 from __future__ import annotations
@@ -221,15 +226,29 @@ def check_m_slope(mm, spec) -> dict:
                    f"{arms}, {rows[0]['family']}")
 
 
+ROLES = ("claim", "diagnostic")
+
+
+def _role(spec) -> tuple[str, str]:
+    role = spec.get("role", "claim")
+    if role not in ROLES:
+        raise ValueError(f"check role must be one of {ROLES}, got {role!r} in {spec}")
+    why = spec.get("why", "")
+    if role == "diagnostic" and not why:
+        raise ValueError(f"a diagnostic check needs a 'why' (what it shows), got {spec}")
+    return role, why
+
+
 def _result(claim, spec, text, value, ci, holds, where) -> dict:
+    role, why = _role(spec)
     return {"claim": claim, "measured": text, "value": float(value), "ci_low": float(ci[0]),
-            "ci_high": float(ci[1]), "holds": bool(holds), "where": where}
+            "ci_high": float(ci[1]), "holds": bool(holds), "where": where, "role": role,
+            "why": why}
 
 
 def _missing(claim, spec) -> dict:
-    return {"claim": claim, "measured": "no data", "value": float("nan"),
-            "ci_low": float("nan"), "ci_high": float("nan"), "holds": False,
-            "where": f"selection {spec} not in the sweep"}
+    return _result(claim, spec, "no data", np.nan, (np.nan, np.nan), False,
+                   f"selection {spec} not in the sweep")
 
 
 def run_checks(results_dir) -> tuple[list[dict], list[dict]]:
@@ -257,9 +276,23 @@ def run_checks(results_dir) -> tuple[list[dict], list[dict]]:
 
 
 def checks_markdown(checks: list[dict]) -> str:
-    rows = [[c["claim"], c["measured"], f"[{c['ci_low']:.2f}, {c['ci_high']:.2f}]",
-             "yes" if c["holds"] else "NO", c["where"]] for c in checks]
-    return markdown_table(["claim", "measured", "95% CI", "holds", "where"], rows)
+    """The claims, a verdict line, then the diagnostics (measured, not counted)."""
+    def cells(c):
+        return [c["claim"], c["measured"], f"[{c['ci_low']:.2f}, {c['ci_high']:.2f}]",
+                "yes" if c["holds"] else "NO", c["where"]]
+    claims = [c for c in checks if c.get("role", "claim") == "claim"]
+    diags = [c for c in checks if c.get("role", "claim") == "diagnostic"]
+    n_ok = sum(c["holds"] for c in claims)
+    text = (markdown_table(["claim", "measured", "95% CI", "holds", "where"],
+                           [cells(c) for c in claims])
+            + f"\n\n**{n_ok} of {len(claims)} claims hold.**")
+    if diags:
+        text += ("\n\nDiagnostics and controls (measured against the same threshold, not "
+                 "claims of the theorems; the last column says what each shows):\n\n"
+                 + markdown_table(["diagnostic", "measured", "95% CI", "meets threshold",
+                                   "where", "why"],
+                                  [cells(c) + [c["why"]] for c in diags]))
+    return text
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
