@@ -221,10 +221,12 @@ def test_thread_count_does_not_change_results():
         assert not np.array_equal(out[learner, 1][0], out[learner, 1][1])  # reps differ
 
 
-def test_interleaved_repetitions_equal_single_runs():
+@pytest.mark.parametrize("reward", ["bernoulli", "deterministic"])
+def test_interleaved_repetitions_equal_single_runs(reward):
     """UCB1 runs up to 16 repetitions in lockstep: each one's regret path is the same as when
-    it runs alone (K = 40: vector argmax; 19 repetitions: groups of 16 and 3, or 10 and 9)."""
-    insts = [make_instance("partition", 40, 5, 0.2, s) for s in range(19)]
+    it runs alone (K = 40: vector argmax; 19 repetitions: groups of 16 and 3, or 10 and 9);
+    and with deterministic rewards, where the reward is the mean itself (no draw)."""
+    insts = [make_instance("partition", 40, 5, 0.2, s, reward=reward) for s in range(19)]
     states = rep_states(2, "lanes", 19)
     ck = checkpoints(3000, 4)
     together = run_learner(LearnerConfig("ucb1"), insts, 3000, ck, states)
