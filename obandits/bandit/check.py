@@ -212,10 +212,15 @@ def _m_rows(mm, spec, *, in_range=True) -> list[dict]:
     return sorted(rows, key=lambda r: r["m"])
 
 
+def _arms_label(K) -> str:
+    """``K=m`` for the one-arm-per-outcome control, else ``K=<value>``."""
+    return "K=m" if K == "m" else f"K={K}"
+
+
 def check_m_slope(mm, spec) -> dict:
     lo, hi = spec.get("low", 0.35), spec.get("high", 0.65)
     learner = spec.get("learner", "outcome-ucb")
-    arms = "K=m" if spec.get("K") == "m" else f"K={spec.get('K')}"
+    arms = _arms_label(spec.get("K"))
     claim = f"{learner} ({arms}) regret vs m: slope in [{lo}, {hi}] (theory 1/2)"
     rows = _m_rows(mm, spec)
     if len({r["m"] for r in rows}) < 2:
@@ -397,7 +402,7 @@ def make_figures(results_dir: Path) -> list[Path]:
         if len(rows) < 2:
             continue
         tail = _m_rows(mm, s)
-        arms = "K=m" if K == "m" else f"K={K}"
+        arms = _arms_label(K)
         _band(ax, [r["m"] for r in rows], rows,
               f"{lbl[learner]} {arms} (fit m in [{tail[0]['m']}, {tail[-1]['m']}])",
               _try_fit([r["m"] for r in tail], tail) if len(tail) > 1 else None)
