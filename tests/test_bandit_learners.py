@@ -221,18 +221,23 @@ def test_thread_count_does_not_change_results():
         assert not np.array_equal(out[learner, 1][0], out[learner, 1][1])  # reps differ
 
 
+@pytest.mark.parametrize("K", [2, 6, 9, 40])
 @pytest.mark.parametrize("reward", ["bernoulli", "deterministic"])
-def test_interleaved_repetitions_equal_single_runs(reward):
+def test_interleaved_repetitions_equal_single_runs(reward, K):
     """UCB1 runs up to 16 repetitions in lockstep: each one's regret path is the same as when
-    it runs alone (K = 40: vector argmax; 19 repetitions: groups of 16 and 3, or 10 and 9);
-    and with deterministic rewards, where the reward is the mean itself (no draw)."""
-    insts = [make_instance("partition", 40, 5, 0.2, s, reward=reward) for s in range(19)]
+    it runs alone. 19 repetitions are groups of 16 and 3 on one thread (K < 16: the 16 scan
+    four arms per pass, with padded arms), or 10 and 9 on two (one arm per pass); and with
+    deterministic rewards, where the reward is the mean itself (no draw)."""
+    insts = [make_instance("partition", K, min(5, K), 0.2, s, reward=reward) for s in range(19)]
     states = rep_states(2, "lanes", 19)
     ck = checkpoints(3000, 4)
-    together = run_learner(LearnerConfig("ucb1"), insts, 3000, ck, states)
-    for i in (0, 7, 15, 16, 18):
-        alone = run_learner(LearnerConfig("ucb1"), [insts[i]], 3000, ck, states[i:i + 1])
-        np.testing.assert_array_equal(together[i], alone[0])
+    for threads in (1, 2):
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        together = run_learner(LearnerConfig("ucb1"), insts, 3000, ck, states)
+        for i in (0, 7, 15, 16, 18):
+            alone = run_learner(LearnerConfig("ucb1"), [insts[i]], 3000, ck, states[i:i + 1])
+            np.testing.assert_array_equal(together[i], alone[0])
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
 
 
 def test_bad_learner_inputs():

@@ -129,6 +129,23 @@ def _arm_means(phi, mu):
     return arm_mu, arm_mu.max()
 
 
+@nb.njit(cache=True, inline="always")
+def _ucb1_arm(mean, isn, bonus, a, l, b, k):
+    """Arm ``a`` of repetition ``l`` against the best so far ``(b, k)`` in the argmax of the
+    UCB1 index ``mean + sqrt(alpha log t / n)``, written ``mean + bonus * n^{-1/2}``: the one
+    comparison every scan order below uses. Returns the new ``(best index, arm)``."""
+    idx = mean[a, l] + bonus * isn[a, l]
+    up = idx > b  # a select, not a branch: ties keep the lowest arm
+    return (idx if up else b), (a if up else k)
+
+
+# With at least 16 repetitions and fewer than 16 arms the lockstep scan takes four arms per
+# pass (best and arm stay in registers: +11% at K=9, even at K=16); otherwise one arm per
+# pass (four per pass measured -7% at K=32, -14% at K=64 with 16 repetitions, and -8% at K=9
+# with 8).
+_FOUR_ARM_PASSES = (16, 16)  # (min repetitions, arms below)
+
+
 @nb.njit(cache=True, error_model="numpy")
 def _ucb1(sts, phi, mu, bern, T, ckpt, out, alpha):
     """UCB1 on ``L = len(sts)`` independent repetitions in lockstep. One step of one repetition
@@ -145,11 +162,19 @@ def _ucb1(sts, phi, mu, bern, T, ckpt, out, alpha):
     mu_star = np.empty(L)
     for l in range(L):
         arm_mu[l], mu_star[l] = _arm_means(phi[l], mu[l])
+    gap = np.empty((L, K))  # mu* - mu_k: the regret of a pull, one load per pull
+    for l in range(L):
+        for k in range(K):
+            gap[l, k] = mu_star[l] - arm_mu[l, k]
     w0, w1, w2, w3 = sts[:, 0].copy(), sts[:, 1].copy(), sts[:, 2].copy(), sts[:, 3].copy()
+    four = L >= _FOUR_ARM_PASSES[0] and K < _FOUR_ARM_PASSES[1]
+    # four arms per pass: pad to 1 + a multiple of 4 arms, never taken (index -inf)
+    Kp = 1 + 4 * max(1, (K + 2) // 4) if four else K
     n = np.zeros((K, L))
     s = np.zeros((K, L))
-    mean = np.zeros((K, L))
-    inv_sqrt_n = np.zeros((K, L))  # index = mean + sqrt(alpha log t) * n^{-1/2}
+    mean = np.zeros((Kp, L))
+    mean[K:] = -np.inf
+    inv_sqrt_n = np.zeros((Kp, L))  # index = mean + sqrt(alpha log t) * n^{-1/2}
     best = np.empty(L)
     arm = np.zeros(L, np.int64)
     reg = np.zeros(L)
@@ -167,39 +192,55 @@ def _ucb1(sts, phi, mu, bern, T, ckpt, out, alpha):
             b0 = mean[0, 0] + bonus * inv_sqrt_n[0, 0]
             k0 = 0
             for a in range(1, K):
-                idx = mean[a, 0] + bonus * inv_sqrt_n[a, 0]
-                up = idx > b0  # a select, not a branch: ties keep the lowest arm
-                k0 = a if up else k0
-                b0 = idx if up else b0
+                b0, k0 = _ucb1_arm(mean, inv_sqrt_n, bonus, a, 0, b0, k0)
             arm[0] = k0
+        elif four:
+            bonus = np.sqrt(alpha * np.log(t))
+            for a in range(1, Kp, 4):
+                first = a == 1
+                for l in range(L):
+                    b = mean[0, l] + bonus * inv_sqrt_n[0, l] if first else best[l]
+                    k = 0 if first else arm[l]
+                    b, k = _ucb1_arm(mean, inv_sqrt_n, bonus, a, l, b, k)
+                    b, k = _ucb1_arm(mean, inv_sqrt_n, bonus, a + 1, l, b, k)
+                    b, k = _ucb1_arm(mean, inv_sqrt_n, bonus, a + 2, l, b, k)
+                    b, k = _ucb1_arm(mean, inv_sqrt_n, bonus, a + 3, l, b, k)
+                    best[l], arm[l] = b, k
         else:
             bonus = np.sqrt(alpha * np.log(t))
             for l in range(L):
                 best[l] = mean[0, l] + bonus * inv_sqrt_n[0, l]
                 arm[l] = 0
             for a in range(1, K):
-                for l in range(L):
+                for l in range(L):  # as _ucb1_arm, kept as selects on memory: 1.7x faster
                     idx = mean[a, l] + bonus * inv_sqrt_n[a, l]
                     up = idx > best[l]
                     arm[l] = a if up else arm[l]
                     best[l] = idx if up else best[l]
+        # The pulled arms' statistics. k unsigned: no negative-index wrap-around code. One
+        # loop per reward kind: the bern test stays out of the loop.
         if bern:  # the uniform(st) of _draw, lane-wise
             for l in range(L):
                 x, w0[l], w1[l], w2[l], w3[l] = xoshiro_step(w0[l], w1[l], w2[l], w3[l])
                 u[l] = unit_float(x)
-        for l in range(L):
-            k = arm[l]
-            mu_k = arm_mu[l, k]
-            reg[l] += mu_star[l] - mu_k
-            n_k[l] = n[k, l] + 1.0
-            s_k[l] = s[k, l] + (_bernoulli(u[l], mu_k) if bern else mu_k)  # as _draw
+            for l in range(L):
+                k = np.uint64(arm[l])
+                reg[l] += gap[l, k]
+                n_k[l] = n[k, l] + 1.0
+                s_k[l] = s[k, l] + _bernoulli(u[l], arm_mu[l, k])  # as _draw
+                n[k, l], s[k, l] = n_k[l], s_k[l]
+        else:
+            for l in range(L):
+                k = np.uint64(arm[l])
+                reg[l] += gap[l, k]
+                n_k[l] = n[k, l] + 1.0
+                s_k[l] = s[k, l] + arm_mu[l, k]  # as _draw
+                n[k, l], s[k, l] = n_k[l], s_k[l]
         for l in range(L):
             mean_k[l] = s_k[l] / n_k[l]
             isn_k[l] = 1.0 / np.sqrt(n_k[l])
         for l in range(L):
-            k = arm[l]
-            n[k, l] = n_k[l]
-            s[k, l] = s_k[l]
+            k = np.uint64(arm[l])
             mean[k, l] = mean_k[l]
             inv_sqrt_n[k, l] = isn_k[l]
         # inline, not _record on out.T: that cost 20% at one repetition (K=9)
