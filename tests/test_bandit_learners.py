@@ -231,13 +231,16 @@ def test_interleaved_repetitions_equal_single_runs(reward, K):
     insts = [make_instance("partition", K, min(5, K), 0.2, s, reward=reward) for s in range(19)]
     states = rep_states(2, "lanes", 19)
     ck = checkpoints(3000, 4)
-    for threads in (1, 2):
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-        together = run_learner(LearnerConfig("ucb1"), insts, 3000, ck, states)
-        for i in (0, 7, 15, 16, 18):
-            alone = run_learner(LearnerConfig("ucb1"), [insts[i]], 3000, ck, states[i:i + 1])
-            np.testing.assert_array_equal(together[i], alone[0])
-    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    try:
+        for threads in (1, 2):
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+            together = run_learner(LearnerConfig("ucb1"), insts, 3000, ck, states)
+            for i in (0, 7, 15, 16, 18):
+                alone = run_learner(LearnerConfig("ucb1"), [insts[i]], 3000, ck,
+                                    states[i:i + 1])
+                np.testing.assert_array_equal(together[i], alone[0])
+    finally:  # a failure must not leave later tests on one thread
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
 
 
 def test_bad_learner_inputs():

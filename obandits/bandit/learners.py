@@ -218,7 +218,8 @@ def _ucb1(sts, phi, mu, bern, T, ckpt, out, alpha):
                     arm[l] = a if up else arm[l]
                     best[l] = idx if up else best[l]
         # The pulled arms' statistics. k unsigned: no negative-index wrap-around code. One
-        # loop per reward kind: the bern test stays out of the loop.
+        # loop per reward kind, the bern test out of the loop (one shared loop: 2-3% slower at
+        # K=9 and K=64).
         if bern:  # the uniform(st) of _draw, lane-wise
             for l in range(L):
                 x, w0[l], w1[l], w2[l], w3[l] = xoshiro_step(w0[l], w1[l], w2[l], w3[l])
