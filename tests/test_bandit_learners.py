@@ -221,13 +221,15 @@ def test_thread_count_does_not_change_results():
         assert not np.array_equal(out[learner, 1][0], out[learner, 1][1])  # reps differ
 
 
-@pytest.mark.parametrize("K", [2, 6, 9, 40])
+@pytest.mark.parametrize("K", [2, 6, 9, 13, 17, 21, 25, 29, 30, 40])
 @pytest.mark.parametrize("reward", ["bernoulli", "deterministic"])
 def test_interleaved_repetitions_equal_single_runs(reward, K):
     """UCB1 runs up to 16 repetitions in lockstep: each one's regret path is the same as when
-    it runs alone. 19 repetitions are groups of 16 and 3 on one thread (K < 16: the 16 scan
-    four arms per pass, with padded arms), or 10 and 9 on two (one arm per pass); and with
-    deterministic rewards, where the reward is the mean itself (no draw)."""
+    it runs alone. 19 repetitions are groups of 16 and 3 on one thread, or 10 and 9 on two; up
+    to 29 arms each group scans a compile-time arm count (K values hit each of 5, 9, ..., 29,
+    with and without padded arms); above it the group of 16 scans 8 arms per pass and the
+    others one; and with deterministic rewards, where the reward is the mean itself (no
+    draw)."""
     insts = [make_instance("partition", K, min(5, K), 0.2, s, reward=reward) for s in range(19)]
     states = rep_states(2, "lanes", 19)
     ck = checkpoints(3000, 4)
