@@ -214,9 +214,9 @@ def main() -> None:
             "8-arm scan passes made the kernel 1.8x faster here) with 1 and "
             "with 2 worker processes (forked from a server that has imported the package; each "
             "loads the compile cache), best of 2 each; the reduced theorem sweep with 1 and 2 "
-            "processes (once each); and one kernel call with 32 repetitions (two groups of 16) "
-            "(T=2^20) in `prange` on 1 and 2 threads. The 2 cores may be shared with other jobs, so the "
-            "speed-ups are lower bounds.\n")
+            "processes (once each); and one kernel call with 32 repetitions (two groups of 16, "
+            "T=2^20) in `prange` on 1 and 2 threads. The 2 cores may be shared with other "
+            "jobs, so the speed-ups are lower bounds.\n")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(text)
     print(text)

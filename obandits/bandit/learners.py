@@ -153,9 +153,10 @@ def _ucb1_scan(mean, isn, bonus, arm, KP):
         arm[l] = k
 
 
-# Arm counts (1 + 4j, padded with index -inf, never taken) of the compile-time scans: with K up
-# to 29 arms and 2 or more repetitions, 1.15-1.6x the runtime-K scan (K = 6-28, 2-16 lanes),
-# but 0.57x at 33 arms (no longer fully unrolled), so above 29 arms the scan keeps a runtime K.
+# Arm counts (1 + 4j, padded with index -inf, never taken) of the compile-time scans, one
+# branch each in `_ucb1`: with up to 29 arms and 2 or more repetitions, 1.2-1.5x the previous
+# four-arm passes (K = 9-29, 3-16 repetitions), but 0.57x at 33 arms (no longer fully
+# unrolled), so above 29 arms the scan makes passes over the arms instead.
 _FIXED_SCANS = (5, 9, 13, 17, 21, 25, 29)
 
 
