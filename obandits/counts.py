@@ -99,14 +99,32 @@ class CountTable:
 
     @classmethod
     def load(cls, path) -> CountTable:
-        with np.load(path, allow_pickle=False) as data:
-            fmt = str(data["format"]) if "format" in data else None
-            ver = int(data["version"]) if "version" in data else None
-            if fmt != COUNTS_FORMAT or ver != FORMAT_VERSION:
-                raise ValueError(f"{path}: not an {COUNTS_FORMAT} v{FORMAT_VERSION} file "
-                                 f"(format={fmt!r}, version={ver!r})")
-            table = cls()
-            table.counts = np.array(data["counts"], dtype=np.int64)
+        """Read a file written by :meth:`save`; a ValueError names the file and the field when
+        it is not one (foreign, truncated, or counts that are not a 2-D table of non-negative
+        integers)."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                fmt = str(data["format"]) if "format" in data else None
+                ver = int(data["version"]) if "version" in data else None
+                if fmt != COUNTS_FORMAT or ver != FORMAT_VERSION:
+                    raise ValueError(f"{path}: not an {COUNTS_FORMAT} v{FORMAT_VERSION} file "
+                                     f"(format={fmt!r}, version={ver!r})")
+                if "counts" not in data:
+                    raise ValueError(f"{path}: field 'counts' is missing")
+                raw = data["counts"]
+        except FileNotFoundError:
+            raise FileNotFoundError(f"counts file not found: {path}") from None
+        except ValueError:
+            raise
+        except Exception as exc:  # zipfile/pickle/EOF errors of a truncated or foreign file
+            raise ValueError(f"{path}: not a readable {COUNTS_FORMAT} file ({exc})") from None
+        try:
+            counts = v.int_array("counts", raw, min_value=0, ndim=2)
+        except ValueError as exc:
+            raise ValueError(f"{path}: field {exc} (a 2-D table of non-negative integers is "
+                             f"allowed)") from None
+        table = cls()
+        table.counts = np.array(counts, dtype=np.int64)
         return table
 
     def __eq__(self, other) -> bool:
@@ -114,6 +132,18 @@ class CountTable:
 
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _bad_float(key) -> bool:
+    """NaN never equals itself, so it cannot be counted; inf does not round-trip through
+    standard JSON. Both are refused as keys."""
+    return isinstance(key, float) and not np.isfinite(key)
+
+
+def _check_key(what: str, key, where: str = "") -> None:
+    if _bad_float(key):
+        raise ValueError(f"{where}{what} {key!r} is not allowed: float keys must be finite "
+                         f"(NaN never equals itself, so its count would be lost)")
 
 
 class AnswerIndex:
@@ -143,6 +173,8 @@ class AnswerIndex:
         pids = np.empty(len(answers), dtype=np.int64)
         oids = np.empty(len(answers), dtype=np.int64)
         for i, (pk, ans) in enumerate(zip(prompt_keys, answers)):
+            _check_key("prompt key", pk)
+            _check_key("answer key", ans)
             try:
                 pid = self.prompt_id(pk)
                 table = self.answers[pid]
@@ -206,16 +238,16 @@ class History:
     def to_dict(self) -> dict:
         prompts = list(self.index.prompts)
         for key in prompts:
-            if not isinstance(key, _JSON_SCALARS):
+            if not isinstance(key, _JSON_SCALARS) or _bad_float(key):
                 raise ValueError(f"prompt key {key!r} cannot be saved: keys must be str, int, "
-                                 f"float, bool or None")
+                                 f"finite float, bool or None")
         answers, counts = [], []
         for pid in range(len(prompts)):
             keys = sorted(self.index.answers[pid], key=self.index.answers[pid].get)
             for key in keys:
-                if not isinstance(key, _JSON_SCALARS):
+                if not isinstance(key, _JSON_SCALARS) or _bad_float(key):
                     raise ValueError(f"answer key {key!r} cannot be saved: keys must be str, "
-                                     f"int, float, bool or None")
+                                     f"int, finite float, bool or None")
             answers.append(keys)
             counts.append([int(x) for x in self.table.lookup(np.full(len(keys), pid),
                                                               np.arange(len(keys)))])
@@ -223,17 +255,50 @@ class History:
                 "answers": answers, "counts": counts}
 
     @classmethod
-    def from_dict(cls, data: dict) -> History:
+    def from_dict(cls, data: dict, source: str = "history") -> History:
+        """Rebuild from :meth:`to_dict`'s document, checking every field: ``source`` (a file
+        name) starts each error message, which names the field and what is allowed."""
+        def bad(field, msg):
+            return ValueError(f"{source}: field {field!r} {msg}")
+
+        if not isinstance(data, dict):
+            raise ValueError(f"{source}: must be a JSON object, got {type(data).__name__}")
         if data.get("format") != HISTORY_FORMAT or data.get("version") != FORMAT_VERSION:
-            raise ValueError(f"not an {HISTORY_FORMAT} v{FORMAT_VERSION} document "
+            raise ValueError(f"{source}: not an {HISTORY_FORMAT} v{FORMAT_VERSION} document "
                              f"(format={data.get('format')!r}, version={data.get('version')!r})")
+        for field in ("prompts", "answers", "counts"):
+            if not isinstance(data.get(field), list):
+                raise bad(field, f"must be a list, got {type(data.get(field)).__name__}")
+        prompts, answers, counts = data["prompts"], data["answers"], data["counts"]
+        if not len(prompts) == len(answers) == len(counts):
+            raise ValueError(f"{source}: fields 'prompts', 'answers' and 'counts' must have "
+                             f"one length, got {len(prompts)}, {len(answers)} and {len(counts)}")
         hist = cls()
-        for key, keys, cnts in zip(data["prompts"], data["answers"], data["counts"]):
+        for p, (key, keys, cnts) in enumerate(zip(prompts, answers, counts)):
+            if not isinstance(key, _JSON_SCALARS) or _bad_float(key):
+                raise bad(f"prompts[{p}]", f"must be a str, int, finite float, bool or null, "
+                                           f"got {key!r}")
+            if key in hist.index.prompts:
+                raise bad(f"prompts[{p}]", f"repeats the prompt key {key!r}; keys must be unique")
+            if not isinstance(keys, list) or not isinstance(cnts, list):
+                raise bad(f"answers[{p}]/counts[{p}]", "must be lists")
             if len(keys) != len(cnts):
-                raise ValueError(f"prompt {key!r}: {len(keys)} answers but {len(cnts)} counts")
+                raise bad(f"counts[{p}]", f"must have one count per answer: prompt {key!r} has "
+                                          f"{len(keys)} answers but {len(cnts)} counts")
+            seen: dict = {}
+            for j, k in enumerate(keys):
+                if not isinstance(k, _JSON_SCALARS) or _bad_float(k):
+                    raise bad(f"answers[{p}][{j}]", f"must be a str, int, finite float, bool or "
+                                                    f"null, got {k!r}")
+                if k in seen:
+                    raise bad(f"answers[{p}][{j}]", f"repeats the answer key {k!r} of prompt "
+                                                    f"{key!r}; keys must be unique per prompt")
+                seen[k] = len(seen)
+            for j, n in enumerate(cnts):
+                if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                    raise bad(f"counts[{p}][{j}]", f"must be a non-negative integer, got {n!r}")
             pid = hist.index.prompt_id(key)
-            for k in keys:
-                hist.index.answers[pid][k] = len(hist.index.answers[pid])
+            hist.index.answers[pid] = seen
             hist.table._grow(pid + 1, len(keys))
             hist.table.counts[pid, : len(keys)] = cnts
         return hist
@@ -244,8 +309,14 @@ class History:
 
     @classmethod
     def load(cls, path) -> History:
-        with open(path) as fh:
-            return cls.from_dict(json.load(fh))
+        try:
+            with open(path) as fh:
+                data = json.load(fh)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"history file not found: {path}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path}: not valid JSON ({exc})") from None
+        return cls.from_dict(data, source=str(path))
 
     def __eq__(self, other) -> bool:
         return isinstance(other, History) and self.to_dict() == other.to_dict()

@@ -116,3 +116,79 @@ def test_saved_files_are_world_readable(tmp_path):
     h.update(["q"], ["a"])
     h.save(tmp_path / "h.json")
     assert (tmp_path / "h.json").stat().st_mode & 0o777 == 0o644
+
+
+def _doc(**fields):
+    doc = {"format": "obandits.history", "version": 1, "prompts": ["q", "r"],
+           "answers": [["1", "2"], ["3"]], "counts": [[2, 1], [4]]}
+    doc.update(fields)
+    return doc
+
+
+@pytest.mark.parametrize("fields,field", [
+    (dict(prompts=["q"]), "one length"),                                # zip would truncate
+    (dict(counts=[[2, 1]]), "one length"),
+    (dict(counts=[[2], [4]]), "counts[0]"),                             # answers vs counts
+    (dict(prompts=["q", "q"]), "prompts[1]"),                           # duplicate prompt
+    (dict(answers=[["1", "1"], ["3"]]), "answers[0][1]"),               # duplicate answer
+    (dict(counts=[[2.0, 1], [4]]), "counts[0][0]"),                     # float count
+    (dict(counts=[[2, "1"], [4]]), "counts[0][1]"),                     # string count
+    (dict(counts=[[2, 1], [-4]]), "counts[1][0]"),                      # negative count
+    (dict(counts=[[2, True], [4]]), "counts[0][1]"),                    # bool count
+    (dict(prompts="qr"), "'prompts' must be a list"),                   # string as the list
+    (dict(answers=[["1", ["x"]], ["3"]]), "answers[0][1]"),             # non-scalar key
+    (dict(prompts=[float("nan"), "r"]), "prompts[0]"),
+])
+def test_history_load_rejects_malformed_documents(tmp_path, fields, field):
+    path = tmp_path / "h.json"
+    path.write_text(json.dumps(_doc(**fields)))
+    with pytest.raises(ValueError) as err:
+        History.load(path)
+    assert str(path) in str(err.value) and field in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_history_load_names_a_garbage_file(tmp_path):
+    path = tmp_path / "h.json"
+    path.write_text('{"format": "obandits.history", "vers')
+    with pytest.raises(ValueError, match=f"{path}: not valid JSON"):
+        History.load(path)
+
+
+@pytest.mark.parametrize("key", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_float_keys_are_refused(key):
+    with pytest.raises(ValueError, match="float keys must be finite"):
+        History().update(["q"], [key])
+    with pytest.raises(ValueError, match="float keys must be finite"):
+        History().update([key], ["a"])
+
+
+def test_finite_float_keys_round_trip(tmp_path):
+    h = History()
+    h.update(["q", "q", 2.5], [0.25, 0.25, -1e300])
+    h.save(tmp_path / "h.json")
+    assert History.load(tmp_path / "h.json") == h
+
+
+@pytest.mark.parametrize("counts,what", [
+    (np.array([[1, -2]]), ">= 0"),
+    (np.array([[1.0, np.nan]]), "nan"),
+    (np.array([1, 2]), "2-D"),
+    (np.array([["a"]]), "integer"),
+])
+def test_count_table_load_rejects_bad_counts(tmp_path, counts, what):
+    path = tmp_path / "c.npz"
+    np.savez(path, format=np.array("obandits.counts"), version=np.array(1), counts=counts)
+    with pytest.raises(ValueError) as err:
+        CountTable.load(path)
+    assert str(path) in str(err.value) and "counts" in str(err.value) and what in str(err.value)
+
+
+def test_count_table_load_names_a_truncated_file(tmp_path):
+    t = CountTable()
+    t.update([0], [1])
+    t.save(tmp_path / "c.npz")
+    raw = (tmp_path / "c.npz").read_bytes()
+    (tmp_path / "c.npz").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ValueError, match="c.npz"):
+        CountTable.load(tmp_path / "c.npz")
