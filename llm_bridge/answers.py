@@ -6,6 +6,13 @@ to a key such that equivalent answers get equal keys, so ``N(x, a)`` counts them
 
 * integers (also ``+7``, ``1,234``, ``12.0``, ``$42$``, ``\\text{7}``) -> ``int``;
 * plain decimals -> the exact fraction (``0.5``, ``0.50`` -> ``"1/2"``; ``2.5`` -> ``"5/2"``);
+* scientific notation -> the exact value (``1e3`` -> 1000, ``2.5e-1`` -> ``"1/4"``); exponents
+  beyond ``MAX_EXPONENT`` -> ``None``;
+* powers written ``**`` (``10**3``) -> the LaTeX power ``10^{3}`` before parsing, so the
+  exponent is never cut off; a ``**`` that cannot be rewritten -> ``None``;
+* text answers (a word of two or more letters that is not a LaTeX command or a function name)
+  -> the words, lower-cased, spaces collapsed (``"cat"`` and ``"act"`` differ; never read as
+  a product of letters, which made anagrams equal);
 * anything else -> the sympy normal form that ``math-verify`` parses it to, evaluated
   (``10^{3}`` -> 1000) and with floats made exact rationals (``\\frac{2}{4}`` -> ``"1/2"``),
   an integer result again giving ``int``;
@@ -28,6 +35,16 @@ _DECIMAL = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d*)\.\d+")
 _THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+")
 _NUMERIC = re.compile(r"\s*[-+]?[\d.,]+\s*")
 _WRAPPERS = re.compile(r"\\(?:text|textbf|mathbf|mathrm|mbox)\s*\{([^{}]*)\}")
+_SCIENTIFIC = re.compile(r"([-+]?(?:\d+\.?\d*|\.\d+))[eE]([-+]?\d+)")
+# ``**`` followed by a number or a parenthesised group; a bare number after ``^`` gets braces
+# (``10^0.5`` is otherwise read as ``10^0`` times ``.5``).
+_STARSTAR = re.compile(r"\*\*\s*([-+]?\d+(?:\.\d+)?|\([^()]*\))")
+_CARET_NUMBER = re.compile(r"\^\s*([-+]?\d+(?:\.\d+)?)")
+_COMMAND = re.compile(r"\\[a-zA-Z]+")
+_WORD = re.compile(r"[a-zA-Z]{2,}")
+# Bare names math-verify reads as functions or constants (it reads "pi", "log" as products).
+_MATH_NAMES = frozenset({"sqrt", "inf"})
+MAX_EXPONENT = 400  # 1e400 is still an exact integer key; 1e100000 is junk, not worth the memory
 
 
 class Extracted(NamedTuple):
@@ -105,7 +122,37 @@ def canonical_answer(answer: str | None) -> int | str | None:
         return int(compact.replace(",", ""))
     if _DECIMAL.fullmatch(compact):
         return _fraction_key(Fraction(compact.replace(",", "")))
+    sci = _SCIENTIFIC.fullmatch(compact)
+    if sci:
+        if abs(int(sci.group(2))) > MAX_EXPONENT:
+            return None
+        return _fraction_key(Fraction(sci.group(1)) * Fraction(10) ** int(sci.group(2)))
+    if len(s) > MAX_PARSE_CHARS:
+        return None
+    words = [w for w in _WORD.findall(_COMMAND.sub(" ", s)) if w.lower() not in _MATH_NAMES]
+    if words:
+        return _text_key(s)
+    s = _STARSTAR.sub(lambda m: "^{" + _exponent(m.group(1)) + "}", s)
+    if "**" in s:
+        return None  # a power we cannot rewrite: refuse rather than cut the exponent off
+    s = _CARET_NUMBER.sub(lambda m: "^{" + _exponent(m.group(1)) + "}", s)
     return _math_verify_key(s)
+
+
+def _exponent(e: str) -> str:
+    """A decimal exponent as an exact LaTeX fraction (``0.5`` -> ``\\frac{1}{2}``), so that
+    ``2**0.5`` is ``sqrt(2)``, not a float rounded to a rational."""
+    if "." not in e or e.startswith("("):
+        return e
+    q = Fraction(e)
+    return str(q.numerator) if q.denominator == 1 else f"\\frac{{{q.numerator}}}{{{q.denominator}}}"
+
+
+def _text_key(s: str) -> str:
+    """Key of a text answer: wrappers dropped, lower-cased, whitespace collapsed."""
+    s = re.sub(r"\\(?:text|textbf|mathbf|mathrm|mbox)\s*\{([^{}]*)\}", r"\1", s)
+    s = s.replace("\\", " ").replace("~", " ")
+    return " ".join(s.lower().split()).rstrip(".")
 
 
 def _fraction_key(q: Fraction) -> int | str:

@@ -63,7 +63,7 @@ def _draw(rng: np.random.Generator, level: int) -> tuple[str, int]:
 
 
 def arithmetic_problems(n: int, *, levels=(1, 2, 3), seed: int = 0) -> list[Problem]:
-    """``n`` distinct arithmetic problems, levels cycling through ``levels``, drawn from ``seed``."""
+    """``n`` distinct arithmetic problems, levels cycling through ``levels``, from ``seed``."""
     if not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     levels = tuple(levels)
@@ -132,12 +132,19 @@ def load_jsonl(path) -> list[Problem]:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{path}:{lineno}: not valid JSON ({exc})") from None
+            if not isinstance(row, dict):
+                raise ValueError(f"{path}:{lineno}: must be a JSON object, got {line.strip()[:40]}")
             prompt = next((row[k] for k in _PROMPT_KEYS if k in row), None)
             key = next((k for k in _ANSWER_KEYS if k in row), None)
             if not isinstance(prompt, str) or key is None:
                 raise ValueError(f"{path}:{lineno}: needs a prompt (one of {_PROMPT_KEYS}) and "
                                  f"an answer (one of {_ANSWER_KEYS})")
-            answer = str(row[key])
+            raw = row[key]
+            if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+                # str(None) would make "None" a gold answer
+                raise ValueError(f"{path}:{lineno}: field {key!r} must be a string or a number, "
+                                 f"got {json.dumps(raw)}")
+            answer = str(raw)
             if key == "solution":
                 ex = extract_answer(answer)
                 answer = ex.text if ex else answer

@@ -159,3 +159,29 @@ def test_last_number_fallback_edge_cases():
     assert answer_key("x = -3.") == -3
     assert answer_key("about 1{,}000 people") == 1000
     assert answer_key("\\boxed{7} and \\boxed{}") == 7  # an empty last box does not win
+
+
+def test_powers_scientific_notation_and_words():
+    """Issue 15: ``**`` cut the exponent off, ``1e3`` was not 1000, words were products."""
+    assert answer_key("\\boxed{10**3}") == 1000 != 10
+    assert canonical_answer("2**10") == canonical_answer("2^{10}") == 1024
+    assert canonical_answer("2**0.5") == canonical_answer("\\sqrt{2}") == "sqrt(2)"
+    assert canonical_answer("10^0.5") == canonical_answer("\\sqrt{10}")
+    assert canonical_answer("x**y") is None  # a power it cannot rewrite is refused, not cut
+    for sci, value in [("1e3", 1000), ("1E3", 1000), ("1.5e3", 1500), ("-2e2", -200),
+                       ("2.5e-1", "1/4")]:
+        assert canonical_answer(sci) == value, sci
+    assert canonical_answer("1e100000") is None  # junk exponent, no huge integer
+    assert canonical_answer("cat") != canonical_answer("act")
+    assert canonical_answer("two apples") != canonical_answer("two")
+    assert canonical_answer("Two  Apples.") == canonical_answer("two apples")
+    assert canonical_answer("\\text{two apples}") == "two apples"
+    assert canonical_answer("x+1") == "x + 1"  # single letters stay algebra
+
+
+@pytest.mark.parametrize("value", ["null", "true", "[4]", "{\"a\": 1}"])
+def test_load_jsonl_refuses_a_null_or_non_scalar_answer(tmp_path, value):
+    f = tmp_path / "gold.jsonl"
+    f.write_text('{"prompt": "2+2?", "answer": 4}\n{"prompt": "3+3?", "answer": ' + value + "}\n")
+    with pytest.raises(ValueError, match=r"gold.jsonl:2: .*answer.* must be a string or a number"):
+        load_jsonl(f)
