@@ -102,10 +102,24 @@ class Advantages(NamedTuple):
 # --------------------------------------------------------------------------------------------
 
 
+# The std squares centred rewards: beyond ~1e154 the squares overflow and the advantages would
+# silently be 0 (std = inf) or NaN (inf / inf). 1e150 leaves room for sums over 10^8 samples.
+MAX_ABS_REWARD = 1e150
+
+
+def _check_reward(reward) -> np.ndarray:
+    reward = v.float_array("reward", reward)
+    if reward.size and np.abs(reward).max() > MAX_ABS_REWARD:
+        bad = reward[np.abs(reward) > MAX_ABS_REWARD][0]
+        raise ValueError(f"reward must lie in [-{MAX_ABS_REWARD:g}, {MAX_ABS_REWARD:g}] (the "
+                         f"std's squares would overflow float64), got {bad:g}; rescale rewards")
+    return reward
+
+
 def _check_samples(group, outcome, reward, count):
     group = v.int_array("group", group, min_value=0)
     outcome = v.int_array("outcome", outcome)
-    reward = v.float_array("reward", reward)
+    reward = _check_reward(reward)
     count = v.float_array("count", count, min_value=0.0)
     v.same_length(group=group, outcome=outcome, reward=reward, count=count)
     return group, outcome, reward, count
@@ -157,7 +171,7 @@ def grpo_advantages(group, reward, *, scale: str = "group", eps: float = 1e-6,
     """
     cfg = BonusConfig(scale=scale, eps=eps, ddof=ddof)
     group = v.int_array("group", group, min_value=0)
-    reward = v.float_array("reward", reward)
+    reward = _check_reward(reward)
     v.same_length(group=group, reward=reward)
     group, n_groups = _dense_groups(group)
     return _grpo_numpy(group, reward, n_groups, cfg.scale, cfg.eps, cfg.ddof)
@@ -378,7 +392,7 @@ def advantages_with_history(table, prompt, group, outcome, reward,
     prompt = v.int_array("prompt", prompt, min_value=0)
     group = v.int_array("group", group, min_value=0)
     outcome = v.int_array("outcome", outcome, min_value=0)
-    reward = v.float_array("reward", reward)
+    reward = _check_reward(reward)
     v.same_length(prompt=prompt, group=group, outcome=outcome, reward=reward)
     # Everything is validated before the table changes, so a bad batch is never counted.
     if cfg.count_mode == "after":

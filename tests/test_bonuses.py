@@ -246,3 +246,27 @@ def test_a_rejected_batch_is_never_counted():
 def test_config_stores_converted_values():
     cfg = BonusConfig(c="0.25", ddof=1.0)
     assert cfg.c == 0.25 and isinstance(cfg.c, float) and cfg.ddof == 1
+
+
+@pytest.mark.parametrize("scale", SCALES)
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_huge_rewards_are_refused_not_zeroed(scale, backend):
+    """Issue 15: rewards >= ~1e154 squared to inf, giving advantages 0 or NaN without a word."""
+    group, outcome, count = [0, 0, 1, 1], [0, 1, 0, 1], [0, 1, 2, 3]
+    for big in (1e154, 1e200, -1e300):
+        with pytest.raises(ValueError, match=r"reward must lie in \[-1e\+150, 1e\+150\]"):
+            shaped_advantages(group, outcome, [0.0, big, 0.0, 1.0], count, backend=backend,
+                              scale=scale)
+    with pytest.raises(ValueError, match="reward must lie"):
+        grpo_advantages(group, [0.0, 1e160, 0.0, 1.0], scale=scale)
+    # At the bound the advantages are still the exact, finite, non-zero values.
+    adv = shaped_advantages(group, outcome, [0.0, 1e150, 0.0, -1e150], count, backend=backend,
+                            scale=scale)
+    assert np.all(np.isfinite(adv.total)) and np.all(adv.grpo != 0)
+
+
+def test_huge_reward_batch_is_never_counted():
+    table = CountTable()
+    with pytest.raises(ValueError, match="reward must lie"):
+        advantages_with_history(table, [0, 0], [0, 0], [0, 1], [0.0, 1e155], count_mode="after")
+    assert table.counts.size == 0
