@@ -39,8 +39,9 @@ def default_model_location() -> tuple[Path, str]:
     return pkg, DEFAULT_GGUF
 
 
-def _location(spec: str) -> tuple[str, str | None]:
-    """Directory (and gguf file name, if any) for a model spec other than ``tiny``."""
+def model_location(spec: str) -> tuple[str, str | None]:
+    """Directory (and gguf file name, if any) for a model spec (``tiny``: the tokenizer's);
+    FileNotFoundError naming the path when it holds no model."""
     if spec in ("default", "tiny"):
         pkg, gguf = default_model_location()
         return str(pkg), gguf
@@ -60,7 +61,8 @@ def resolve_device(device: str = "auto") -> torch.device:
     try:
         dev = torch.device(device)
     except RuntimeError as exc:
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}") from exc
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got "
+                         f"{device!r}") from exc
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} requested but CUDA is not available")
     return dev
@@ -98,7 +100,7 @@ def load_tokenizer(spec: str = "default"):
     """The tokenizer of a model spec, set up for batched generation: left padding, and a pad
     token (the EOS token when the tokenizer has none). Cached per location, since loading it
     from the GGUF file takes seconds; callers must not mutate it."""
-    directory, gguf = _location(spec)
+    directory, gguf = model_location(spec)
     tok = _load_tokenizer_cached(directory, gguf)
     tok.padding_side = "left"
     if tok.pad_token is None:
@@ -149,7 +151,7 @@ def load_model(spec: str = "default", *, device: str = "auto", dtype: str = "aut
     else:
         from transformers import AutoModelForCausalLM
 
-        directory, gguf = _location(spec)
+        directory, gguf = model_location(spec)
         model = _from_pretrained(AutoModelForCausalLM, "model", directory, gguf, dtype=dt)
     model = model.to(device=dev, dtype=dt)
     if model.generation_config is not None and model.generation_config.pad_token_id is None:

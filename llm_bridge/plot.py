@@ -68,7 +68,8 @@ def plot_runs(runs: dict[str, list[dict]], out) -> Path:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m llm_bridge.plot", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m llm_bridge.plot",
+                                description=__doc__.splitlines()[0])
     p.add_argument("logs", nargs="+", help="run directories or log.jsonl files")
     p.add_argument("--out", required=True, help="output PNG")
     args = p.parse_args(argv)

@@ -104,10 +104,11 @@ def arithmetic_task(n_train: int, n_test: int, *, levels=(1, 2, 3), seed: int = 
 
 
 def save_jsonl(problems: list[Problem], path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
-        fh.writelines(json.dumps(asdict(p)) + "\n" for p in problems)
+    """Write problems as JSONL, atomically (a kill never leaves half a file)."""
+    from obandits.counts import _atomic_write
+
+    text = "".join(json.dumps(asdict(p)) + "\n" for p in problems).encode()
+    _atomic_write(Path(path), lambda fh: fh.write(text))
 
 
 _PROMPT_KEYS = ("prompt", "problem", "question")

@@ -17,201 +17,303 @@ import argparse
 import copy
 import dataclasses
 import json
+import os
 import sys
+import tempfile
 import time
+import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from obandits.bonuses import COUNT_MODES, METHODS, SCALES
+from obandits.counts import _atomic_write
+
+from .cli import OneLineParser, add_dataclass_arguments, dataclass_from_args, flatten
+from .trainer import TrainConfig
+
 METHOD_ALIASES = {"grpo": "none"}
-METHOD_CHOICES = ("grpo", "none", "ucb", "ucb-mean", "ucb-con", "batch")
+METHOD_CHOICES = ("grpo", *METHODS)
+
+
+def _method(text: str) -> str:
+    return METHOD_ALIASES.get(text, text)
+
+
+def _help(text: str) -> dict:
+    return {"help": text}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything ``python -m llm_bridge.train`` takes: the run's own settings (model, task,
+    budget, output) and the trainer's :class:`llm_bridge.trainer.TrainConfig` (which carries
+    the bonus as one :class:`obandits.bonuses.BonusConfig`). Flags are generated from these
+    dataclasses (:mod:`llm_bridge.cli`)."""
+
+    model: str = field(default="default", metadata=_help(
+        "'default' (embedded SmolLM2-135M-Instruct), 'tiny' (random, for tests) or a local "
+        "Hugging Face model directory / .gguf file"))
+    device: str = field(default="auto", metadata=_help("auto | cpu | cuda | cuda:N"))
+    dtype: str = field(default="auto", metadata=_help(
+        "auto (bfloat16 on GPU, float32 on CPU) | float32 | bfloat16 | float16"))
+    threads: int = field(default=0, metadata=_help(
+        "torch CPU threads (0: torch's default; 1 is robust on a CPU shared with other jobs)"))
+    task: str = field(default="arithmetic", metadata=_help(
+        "'arithmetic' (synthetic, seeded) or a JSONL file of training problems"))
+    test_task: str | None = field(default=None, metadata=_help(
+        "JSONL of held-out problems (with a JSONL --task; default: split off --n-test)"))
+    levels: tuple[int, ...] = field(default=(1, 2, 3), metadata=_help(
+        "arithmetic difficulty levels, comma-separated, from 1-5"))
+    n_train: int = field(default=256, metadata=_help("arithmetic training problems"))
+    n_test: int = field(default=64, metadata=_help("held-out problems"))
+    steps: int = field(default=10, metadata=_help("training steps"))
+    eval_every: int = field(default=0, metadata=_help(
+        "held-out eval every N steps (0: only before and after)"))
+    eval_problems: int = field(default=16, metadata=_help("held-out problems evaluated"))
+    eval_samples: int = field(default=32, metadata=_help(
+        "samples per held-out problem (pass@k for k <= this)"))
+    eval: bool = field(default=True, metadata=_help("held-out evaluation (--no-eval: skip)"))
+    out: str = field(default="runs/llm/run", metadata=_help("output directory"))
+    save_every: int = field(default=0, metadata=_help(
+        "checkpoint every N steps (0: only at the end)"))
+    resume: bool = field(default=False, metadata=_help(
+        "continue from OUT/checkpoint.pt (refused when a flag that changes the problems or "
+        "the training differs from the saved run)"))
+    overwrite: bool = field(default=False, metadata=_help(
+        "replace a run already in OUT (without it, a directory holding a checkpoint is "
+        "refused)"))
+    plot: bool = field(default=True, metadata=_help("write OUT/curves.png"))
+    quiet: bool = field(default=False, metadata=_help("no progress bar"))
+    train: TrainConfig = field(default_factory=TrainConfig, metadata=_help("trainer"))
+
+    def __post_init__(self) -> None:
+        from obandits import _validate as v
+
+        from .tasks import LEVELS
+
+        for name in ("steps", "n_train", "n_test", "eval_problems", "eval_samples"):
+            v.int_scalar(name, getattr(self, name), min_value=1)
+        for name in ("eval_every", "save_every", "threads"):
+            v.int_scalar(name, getattr(self, name), min_value=0)
+        if not self.levels or any(lv not in LEVELS for lv in self.levels):
+            raise ValueError(f"levels must be a non-empty subset of {LEVELS}, got "
+                             f"{','.join(map(str, self.levels)) or 'nothing'}")
+        if self.resume and self.overwrite:
+            raise ValueError("resume and --overwrite exclude each other: continue the run in "
+                             "OUT, or replace it")
+
+
+# Flags whose change makes a saved run a different run: the problems and their ids (task,
+# levels, sizes, seed), the model, and every trainer/bonus setting (added from TrainConfig).
+FIXED_ON_RESUME = ("model", "dtype", "task", "test_task", "levels", "n_train", "n_test",
+                   "eval_problems", "eval_samples")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m llm_bridge.train",
-                                description=__doc__.splitlines()[0])
-    a = p.add_argument
-    a("--method", default="grpo", choices=METHOD_CHOICES,
-      help="grpo (= none): plain GRPO; ucb | ucb-mean | ucb-con | batch: Spec 1 §2 bonuses")
-    a("--model", default="default",
-      help="'default' (embedded SmolLM2-135M-Instruct), 'tiny' (random, for tests) or a local "
-           "Hugging Face model directory / .gguf file")
-    a("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    a("--dtype", default="auto", help="auto (bfloat16 on GPU, float32 on CPU) | float32 | "
-                                      "bfloat16 | float16")
-    a("--seed", type=int, default=0, help="seed of task, prompt order, sampling, tiny init")
-    a("--threads", type=int, default=0, help="torch CPU threads (0: torch's default; 1 is "
-                                             "robust on a CPU shared with other jobs)")
-    g = p.add_argument_group("task")
-    g.add_argument("--task", default="arithmetic",
-                   help="'arithmetic' (synthetic, seeded) or a JSONL file of training problems")
-    g.add_argument("--test-task", default=None, help="JSONL of held-out problems (with a JSONL "
-                                                     "--task; default: split off --n-test)")
-    g.add_argument("--levels", default="1,2,3", help="arithmetic difficulty levels (1-5)")
-    g.add_argument("--n-train", type=int, default=256, help="arithmetic training problems")
-    g.add_argument("--n-test", type=int, default=64, help="held-out problems")
-    g = p.add_argument_group("budget")
-    g.add_argument("--steps", type=int, default=10, help="training steps")
-    g.add_argument("--prompts-per-step", type=int, default=4)
-    g.add_argument("--n-rollouts", type=int, default=8, help="rollouts per prompt (group size)")
-    g.add_argument("--max-new-tokens", type=int, default=128)
-    g.add_argument("--gen-batch", type=int, default=32, help="sequences per generation call")
-    g.add_argument("--micro-batch", type=int, default=8,
-                   help="sequences per backward pass (gradient accumulation)")
-    g.add_argument("--eval-every", type=int, default=0, help="held-out eval every N steps "
-                                                              "(0: only before and after)")
-    g.add_argument("--eval-problems", type=int, default=16, help="held-out problems evaluated")
-    g.add_argument("--eval-samples", type=int, default=32, help="samples per held-out problem "
-                                                                "(pass@k for k <= this)")
-    g.add_argument("--no-eval", action="store_true", help="skip held-out evaluation")
-    g = p.add_argument_group("bonus (Spec 1 §2)")
-    g.add_argument("--c", type=float, default=0.2, help="bonus scale c")
-    g.add_argument("--b0", type=float, default=0.5, help="UCB-Con baseline b0")
-    g.add_argument("--no-all-correct-rule", action="store_true",
-                   help="keep the bonus on groups whose rollouts are all correct")
-    g.add_argument("--count-mode", default="before", choices=("before", "after"))
-    g.add_argument("--scale", default="group", choices=("group", "none", "batch"),
-                   help="GRPO std normalisation (none = Dr. GRPO)")
-    g.add_argument("--mask-answer-bonus", action="store_true",
-                   help="apply the bonus to reasoning tokens only, not the final answer's")
-    g = p.add_argument_group("optimisation")
-    g.add_argument("--lr", type=float, default=1e-6)
-    g.add_argument("--weight-decay", type=float, default=0.0)
-    g.add_argument("--temperature", type=float, default=1.0)
-    g.add_argument("--top-p", type=float, default=1.0)
-    g.add_argument("--clip-eps", type=float, default=0.2)
-    g.add_argument("--beta-kl", type=float, default=0.0, help="KL weight to the frozen initial "
-                                                              "model (0: no reference model)")
-    g.add_argument("--ppo-epochs", type=int, default=1)
-    g.add_argument("--max-grad-norm", type=float, default=1.0)
-    g.add_argument("--loss-agg", default="token", choices=("token", "sequence"))
-    g.add_argument("--amp", action="store_true", help="bfloat16 autocast for forward passes "
-                                                       "(use with --dtype float32 on GPU)")
-    g = p.add_argument_group("output")
-    g.add_argument("--out", default="runs/llm/run", help="output directory")
-    g.add_argument("--save-every", type=int, default=0, help="checkpoint every N steps "
-                                                             "(0: only at the end)")
-    g.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
-    g.add_argument("--no-plot", action="store_true")
-    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    p = OneLineParser(prog="python -m llm_bridge.train", description=__doc__.splitlines()[0])
+    add_dataclass_arguments(p, RunConfig,
+                            choices={"method": METHOD_CHOICES, "count_mode": COUNT_MODES,
+                                     "scale": SCALES},
+                            types={"method": str}, aliases={"kl_beta": ("--beta-kl",)})
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
 
 
-def _config(args):
-    from .trainer import TrainConfig
-
-    return TrainConfig(
-        method=METHOD_ALIASES.get(args.method, args.method), c=args.c, b0=args.b0,
-        all_correct_rule=not args.no_all_correct_rule, count_mode=args.count_mode,
-        scale=args.scale, mask_answer_bonus=args.mask_answer_bonus,
-        prompts_per_step=args.prompts_per_step, n_rollouts=args.n_rollouts,
-        max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
-        gen_batch=args.gen_batch, lr=args.lr, weight_decay=args.weight_decay,
-        clip_eps=args.clip_eps, beta_kl=args.beta_kl, ppo_epochs=args.ppo_epochs,
-        micro_batch=args.micro_batch, max_grad_norm=args.max_grad_norm,
-        loss_agg=args.loss_agg, amp=args.amp, seed=args.seed)
+def parse_config(argv: list[str] | None = None) -> RunConfig:
+    """Flags -> validated :class:`RunConfig` (ValueError naming the flag)."""
+    ns = build_parser().parse_args(argv)
+    return config_from_args(ns)
 
 
-def _tasks(args):
+def config_from_args(ns: argparse.Namespace) -> RunConfig:
+    values = dict(vars(ns))
+    values.pop("debug", None)
+    values["method"] = _method(values["method"])
+    return dataclass_from_args(RunConfig, values)
+
+
+def _tasks(cfg: RunConfig):
     from .tasks import arithmetic_task, load_jsonl, train_test_split
 
-    if args.task == "arithmetic":
-        try:
-            levels = tuple(int(x) for x in args.levels.split(","))
-        except ValueError:
-            raise ValueError(f"--levels must be comma-separated integers, got {args.levels!r}")
-        return arithmetic_task(args.n_train, args.n_test, levels=levels, seed=args.seed)
-    train = load_jsonl(args.task)
-    if args.test_task:
-        return train, load_jsonl(args.test_task)
-    return train_test_split(train, min(args.n_test, len(train) - 1), seed=args.seed)
-
-
-def _check_args(args) -> None:
-    for name in ("steps", "n_train", "n_test", "eval_problems", "eval_samples"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    for name in ("eval_every", "save_every"):
-        if getattr(args, name) < 0:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
+    if cfg.task == "arithmetic":
+        return arithmetic_task(cfg.n_train, cfg.n_test, levels=cfg.levels, seed=cfg.train.seed)
+    train = load_jsonl(cfg.task)
+    if cfg.test_task:
+        return train, load_jsonl(cfg.test_task)
+    if len(train) < 2:
+        raise ValueError(f"--task {cfg.task}: needs at least 2 problems to split off a test set")
+    return train_test_split(train, min(cfg.n_test, len(train) - 1), seed=cfg.train.seed)
 
 
 def _read_log(path: Path, upto: int) -> list[dict]:
+    """Records of ``log.jsonl`` up to step ``upto``; a cut or garbage line is an error naming
+    the file and the line."""
     if not path.is_file():
         return []
+    out = []
     with open(path) as fh:
-        return [r for r in map(json.loads, filter(str.strip, fh)) if r["step"] <= upto]
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                step = rec["step"]
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise ValueError(f"{path}:{lineno}: not a log record (cut or edited line: "
+                                 f"{type(exc).__name__}); remove the line to resume") from None
+            if step <= upto:
+                out.append(rec)
+    return out
 
 
-def run(args) -> dict:
-    """Train as ``args`` say; returns ``{"train": [...], "eval": [...], "out": path}``."""
+def _check_out(cfg: RunConfig) -> str:
+    """Check OUT before any work; returns ``fresh``, ``restart`` (a resume with no checkpoint
+    yet: the run was stopped before its first save) or ``resume``."""
+    out = Path(cfg.out)
+    ckpt, meta = out / "checkpoint.pt", out / "config.json"
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: exists and is not a directory")
+    if cfg.resume:
+        if not ckpt.is_file() and not meta.is_file():
+            raise ValueError(f"--resume: {out} holds no run to resume (no checkpoint.pt, no "
+                             f"config.json)")
+        if not meta.is_file():
+            raise ValueError(f"--resume: {meta} is missing, so this call cannot be checked "
+                             f"against the saved run")
+        try:
+            saved = json.loads(meta.read_text())["args"]
+        except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"--resume: {meta} is not a run config "
+                             f"({type(exc).__name__})") from None
+        now = flatten(cfg)
+        fixed = FIXED_ON_RESUME + tuple(flatten(cfg.train))
+        diff = [k for k in fixed if saved.get(k, "<missing>") != now[k]]
+        if diff:
+            k = diff[0]
+            others = ", ".join("--" + d.replace("_", "-") for d in diff[1:])
+            more = f" (and {others})" if others else ""
+            raise ValueError(f"--resume: --{k.replace('_', '-')} was {saved.get(k)!r} in the "
+                             f"saved run in {out}, now {now[k]!r}{more}; it changes the "
+                             f"problems or the training: use the saved value or another --out")
+    elif ckpt.is_file() and not cfg.overwrite:
+        raise ValueError(f"--out {out} holds a checkpoint of another run: --resume to continue "
+                         f"it, --overwrite to replace it, or choose another --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=out, prefix=".write-test")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ValueError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
+    if cfg.resume:
+        return "resume" if ckpt.is_file() else "restart"
+    return "fresh"
+
+
+def _same_problems(path: Path, problems) -> None:
+    from .tasks import load_jsonl
+
+    if not path.is_file():
+        raise ValueError(f"--resume: {path} is missing, so the problems cannot be checked")
+    saved = load_jsonl(path)
+    if saved != list(problems):
+        first = next((i for i, (a, b) in enumerate(zip(saved, problems)) if a != b),
+                     min(len(saved), len(problems)))
+        raise ValueError(f"--resume: the problems differ from {path} (first at index {first}; "
+                         f"the task data changed): use the same task or another --out")
+
+
+def _write_json(path: Path, obj) -> None:
+    payload = (json.dumps(obj, indent=2) + "\n").encode()
+    _atomic_write(path, lambda fh: fh.write(payload))
+
+
+def run(cfg: RunConfig | argparse.Namespace) -> dict:
+    """Train as ``cfg`` says; returns ``{"train": [...], "eval": [...], "out": path}``.
+
+    Every check that can refuse the call (flags, task files, the output directory, a resume
+    that does not match the saved run) runs before the model is loaded and before anything is
+    written."""
     import torch
     from tqdm import tqdm
 
     from obandits.tables import markdown_table
 
-    from .models import load_model
+    from .models import load_model, model_location, resolve_device, resolve_dtype
     from .tasks import save_jsonl
     from .trainer import GRPOTrainer
 
-    _check_args(args)
-    config = _config(args)
-    if args.threads < 0:
-        raise ValueError(f"--threads must be >= 0, got {args.threads}")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    out = Path(args.out)
-    ckpt = out / "checkpoint.pt"
-    if args.resume and not ckpt.is_file():
-        raise ValueError(f"--resume given but no checkpoint at {ckpt}")
-    train, test = _tasks(args)
+    if isinstance(cfg, argparse.Namespace):
+        cfg = config_from_args(cfg)
+    config = cfg.train
+    method = config.bonus.method
+    train, test = _tasks(cfg)
+    model_location(cfg.model)  # a missing model is refused before anything is written
+    resolve_dtype(cfg.dtype, resolve_device(cfg.device))
+    mode = _check_out(cfg)  # creates OUT: the first write
+    out = Path(cfg.out)
+    ckpt, log_path = out / "checkpoint.pt", out / "log.jsonl"
+    if mode != "fresh":
+        _same_problems(out / "train.jsonl", train)
+        _same_problems(out / "test.jsonl", test)
+    if mode == "restart":
+        print(f"llm_bridge.train: {out} has no checkpoint yet (stopped before the first save): "
+              f"starting it again from step 0", file=sys.stderr)
+    if cfg.overwrite:
+        for name in ("checkpoint.pt", "log.jsonl", "curves.png"):
+            (out / name).unlink(missing_ok=True)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     t0 = time.perf_counter()
-    model, tok, device = load_model(args.model, device=args.device, dtype=args.dtype,
-                                    seed=args.seed)
+    model, tok, device = load_model(cfg.model, device=cfg.device, dtype=cfg.dtype,
+                                    seed=config.seed)
     load_seconds = time.perf_counter() - t0
-    ref = copy.deepcopy(model) if config.beta_kl > 0 else None
+    ref = copy.deepcopy(model) if config.kl_beta > 0 else None
     trainer = GRPOTrainer(model, tok, train, config, ref_model=ref)
-    out.mkdir(parents=True, exist_ok=True)
     records: list[dict] = []
-    if args.resume:
+    if mode == "resume":
         trainer.load(ckpt)
-        records = _read_log(out / "log.jsonl", trainer.step_count)
-    else:
+        records = _read_log(log_path, trainer.step_count)
+    if mode != "resume":
         save_jsonl(train, out / "train.jsonl")
         save_jsonl(test, out / "test.jsonl")
-    meta = {"args": vars(args), "config": dataclasses.asdict(config), "device": str(device),
-            "dtype": str(next(model.parameters()).dtype), "torch": torch.__version__,
-            "model_load_seconds": load_seconds, "n_train": len(train), "n_test": len(test)}
-    (out / "config.json").write_text(json.dumps(meta, indent=2))
-    eval_set = test[: args.eval_problems]
+    if mode == "fresh":
+        meta = {"args": flatten(cfg), "config": dataclasses.asdict(config),
+                "device": str(device), "dtype": str(next(model.parameters()).dtype),
+                "torch": torch.__version__, "model_load_seconds": load_seconds,
+                "n_train": len(train), "n_test": len(test)}
+        _write_json(out / "config.json", meta)  # kept as is on resume: it names the run
+    eval_set = test[: cfg.eval_problems]
 
-    log_path = out / "log.jsonl"
-    with open(log_path, "w") as fh:  # rewritten on resume: drops records past the checkpoint
-        fh.writelines(json.dumps(r) + "\n" for r in records)
+    # Rewritten atomically on resume: drops the records past the checkpoint.
+    text = "".join(json.dumps(r) + "\n" for r in records).encode()
+    _atomic_write(log_path, lambda fh: fh.write(text))
 
     def emit(rec):
         records.append(rec)
-        with open(log_path, "a") as fh:
+        with open(log_path, "a") as fh:  # one write() per record (under the buffer size)
             fh.write(json.dumps(rec) + "\n")
 
     def want_eval(step):
-        if args.no_eval:
+        if not cfg.eval:
             return False
-        if step in (0, args.steps):
+        if step in (0, cfg.steps):
             return True
-        return args.eval_every > 0 and step % args.eval_every == 0
+        return cfg.eval_every > 0 and step % cfg.eval_every == 0
 
     if trainer.step_count == 0 and want_eval(0):
-        emit(trainer.evaluate(eval_set, args.eval_samples))
-    bar = tqdm(total=args.steps, initial=trainer.step_count, desc=f"llm {args.method}",
-               disable=args.quiet, unit="step")
-    while trainer.step_count < args.steps:
+        emit(trainer.evaluate(eval_set, cfg.eval_samples))
+    bar = tqdm(total=cfg.steps, initial=min(trainer.step_count, cfg.steps),
+               desc=f"llm {method}", disable=cfg.quiet, unit="step")
+    while trainer.step_count < cfg.steps:
         rec = trainer.step()
         emit(rec)
         bar.update(1)
         bar.set_postfix(reward=f"{rec['reward']:.2f}", tok_s=f"{rec['gen_tokens_per_s']:.0f}")
         s = trainer.step_count
         if want_eval(s):
-            emit(trainer.evaluate(eval_set, args.eval_samples))
-        if args.save_every and s % args.save_every == 0 and s < args.steps:
+            emit(trainer.evaluate(eval_set, cfg.eval_samples))
+        if cfg.save_every and s % cfg.save_every == 0 and s < cfg.steps:
             trainer.save(ckpt)
     bar.close()
     trainer.save(ckpt)
@@ -223,7 +325,7 @@ def run(args) -> dict:
         pk = r["pass@k"]
         rows.append([r["step"], pk.get("1"), pk.get("8"), pk.get(str(max(map(int, pk)))),
                      r["distinct_all"], r["unparseable"]])
-    print(f"\n{args.method} on {args.model} ({len(train)} train / {len(test)} test problems, "
+    print(f"\n{method} on {cfg.model} ({len(train)} train / {len(test)} test problems, "
           f"{device}):")
     if tr:
         print(markdown_table(["steps", "mean reward", "gen tok/s", "step s", "bonus s share"],
@@ -235,18 +337,22 @@ def run(args) -> dict:
     if rows:
         print(markdown_table(["eval step", "pass@1", "pass@8", "pass@max", "distinct/problem",
                               "unparseable"], rows))
-    if not args.no_plot and records:
+    if cfg.plot and records:
         from .plot import plot_runs
 
-        plot_runs({args.method: records}, out / "curves.png")
+        plot_runs({method: records}, out / "curves.png")
     return {"train": tr, "eval": ev, "out": str(out)}
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Parse, train; a user's error is one line on stderr and exit status 2 (``--debug``: the
+    traceback too)."""
+    ns = build_parser().parse_args(argv)
     try:
-        run(args)
-    except (ValueError, FileNotFoundError) as exc:
+        run(config_from_args(ns))
+    except (ValueError, OSError) as exc:
+        if ns.debug:
+            traceback.print_exc()
         print(f"llm_bridge.train: error: {exc}", file=sys.stderr)
         return 2
     return 0

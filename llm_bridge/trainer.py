@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,60 +30,62 @@ import torch
 
 from obandits import _validate as v
 from obandits.bonuses import BonusConfig, advantages_with_history
-from obandits.counts import History
+from obandits.counts import History, _atomic_write
 from obandits.metrics import PASS_K, distinct_answers, mean_token_entropy, pass_at_k_curve
 
 from .answers import answer_key, extract_answer, is_correct
 from .tasks import Problem, chat_prompt
 
-CHECKPOINT_FORMAT, CHECKPOINT_VERSION = "llm_bridge.checkpoint", 1
+CHECKPOINT_FORMAT, CHECKPOINT_VERSION = "llm_bridge.checkpoint", 2  # 2: config.bonus nested
 LOSS_AGGS = ("token", "sequence")
+
+
+def _help(text: str, **extra) -> dict:
+    """Field metadata: the help text the command line shows (flags are generated from it)."""
+    return {"help": text, **extra}
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Validated trainer settings.
+    """Validated trainer settings; each field's help is in its metadata (``--help`` shows it).
 
-    Bonus (Spec 1 §2): ``method`` (none = plain GRPO | ucb | ucb-mean | ucb-con | batch), ``c``,
-    ``b0``, ``all_correct_rule``, ``count_mode``, ``scale`` (GRPO std: group | none | batch),
-    ``mask_answer_bonus`` (bonus on reasoning tokens only).
-    Sampling: ``prompts_per_step``, ``n_rollouts``, ``max_new_tokens``, ``temperature``, ``top_p``,
-    ``gen_batch`` (sequences per generation call).
-    Optimisation: ``lr``, ``weight_decay``, ``clip_eps`` (PPO clip), ``beta_kl`` (0: no
-    reference model), ``ppo_epochs`` (updates per batch), ``micro_batch`` (sequences per
-    backward; gradients accumulate over the batch), ``max_grad_norm``, ``loss_agg`` (``token``:
-    mean over all completion tokens of the batch; ``sequence``: mean over sequences of the
-    per-sequence token mean). ``amp``: run forward passes under bfloat16 autocast (keep float32
-    weights: pure bfloat16 weights lose updates as small as ``lr = 1e-6``). ``seed`` drives
-    prompt choice and sampling.
+    The bonus travels as one :class:`obandits.bonuses.BonusConfig` (Spec 1 §2), unchanged from
+    the command line to :func:`obandits.bonuses.advantages_with_history`.
     """
 
-    method: str = "none"
-    c: float = 0.2
-    b0: float = 0.5
-    all_correct_rule: bool = True
-    count_mode: str = "before"
-    scale: str = "group"
-    mask_answer_bonus: bool = False
-    prompts_per_step: int = 4
-    n_rollouts: int = 8
-    max_new_tokens: int = 128
-    temperature: float = 1.0
-    top_p: float = 1.0
-    gen_batch: int = 32
-    lr: float = 1e-6
-    weight_decay: float = 0.0
-    clip_eps: float = 0.2
-    beta_kl: float = 0.0
-    ppo_epochs: int = 1
-    micro_batch: int = 8
-    max_grad_norm: float = 1.0
-    loss_agg: str = "token"
-    amp: bool = False
-    seed: int = 0
+    bonus: BonusConfig = field(default_factory=BonusConfig, metadata=_help(
+        "exploration bonus (Spec 1 §2); method none = plain GRPO"))
+    mask_answer_bonus: bool = field(default=False, metadata=_help(
+        "apply the bonus to reasoning tokens only, not the final answer's"))
+    prompts_per_step: int = field(default=4, metadata=_help("prompts drawn per training step"))
+    n_rollouts: int = field(default=8, metadata=_help("rollouts per prompt (group size)"))
+    max_new_tokens: int = field(default=128, metadata=_help("completion length limit"))
+    temperature: float = field(default=1.0, metadata=_help("sampling temperature (> 0)"))
+    top_p: float = field(default=1.0, metadata=_help(
+        "nucleus sampling; must be 1.0 for training (the update needs exact log-probs)"))
+    gen_batch: int = field(default=32, metadata=_help("sequences per generation call"))
+    lr: float = field(default=1e-6, metadata=_help("AdamW learning rate"))
+    weight_decay: float = field(default=0.0, metadata=_help("AdamW weight decay"))
+    clip_eps: float = field(default=0.2, metadata=_help("PPO clip range of the ratio"))
+    kl_beta: float = field(default=0.0, metadata=_help(
+        "KL weight to the frozen initial model (0: no reference model)"))
+    ppo_epochs: int = field(default=1, metadata=_help("updates per generated batch"))
+    micro_batch: int = field(default=8, metadata=_help(
+        "sequences per backward pass (gradients accumulate over the batch)"))
+    max_grad_norm: float = field(default=1.0, metadata=_help("gradient-norm clip"))
+    loss_agg: str = field(default="token", metadata=_help(
+        "token: mean over all completion tokens of the batch; sequence: mean over sequences "
+        "of the per-sequence token mean", choices=LOSS_AGGS))
+    amp: bool = field(default=False, metadata=_help(
+        "bfloat16 autocast for forward passes, float32 weights (use with --dtype float32 on "
+        "GPU: pure bfloat16 weights lose updates as small as lr = 1e-6)"))
+    seed: int = field(default=0, metadata=_help(
+        "seed of the task, prompt order, sampling and the tiny model's init"))
 
     def __post_init__(self) -> None:
-        _ = self.bonus_config  # validates the bonus fields
+        if not isinstance(self.bonus, BonusConfig):
+            raise ValueError(f"bonus must be an obandits.bonuses.BonusConfig, got "
+                             f"{type(self.bonus).__name__}")
         if not isinstance(self.amp, bool):
             raise ValueError(f"amp must be a bool, got {self.amp!r}")
         if not isinstance(self.mask_answer_bonus, bool):
@@ -100,16 +101,14 @@ class TrainConfig:
         v.finite_scalar("lr", self.lr, min_value=0.0)
         v.finite_scalar("weight_decay", self.weight_decay, min_value=0.0)
         v.finite_scalar("clip_eps", self.clip_eps, min_value=0.0, strict_min=True)
-        v.finite_scalar("beta_kl", self.beta_kl, min_value=0.0)
+        v.finite_scalar("kl_beta", self.kl_beta, min_value=0.0)
         v.finite_scalar("max_grad_norm", self.max_grad_norm, min_value=0.0, strict_min=True)
         v.choice("loss_agg", self.loss_agg, LOSS_AGGS)
         v.int_scalar("seed", self.seed, min_value=0)
 
     @property
-    def bonus_config(self) -> BonusConfig:
-        return BonusConfig(method=self.method, c=self.c, b0=self.b0,
-                           all_correct_rule=self.all_correct_rule, count_mode=self.count_mode,
-                           scale=self.scale)
+    def method(self) -> str:
+        return self.bonus.method
 
 
 @dataclass
@@ -141,7 +140,8 @@ def _sample(logits: torch.Tensor, temperature: float, top_p: float,
 
 def _stop_ids(model, tokenizer) -> list[int]:
     ids = {tokenizer.eos_token_id}
-    eos = getattr(model.generation_config, "eos_token_id", None) if model.generation_config else None
+    gc = model.generation_config
+    eos = getattr(gc, "eos_token_id", None) if gc else None
     ids.update(eos if isinstance(eos, (list, tuple)) else [eos])
     return sorted(i for i in ids if i is not None)
 
@@ -281,8 +281,8 @@ class GRPOTrainer:
                  *, ref_model=None):
         if not train:
             raise ValueError("train must hold at least one problem")
-        if config.beta_kl > 0 and ref_model is None:
-            raise ValueError(f"beta_kl={config.beta_kl} > 0 needs a ref_model (frozen copy of "
+        if config.kl_beta > 0 and ref_model is None:
+            raise ValueError(f"kl_beta={config.kl_beta} > 0 needs a ref_model (frozen copy of "
                              f"the initial policy)")
         self.model, self.tokenizer, self.train, self.config = model, tokenizer, train, config
         self.ref_model = ref_model
@@ -335,7 +335,7 @@ class GRPOTrainer:
         pids, oids = self.history.observe(prompt_keys, keys)
         count_before = self.history.table.lookup(pids, oids)
         adv = advantages_with_history(self.history.table, pids, group, oids, reward,
-                                      cfg.bonus_config)
+                                      cfg.bonus)
         bonus_seconds = time.perf_counter() - t_bonus
 
         cmask = roll.completion_mask.bool()
@@ -368,7 +368,7 @@ class GRPOTrainer:
                            "texts": roll.texts}
         nz = adv.bonus != 0
         return {
-            "kind": "train", "step": self.step_count, "method": cfg.method,
+            "kind": "train", "step": self.step_count, "method": cfg.bonus.method,
             "samples_seen": self.samples_seen,
             "reward": float(reward.mean()), "pass@1": float(reward.mean()),
             "unparseable": float(np.mean([k is None for k in keys])),
@@ -397,13 +397,13 @@ class GRPOTrainer:
         n_tok = mask.sum().clamp(min=1.0)
         slices = [slice(s, min(s + cfg.micro_batch, B)) for s in range(0, B, cfg.micro_batch)]
         old_logp = ref_logp = None
-        if cfg.ppo_epochs > 1 or cfg.beta_kl > 0:
+        if cfg.ppo_epochs > 1 or cfg.kl_beta > 0:
             with torch.no_grad(), _autocast(self.device, cfg.amp):
                 if cfg.ppo_epochs > 1:
                     old_logp = torch.cat([completion_logprobs(self.model, roll, s,
                                                               temperature=cfg.temperature)[0]
                                           for s in slices])
-                if cfg.beta_kl > 0:
+                if cfg.kl_beta > 0:
                     ref_logp = torch.cat([completion_logprobs(self.ref_model, roll, s,
                                                               temperature=cfg.temperature)[0]
                                           for s in slices])
@@ -431,7 +431,7 @@ class GRPOTrainer:
                 if ref_logp is not None:
                     d = (ref_logp[s] - logp).clamp(max=20.0)
                     kl = torch.exp(d) - d - 1.0  # k3 estimator of KL(pi || pi_ref)
-                    per_tok = per_tok + cfg.beta_kl * kl
+                    per_tok = per_tok + cfg.kl_beta * kl
                     kl_sum += float((kl.detach() * m).sum())
                 per_tok = per_tok.masked_fill(m == 0, 0.0)  # padding never reaches the loss
                 if cfg.loss_agg == "token":
@@ -505,20 +505,25 @@ class GRPOTrainer:
                 "step": self.step_count, "samples_seen": self.samples_seen}
 
     def save(self, path) -> None:
-        """Write a checkpoint atomically (temporary file, then rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(self.state_dict(), tmp)
-        os.replace(tmp, path)
+        """Write a checkpoint atomically (temporary file, fsync, rename): a kill at any moment
+        leaves either the previous checkpoint or the new one, never half a file."""
+        state = self.state_dict()
+        _atomic_write(Path(path), lambda fh: torch.save(state, fh))
 
     def load(self, path) -> None:
-        """Restore a checkpoint written by :meth:`save` (config must match)."""
+        """Restore a checkpoint written by :meth:`save` (config must match). Every way a file
+        can be wrong -- missing, truncated, garbage, another format, another config, weights
+        of another model -- is a one-line error naming the file."""
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"checkpoint not found: {path}")
-        state = torch.load(path, map_location=self.device, weights_only=False)
-        if state.get("format") != CHECKPOINT_FORMAT or state.get("version") != CHECKPOINT_VERSION:
+        try:
+            state = torch.load(path, map_location=self.device, weights_only=False)
+        except Exception as exc:  # zip/pickle/EOF errors of a cut or foreign file
+            raise ValueError(f"{path}: not a readable checkpoint (truncated or not written by "
+                             f"llm_bridge: {_first_line(exc)})") from None
+        if (not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT
+                or state.get("version") != CHECKPOINT_VERSION):
             raise ValueError(f"{path}: not a {CHECKPOINT_FORMAT} v{CHECKPOINT_VERSION} file")
         mine = dataclasses.asdict(self.config)
         if state["config"] != mine:
@@ -526,15 +531,24 @@ class GRPOTrainer:
                     if state["config"].get(k) != mine[k]}
             raise ValueError(f"{path}: checkpoint config differs from this run's (saved, now): "
                              f"{diff}")
-        self.model.load_state_dict(state["model"])
+        try:
+            self.model.load_state_dict(state["model"])
+        except RuntimeError as exc:  # another architecture or width
+            raise ValueError(f"{path}: the checkpoint's weights do not fit this model (was it "
+                             f"saved with another --model?): {_first_line(exc)}") from None
         self.optimizer.load_state_dict(state["optimizer"])
-        self.gen.set_state(state["torch_generator"].to("cpu") if self.device.type == "cpu"
-                           else state["torch_generator"].cpu())
+        self.gen.set_state(state["torch_generator"].cpu())
         self.rng.bit_generator.state = state["numpy_rng"]
-        self.history = History.from_dict(state["history"])
+        self.history = History.from_dict(state["history"], source=f"{path} (history)")
         self.solved = set(state["solved"])
         self.step_count = int(state["step"])
         self.samples_seen = int(state["samples_seen"])
+
+
+def _first_line(exc: BaseException, width: int = 160) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip().splitlines()
+    line = text[0] if text else type(exc).__name__
+    return line if len(line) <= width else line[: width - 3] + "..."
 
 
 def _concat(parts: list[Rollouts], pad: int) -> Rollouts:

@@ -1,5 +1,6 @@
 """The GRPO trainer of the LLM bridge (Spec 3 §3) on the tiny model (CPU, seconds each)."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -17,7 +18,7 @@ from llm_bridge.trainer import (
     generate,
     rollouts_from_texts,
 )
-from obandits.bonuses import METHODS, shaped_advantages
+from obandits.bonuses import METHODS, BonusConfig, shaped_advantages
 from obandits.counts import History
 from obandits.metrics import token_entropy
 
@@ -29,11 +30,16 @@ def tok():
     return load_tokenizer("tiny")  # cached: the GGUF tokenizer loads once per process
 
 
+BONUS_FIELDS = {f.name for f in dataclasses.fields(BonusConfig)}
+
+
 def small(**kw):
+    """A small TrainConfig; bonus fields (method, c, ...) go into its one BonusConfig."""
     base = {"prompts_per_step": 2, "n_rollouts": 3, "max_new_tokens": 6, "lr": 1e-3,
             "micro_batch": 4}
+    bonus = {k: kw.pop(k) for k in list(kw) if k in BONUS_FIELDS}
     base.update(kw)
-    return TrainConfig(**base)
+    return TrainConfig(bonus=BonusConfig(**bonus), **base)
 
 
 def scripted(trainer, seed=0):
@@ -90,7 +96,7 @@ def test_advantages_equal_obandits_bonuses(tok, method, count_mode, mask):
             snap.table.update(pids, oids)
         count = snap.table.lookup(pids, oids)
         group = np.repeat(np.arange(3), 5)
-        expect = shaped_advantages(group, oids, reward, count, cfg.bonus_config, backend="numpy")
+        expect = shaped_advantages(group, oids, reward, count, cfg.bonus, backend="numpy")
         np.testing.assert_allclose(lb["advantage"].total, expect.total, atol=1e-9)
         np.testing.assert_allclose(lb["advantage"].bonus, expect.bonus, atol=1e-9)
         if count_mode == "before":
@@ -130,7 +136,7 @@ def test_answer_mask_covers_the_answer_tokens(tok):
 
 
 def test_resume_gives_the_same_next_step(tok, tmp_path):
-    cfg = small(method="batch", beta_kl=0.05)
+    cfg = small(method="batch", kl_beta=0.05)
 
     def fresh(seed=5):
         m = tiny_model(tok, seed=seed)
@@ -165,7 +171,8 @@ def test_left_padding_matches_single_sequence(tok):
     with torch.no_grad():
         both, ent = completion_logprobs(model, roll, slice(0, 2), entropy=True)
         alone = rollouts_from_texts(tok, prompts[:1], ["."])
-        alone.completion_ids, alone.completion_mask = roll.completion_ids[:1], roll.completion_mask[:1]
+        alone.completion_ids = roll.completion_ids[:1]
+        alone.completion_mask = roll.completion_mask[:1]
         one, _ = completion_logprobs(model, alone, slice(0, 1))
         m = roll.completion_mask[0].bool()
         torch.testing.assert_close(both[0][m], one[0][m], atol=1e-4, rtol=1e-4)
@@ -181,9 +188,8 @@ def test_left_padding_matches_single_sequence(tok):
         hot, _ = completion_logprobs(model, roll, slice(0, 2), temperature=0.5)
         want = torch.log_softmax(logits[:, P - 1: -1].float() / 0.5, -1).gather(
             -1, roll.completion_ids.unsqueeze(-1)).squeeze(-1)
-        torch.testing.assert_close(hot[m.unsqueeze(0).expand_as(hot) & roll.completion_mask.bool()],
-                                   want[m.unsqueeze(0).expand_as(want) & roll.completion_mask.bool()],
-                                   atol=1e-4, rtol=1e-4)
+        sel = m.unsqueeze(0).expand_as(hot) & roll.completion_mask.bool()
+        torch.testing.assert_close(hot[sel], want[sel], atol=1e-4, rtol=1e-4)
 
 
 def test_ppo_epochs_sequence_loss_and_amp(tok):
@@ -200,7 +206,7 @@ def test_reported_kl_does_not_scale_with_ppo_epochs(tok):
     kls = []
     for epochs in (1, 3):
         trainer = scripted(GRPOTrainer(tiny_model(tok, seed=2), tok, TRAIN[:3],
-                                       small(ppo_epochs=epochs, beta_kl=0.1, lr=0.0),
+                                       small(ppo_epochs=epochs, kl_beta=0.1, lr=0.0),
                                        ref_model=tiny_model(tok, seed=5)))  # KL > 0
         rec = trainer.step()
         assert rec["nonfinite_grad_epochs"] == 0
@@ -218,7 +224,7 @@ def test_evaluate_pass_at_k(tok):
 
 def test_config_and_model_errors(tmp_path):
     with pytest.raises(ValueError, match="method"):
-        TrainConfig(method="ppo")
+        TrainConfig(bonus=BonusConfig(method="ppo"))
     with pytest.raises(ValueError, match="n_rollouts"):
         TrainConfig(n_rollouts=0)
     with pytest.raises(ValueError, match="top_p must be 1.0 for training"):
@@ -266,8 +272,8 @@ def test_train_command_end_to_end_and_resume(tok, tmp_path, capsys):
 def test_real_smollm2_one_step(tmp_path):
     model, tok, _ = load_model("default", device="cpu")
     train, _ = arithmetic_task(8, 2, seed=0)
-    trainer = GRPOTrainer(model, tok, train, TrainConfig(method="ucb-con", prompts_per_step=1,
-                                                         n_rollouts=4, max_new_tokens=48))
+    trainer = GRPOTrainer(model, tok, train, TrainConfig(
+        bonus=BonusConfig(method="ucb-con"), prompts_per_step=1, n_rollouts=4, max_new_tokens=48))
     rec = trainer.step()
     assert rec["completion_tokens"] > 0 and math.isfinite(rec["loss"])
     assert rec["unparseable"] < 1.0  # the instruct model does answer with numbers
