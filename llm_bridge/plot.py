@@ -8,7 +8,6 @@ against k (last evaluation, solid; first evaluation, dotted).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -20,8 +19,16 @@ def read_log(path) -> list[dict]:
         path = path / "log.jsonl"
     if not path.is_file():
         raise FileNotFoundError(f"log not found: {path}")
+    out = []
     with open(path) as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+        for lineno, line in enumerate(fh, 1):
+            if line.strip():
+                try:
+                    out.append(json.loads(line))
+                except json.JSONDecodeError:
+                    raise ValueError(f"{path}:{lineno}: not a log record (cut or edited "
+                                     f"line)") from None
+    return out
 
 
 def _series(records, key):
@@ -68,8 +75,9 @@ def plot_runs(runs: dict[str, list[dict]], out) -> Path:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m llm_bridge.plot",
-                                description=__doc__.splitlines()[0])
+    from .cli import OneLineParser
+
+    p = OneLineParser(prog="python -m llm_bridge.plot", description=__doc__.splitlines()[0])
     p.add_argument("logs", nargs="+", help="run directories or log.jsonl files")
     p.add_argument("--out", required=True, help="output PNG")
     args = p.parse_args(argv)
@@ -80,7 +88,7 @@ def main(argv=None) -> int:
             label = next((r["method"] for r in recs if "method" in r), str(path))
             runs[label if label not in runs else f"{label} ({path})"] = recs
         print(plot_runs(runs, args.out))
-    except (FileNotFoundError, ValueError) as exc:
+    except (OSError, ValueError) as exc:
         print(f"llm_bridge.plot: error: {exc}", file=sys.stderr)
         return 2
     return 0

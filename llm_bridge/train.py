@@ -210,6 +210,17 @@ def _check_out(cfg: RunConfig) -> str:
     return "fresh"
 
 
+OUTPUT_FILES = ("checkpoint.pt", "log.jsonl", "config.json", "train.jsonl", "test.jsonl")
+
+
+def _remove_stale_temp_files(out: Path) -> list[Path]:
+    """Temporary files that a killed run's atomic writes left behind (``NAME*.tmp``)."""
+    stale = [p for name in OUTPUT_FILES for p in out.glob(f"{name}*.tmp")]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
+
+
 def _same_problems(path: Path, problems) -> None:
     from .tasks import load_jsonl
 
@@ -262,6 +273,7 @@ def run(cfg: RunConfig | argparse.Namespace) -> dict:
     if cfg.overwrite:
         for name in ("checkpoint.pt", "log.jsonl", "curves.png"):
             (out / name).unlink(missing_ok=True)
+    _remove_stale_temp_files(out)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     t0 = time.perf_counter()

@@ -211,10 +211,15 @@ def test_llm_command_line(tmp_path, capsys, case):
     assert snapshot(tmp_path) == before and not out.exists()
 
 
-def test_llm_dispatcher(capsys):
+def test_llm_dispatcher(tmp_path, capsys):
     refused(["nope"], capsys, "unknown command 'nope'", entry=llm_cli.main)
     refused(["plot", "/no/such/run", "--out", "x.png"], capsys, "log not found",
             entry=llm_cli.main)
+    cut = tmp_path / "log.jsonl"
+    cut.write_text('{"kind": "train", "step": 1}\n{"kind": "tr')
+    refused(["plot", str(cut), "--out", str(tmp_path / "x.png")], capsys,
+            "log.jsonl:2: not a log record", entry=llm_cli.main)
+    assert not (tmp_path / "x.png").exists()
     assert llm_cli.main(["--help"]) == 0 and "train" in capsys.readouterr().out
     try:
         import llm_bridge.compare  # noqa: F401  (helper trl's module)
