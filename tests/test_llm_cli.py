@@ -60,3 +60,12 @@ def test_python_m_train_still_works():
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and "--steps must be >= 1" in res.stderr
     assert res.stderr.count("\n") == 1
+
+
+def test_plot_and_help_do_not_import_torch():
+    code = ("import sys; from llm_bridge import cli; cli.main(['--help']); "
+            "cli.main(['plot', '/no/such/run', '--out', 'x.png']); "
+            "print('torch' in sys.modules)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert res.stdout.strip().endswith("False"), res.stdout + res.stderr
