@@ -98,6 +98,9 @@ class RunConfig:
         if not self.levels or any(lv not in LEVELS for lv in self.levels):
             raise ValueError(f"levels must be a non-empty subset of {LEVELS}, got "
                              f"{','.join(map(str, self.levels)) or 'nothing'}")
+        if self.test_task is not None and self.task == "arithmetic":
+            raise ValueError("test_task needs a JSONL --task (the arithmetic task splits off its "
+                             "own test set with --n-test)")
         if self.resume and self.overwrite:
             raise ValueError("resume and --overwrite exclude each other: continue the run in "
                              "OUT, or replace it")

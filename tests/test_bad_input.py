@@ -192,6 +192,7 @@ CLI_CASES = {
     "dtype": (["--dtype", "int8"], ["dtype must be one of"]),
     "eval-every < 0": (["--eval-every", "-1"], ["--eval-every must be >= 0"]),
     "resume nothing": (["--resume"], ["holds no run to resume"]),
+    "test-task without task": (["--test-task", "{tmp}/t.jsonl"], ["--test-task needs a JSONL"]),
     "resume + overwrite": (["--resume", "--overwrite"], ["exclude each other"]),
     "out is a file": (["--out", "{tmp}/afile"], ["afile: exists and is not a directory"]),
     "out under a file": (["--out", "{tmp}/afile/sub"],
