@@ -10,9 +10,11 @@ to a key such that equivalent answers get equal keys, so ``N(x, a)`` counts them
   beyond ``MAX_EXPONENT`` -> ``None``;
 * powers written ``**`` (``10**3``) -> the LaTeX power ``10^{3}`` before parsing, so the
   exponent is never cut off; a ``**`` that cannot be rewritten -> ``None``;
-* text answers (a word of two or more letters that is not a LaTeX command or a function name)
-  -> the words, lower-cased, spaces collapsed (``"cat"`` and ``"act"`` differ; never read as
-  a product of letters, which made anagrams equal);
+* text answers (a word of two or more letters, not a LaTeX command, a function name or letters
+  glued to a coefficient like ``2xy``, that ``math-verify`` would read as a product of letters)
+  -> the words, lower-cased, spaces collapsed (``"cat"`` and ``"act"`` differ; a product of
+  letters made anagrams equal). Words ``math-verify`` drops or understands keep its key: units
+  (``3 cm``, ``18 \\text{ dollars}`` -> 3, 18), ``1 and 2`` -> ``{1, 2}``;
 * anything else -> the sympy normal form that ``math-verify`` parses it to, evaluated
   (``10^{3}`` -> 1000) and with floats made exact rationals (``\\frac{2}{4}`` -> ``"1/2"``),
   an integer result again giving ``int``;
@@ -41,7 +43,8 @@ _SCIENTIFIC = re.compile(r"([-+]?(?:\d+\.?\d*|\.\d+))[eE]([-+]?\d+)")
 _STARSTAR = re.compile(r"\*\*\s*([-+]?\d+(?:\.\d+)?|\([^()]*\))")
 _CARET_NUMBER = re.compile(r"\^\s*([-+]?\d+(?:\.\d+)?)")
 _COMMAND = re.compile(r"\\[a-zA-Z]+")
-_WORD = re.compile(r"[a-zA-Z]{2,}")
+# Letters glued to a coefficient are variables ("2xy" is 2*x*y), not a word.
+_WORD = re.compile(r"(?<![\d])[a-zA-Z]{2,}")
 # Bare names math-verify reads as functions or constants (it reads "pi", "log" as products).
 _MATH_NAMES = frozenset({"sqrt", "inf"})
 MAX_EXPONENT = 400  # 1e400 is still an exact integer key; 1e100000 is junk, not worth the memory
@@ -129,14 +132,22 @@ def canonical_answer(answer: str | None) -> int | str | None:
         return _fraction_key(Fraction(sci.group(1)) * Fraction(10) ** int(sci.group(2)))
     if len(s) > MAX_PARSE_CHARS:
         return None
-    words = [w for w in _WORD.findall(_COMMAND.sub(" ", s)) if w.lower() not in _MATH_NAMES]
-    if words:
+    words = [w.lower() for w in _WORD.findall(_COMMAND.sub(" ", s))
+             if w.lower() not in _MATH_NAMES]
+    math = _STARSTAR.sub(lambda m: "^{" + _exponent(m.group(1)) + "}", s)
+    if "**" in math:
+        # a power we cannot rewrite: refuse rather than cut the exponent off
+        return _text_key(s) if words else None
+    math = _CARET_NUMBER.sub(lambda m: "^{" + _exponent(m.group(1)) + "}", math)
+    expr = _math_verify_expr(math)
+    # Words math-verify drops or reads itself (units: "3 cm", "18 \text{ dollars}" -> 3, 18;
+    # "1 and 2" -> {1, 2}) keep its key; a word it read as a product of letters ("cat" ->
+    # a*c*t, so "act" was equal) is text.
+    letters = "".join(words)  # \text{two apples} parses to one symbol "twoapples"
+    if words and (expr is None or any(sym.name.lower() in letters
+                                      for sym in _free_symbols(expr))):
         return _text_key(s)
-    s = _STARSTAR.sub(lambda m: "^{" + _exponent(m.group(1)) + "}", s)
-    if "**" in s:
-        return None  # a power we cannot rewrite: refuse rather than cut the exponent off
-    s = _CARET_NUMBER.sub(lambda m: "^{" + _exponent(m.group(1)) + "}", s)
-    return _math_verify_key(s)
+    return _expr_key(expr)
 
 
 def _exponent(e: str) -> str:
@@ -162,7 +173,8 @@ def _fraction_key(q: Fraction) -> int | str:
 MAX_PARSE_CHARS = 200  # longer "answers" are junk; do not spend parser time on them
 
 
-def _math_verify_key(s: str) -> int | str | None:
+def _math_verify_expr(s: str):
+    """The first expression ``math-verify`` parses ``s`` to, or None."""
     from math_verify import parse
 
     if len(s) > MAX_PARSE_CHARS:
@@ -174,9 +186,20 @@ def _math_verify_key(s: str) -> int | str | None:
     except Exception:  # math-verify raises many kinds of error on junk input
         return None
     exprs = [p for p in parsed if not isinstance(p, str)]
-    if not exprs:
+    return exprs[0] if exprs else None
+
+
+def _free_symbols(expr) -> set:
+    try:
+        return set(getattr(expr, "free_symbols", ()))
+    except Exception:
+        return set()
+
+
+def _expr_key(expr) -> int | str | None:
+    """Key of a parsed expression: evaluated, floats as exact rationals, integers as ``int``."""
+    if expr is None:
         return None
-    expr = exprs[0]
     try:
         import sympy
 

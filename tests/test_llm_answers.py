@@ -185,3 +185,18 @@ def test_load_jsonl_refuses_a_null_or_non_scalar_answer(tmp_path, value):
     f.write_text('{"prompt": "2+2?", "answer": 4}\n{"prompt": "3+3?", "answer": ' + value + "}\n")
     with pytest.raises(ValueError, match=r"gold.jsonl:2: .*answer.* must be a string or a number"):
         load_jsonl(f)
+
+
+def test_units_after_a_number_keep_the_number():
+    """Review of issue 15: the text path took "3 cm" and "18 \\text{ dollars}" as text, so a
+    correct answer with a unit no longer matched its gold number (math-verify drops units)."""
+    for ans, value in [("3 cm", 3), ("18 \\text{ dollars}", 18), ("5\\text{ inches}", 5),
+                       ("3 hours", 3), ("45 \\text{ degrees}", 45), ("12\\text{ cm}^2", 12),
+                       ("20 percent", "1/5")]:
+        assert canonical_answer(ans) == value, ans
+    assert answer_key("so \\boxed{18 \\text{ dollars}}") == 18
+    assert canonical_answer("1 and 2") == canonical_answer("\\{1, 2\\}")
+    # Letters glued to a coefficient are variables, as before; a bare word stays text.
+    assert canonical_answer("2xy") == canonical_answer("2yx") == "2*x*y"
+    assert canonical_answer("2 cats") != canonical_answer("2 tacs")
+    assert canonical_answer("yes") != canonical_answer("sey")
