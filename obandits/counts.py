@@ -295,7 +295,7 @@ class History:
                                                     f"{key!r}; keys must be unique per prompt")
                 seen[k] = len(seen)
             for j, n in enumerate(cnts):
-                if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
                     raise bad(f"counts[{p}][{j}]", f"must be a non-negative integer, got {n!r}")
             pid = hist.index.prompt_id(key)
             hist.index.answers[pid] = seen

@@ -192,3 +192,11 @@ def test_count_table_load_names_a_truncated_file(tmp_path):
     (tmp_path / "c.npz").write_bytes(raw[: len(raw) // 2])
     with pytest.raises(ValueError, match="c.npz"):
         CountTable.load(tmp_path / "c.npz")
+
+
+def test_from_dict_takes_numpy_integer_counts():
+    """Review of issue 15: the stricter check refused np.int64 counts (a dict built from a
+    numpy table in Python), which are non-negative integers like any other."""
+    doc = _doc(counts=[list(np.array([2, 1])), [np.int64(4)]])
+    h = History.from_dict(doc)
+    assert h.to_dict() == _doc()
