@@ -190,6 +190,11 @@ def _check_out(cfg: RunConfig) -> str:
                              f"({type(exc).__name__})") from None
         now = flatten(cfg)
         fixed = FIXED_ON_RESUME + tuple(flatten(cfg.train))
+        missing = [k for k in fixed if k not in saved]
+        if missing:  # e.g. 'kl_beta' and 'bonus' fields: a v1 checkpoint this version cannot load
+            raise ValueError(f"--resume: {meta} was written by an older llm_bridge (no "
+                             f"{missing[0]!r} among its settings): its checkpoint cannot be "
+                             f"resumed by this version; start the run again in another --out")
         diff = [k for k in fixed if saved.get(k, "<missing>") != now[k]]
         if diff:
             k = diff[0]

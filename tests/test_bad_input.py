@@ -262,6 +262,15 @@ def _edit_problems(out):
     (out / "train.jsonl").write_text("\n".join([json.dumps(row)] + lines[1:]) + "\n")
 
 
+def _older_version(out):
+    """config.json as the version before issue 15 wrote it (argparse names, levels a string):
+    it was refused as '--levels was '1,2,3', now [1, 2, 3]', which no flag could fix."""
+    meta = json.loads((out / "config.json").read_text())
+    args = {k: v for k, v in meta["args"].items() if k not in ("kl_beta", "ddof", "eps")}
+    args.update(levels="1,2,3", beta_kl=0.0, no_eval=False, no_plot=True)
+    (out / "config.json").write_text(json.dumps({**meta, "args": args}))
+
+
 DISK_CASES = {
     "fresh run over a checkpoint": ([], None, ["holds a checkpoint of another run",
                                               "--overwrite"]),
@@ -287,6 +296,9 @@ DISK_CASES = {
                             ["config.json is missing"]),
     "problems edited": (["--resume"], _edit_problems,
                         ["the problems differ from", "train.jsonl"]),
+    "run of an older version": (["--resume"], lambda out: _older_version(out),
+                                ["config.json was written by an older llm_bridge",
+                                 "another --out"]),
 }
 
 
