@@ -4,6 +4,7 @@ Writes to ``--out``: ``config.json``, the task splits ``train.jsonl`` / ``test.j
 ``log.jsonl`` (one record per training step, ``kind = "train"``, and per evaluation,
 ``kind = "eval"``), ``checkpoint.pt`` (every ``--save-every`` steps and at the end) and
 ``curves.png`` (:mod:`llm_bridge.plot`). ``--resume`` continues from the checkpoint exactly.
+While it runs, ``.lock`` holds its pid: a second trainer on the same ``--out`` is refused.
 
 Example (CPU, a few minutes)::
 
@@ -176,6 +177,9 @@ def _check_out(cfg: RunConfig) -> str:
     ckpt, meta = out / "checkpoint.pt", out / "config.json"
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out}: exists and is not a directory")
+    pid = _lock_holder(out / LOCK)
+    if pid:  # checked first: the run in progress explains a checkpoint or a missing one
+        raise _busy(out, pid)
     if cfg.resume:
         if not ckpt.is_file() and not meta.is_file():
             raise ValueError(f"--resume: {out} holds no run to resume (no checkpoint.pt, no "
@@ -221,6 +225,64 @@ def _check_out(cfg: RunConfig) -> str:
 OUTPUT_FILES = ("checkpoint.pt", "log.jsonl", "config.json", "train.jsonl", "test.jsonl")
 
 
+LOCK = ".lock"
+
+
+def _lock_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip() or 0)
+    except (OSError, ValueError):
+        return None
+
+
+def _lock_holder(path: Path) -> int | None:
+    """The pid in a lock file if that process is alive (and not this one), else None: no
+    lock, an unreadable one, or a stale one whose writer died (a SIGKILL leaves it behind)."""
+    pid = _lock_pid(path)
+    if not pid or pid <= 0 or pid == os.getpid():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:  # alive, another user's
+        return pid
+    return pid
+
+
+def _busy(out: Path, pid: int) -> ValueError:
+    return ValueError(f"--out {out} is in use by another llm_bridge.train (pid {pid}, lock "
+                      f"{out / LOCK}): wait for it to finish or choose another --out")
+
+
+class RunLock:
+    """``OUT/.lock`` holding the writer's pid: a second trainer on the same directory is
+    refused with that pid; the lock of a dead process is taken over. (Same protocol as the
+    sweep lock of ``obandits.sweep``, which lives on another branch; see the review report.)"""
+
+    def __init__(self, out):
+        self.path = Path(out) / LOCK
+
+    def __enter__(self) -> RunLock:
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                pid = _lock_holder(self.path)
+                if pid:
+                    raise _busy(self.path.parent, pid) from None
+                self.path.unlink(missing_ok=True)  # stale: its writer is gone
+                continue
+            with os.fdopen(fd, "w") as fh:
+                fh.write(str(os.getpid()))
+            return self
+        raise ValueError(f"--out {self.path.parent}: cannot take the lock {self.path}")
+
+    def __exit__(self, *exc) -> None:
+        if _lock_pid(self.path) == os.getpid():  # never remove a taker-over's lock
+            self.path.unlink(missing_ok=True)
+
+
 def _remove_stale_temp_files(out: Path) -> list[Path]:
     """Temporary files that a killed run's atomic writes left behind (``NAME*.tmp``)."""
     stale = [p for name in OUTPUT_FILES for p in out.glob(f"{name}*.tmp")]
@@ -253,23 +315,31 @@ def run(cfg: RunConfig | argparse.Namespace) -> dict:
     Every check that can refuse the call (flags, task files, the output directory, a resume
     that does not match the saved run) runs before the model is loaded and before anything is
     written."""
+    from .models import model_location, resolve_device, resolve_dtype
+
+    if isinstance(cfg, argparse.Namespace):
+        cfg = config_from_args(cfg)
+    train, test = _tasks(cfg)
+    model_location(cfg.model)  # a missing model is refused before anything is written
+    resolve_dtype(cfg.dtype, resolve_device(cfg.device))
+    mode = _check_out(cfg)  # creates OUT: the first write
+    with RunLock(cfg.out):  # from here on this process is OUT's only writer
+        return _train(cfg, mode, train, test)
+
+
+def _train(cfg: RunConfig, mode: str, train, test) -> dict:
+    """:func:`run` after the checks, under OUT's lock."""
     import torch
     from tqdm import tqdm
 
     from obandits.tables import markdown_table
 
-    from .models import load_model, model_location, resolve_device, resolve_dtype
+    from .models import load_model
     from .tasks import save_jsonl
     from .trainer import GRPOTrainer
 
-    if isinstance(cfg, argparse.Namespace):
-        cfg = config_from_args(cfg)
     config = cfg.train
     method = config.bonus.method
-    train, test = _tasks(cfg)
-    model_location(cfg.model)  # a missing model is refused before anything is written
-    resolve_dtype(cfg.dtype, resolve_device(cfg.device))
-    mode = _check_out(cfg)  # creates OUT: the first write
     out = Path(cfg.out)
     ckpt, log_path = out / "checkpoint.pt", out / "log.jsonl"
     if mode != "fresh":
