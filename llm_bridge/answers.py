@@ -161,7 +161,7 @@ def _exponent(e: str) -> str:
 
 def _text_key(s: str) -> str:
     """Key of a text answer: wrappers dropped, lower-cased, whitespace collapsed."""
-    s = re.sub(r"\\(?:text|textbf|mathbf|mathrm|mbox)\s*\{([^{}]*)\}", r"\1", s)
+    s = _WRAPPERS.sub(r"\1", s)
     s = s.replace("\\", " ").replace("~", " ")
     return " ".join(s.lower().split()).rstrip(".")
 

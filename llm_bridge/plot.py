@@ -13,7 +13,10 @@ import sys
 from pathlib import Path
 
 
-def read_log(path) -> list[dict]:
+def read_log(path, *, require: tuple[str, ...] = (), hint: str = "") -> list[dict]:
+    """Records of a run's ``log.jsonl`` (or of the one in a run directory). A line that is not
+    a JSON object holding the ``require`` keys (cut by a full disk, edited) is a ValueError
+    naming the file and the line, followed by ``hint``."""
     path = Path(path)
     if path.is_dir():
         path = path / "log.jsonl"
@@ -22,12 +25,16 @@ def read_log(path) -> list[dict]:
     out = []
     with open(path) as fh:
         for lineno, line in enumerate(fh, 1):
-            if line.strip():
-                try:
-                    out.append(json.loads(line))
-                except json.JSONDecodeError:
-                    raise ValueError(f"{path}:{lineno}: not a log record (cut or edited "
-                                     f"line)") from None
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                rec = None
+            if not isinstance(rec, dict) or any(k not in rec for k in require):
+                raise ValueError(f"{path}:{lineno}: not a log record (cut or edited "
+                                 f"line){hint}")
+            out.append(rec)
     return out
 
 

@@ -30,7 +30,7 @@ from obandits.bonuses import COUNT_MODES, METHODS, SCALES
 from obandits.counts import _atomic_write
 
 from .cli import OneLineParser, add_dataclass_arguments, dataclass_from_args, flatten
-from .trainer import TrainConfig
+from .trainer import TrainConfig, _help
 
 METHOD_ALIASES = {"grpo": "none"}
 METHOD_CHOICES = ("grpo", *METHODS)
@@ -38,10 +38,6 @@ METHOD_CHOICES = ("grpo", *METHODS)
 
 def _method(text: str) -> str:
     return METHOD_ALIASES.get(text, text)
-
-
-def _help(text: str) -> dict:
-    return {"help": text}
 
 
 @dataclass(frozen=True)
@@ -152,22 +148,16 @@ def _tasks(cfg: RunConfig):
 def _read_log(path: Path, upto: int) -> list[dict]:
     """Records of ``log.jsonl`` up to step ``upto``; a cut or garbage line is an error naming
     the file and the line."""
+    from .plot import read_log
+
     if not path.is_file():
         return []
-    out = []
-    with open(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                step = rec["step"]
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                raise ValueError(f"{path}:{lineno}: not a log record (cut or edited line: "
-                                 f"{type(exc).__name__}); remove the line to resume") from None
-            if step <= upto:
-                out.append(rec)
-    return out
+    recs = read_log(path, require=("step",), hint="; remove the line to resume")
+    bad = next((r for r in recs if type(r["step"]) is not int), None)
+    if bad is not None:
+        raise ValueError(f"{path}: a record's 'step' must be an integer, got {bad['step']!r}; "
+                         f"remove the record to resume")
+    return [r for r in recs if r["step"] <= upto]
 
 
 def _check_out(cfg: RunConfig) -> str:
