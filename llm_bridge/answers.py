@@ -31,7 +31,9 @@ from typing import NamedTuple
 
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 # A sign only counts when it does not follow a word character ("2019-2020" is not -2020).
-_NUMBER = re.compile(r"(?:(?<![\w.])[-+])?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+|(?=\.\d))(?:\.\d+)?")
+# An exponent belongs to its number: "1.5e3" is 1500, not the 3 after the e.
+_NUMBER = re.compile(r"(?:(?<![\w.])[-+])?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+|(?=\.\d))(?:\.\d+)?"
+                     r"(?:[eE][-+]?\d+)?")
 _INT = re.compile(r"[-+]?\d+")
 _DECIMAL = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d*)\.\d+")
 _THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+")

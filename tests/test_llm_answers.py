@@ -200,3 +200,12 @@ def test_units_after_a_number_keep_the_number():
     assert canonical_answer("2xy") == canonical_answer("2yx") == "2*x*y"
     assert canonical_answer("2 cats") != canonical_answer("2 tacs")
     assert canonical_answer("yes") != canonical_answer("sey")
+
+
+def test_last_number_keeps_its_exponent():
+    """Review of issue 15: canonical_answer read "1e3" as 1000, but the last-number fallback
+    cut "1.5e3" to the "3" after the e, so an unboxed 1.5e3 was judged equal to 3."""
+    assert answer_key("so the total is 1.5e3") == 1500
+    assert answer_key("The answer is 1e3.") == 1000
+    assert answer_key("x = 2.5E-1.") == "1/4"
+    assert answer_key("see figure 3e") == 3 and answer_key("E=mc2 gives 12") == 12
