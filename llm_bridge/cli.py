@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         func = _load(COMMANDS[cmd])
-        return int(func(rest + (["--debug"] if debug and cmd == "train" else [])) or 0)
+        return int(func(rest + (["--debug"] if debug and cmd in ("train", "plot") else [])) or 0)
     except (ValueError, OSError) as exc:
         if debug:
             traceback.print_exc()

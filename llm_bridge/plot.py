@@ -87,6 +87,7 @@ def main(argv=None) -> int:
     p = OneLineParser(prog="python -m llm_bridge.plot", description=__doc__.splitlines()[0])
     p.add_argument("logs", nargs="+", help="run directories or log.jsonl files")
     p.add_argument("--out", required=True, help="output PNG")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
     args = p.parse_args(argv)
     try:
         runs = {}
@@ -96,6 +97,10 @@ def main(argv=None) -> int:
             runs[label if label not in runs else f"{label} ({path})"] = recs
         print(plot_runs(runs, args.out))
     except (OSError, ValueError) as exc:
+        if args.debug:
+            import traceback
+
+            traceback.print_exc()
         print(f"llm_bridge.plot: error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -69,3 +69,12 @@ def test_plot_and_help_do_not_import_torch():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120)
     assert res.stdout.strip().endswith("False"), res.stdout + res.stderr
+
+
+def test_debug_shows_the_traceback_of_plot_too(capsys):
+    """Review of issue 15: 'obandits llm --debug plot' swallowed --debug (only train got it)."""
+    assert cli.main(["plot", "/no/such/run", "--out", "x.png"]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+    assert cli.main(["--debug", "plot", "/no/such/run", "--out", "x.png"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "log not found: /no/such/run" in err
