@@ -42,6 +42,7 @@ Outcome-level (the generalisation assumption of informal Thm 4.2):
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numba as nb
@@ -180,8 +181,8 @@ def _ucb1_block(mean, isn, bonus, best, arm, a0, B):
 _BLOCK_MIN_REPS = 16
 
 
-@nb.njit(cache=True, error_model="numpy")
-def _ucb1(sts, phi, mu, bern, T, ckpt, out, alpha):
+@nb.njit(cache=True, error_model="numpy", nogil=True)
+def _ucb1(sts, phi, mu, bern, T, ckpt, out, alpha, mode):
     """UCB1 on ``L = len(sts)`` independent repetitions in lockstep. One step of one repetition
     is a chain of dependent operations (argmax, RNG, division); with the statistics laid out
     ``[arm, repetition]`` the argmax, the xoshiro steps (state words one array each), the
@@ -190,26 +191,40 @@ def _ucb1(sts, phi, mu, bern, T, ckpt, out, alpha):
     arithmetic is the same whatever ``L`` (IEEE operations only: no reassociation, no fused
     multiply-add), so its stream and result equal those of the repetition run alone.
     ``error_model="numpy"``: no zero-division check, which would stop the vectorisation
-    (``n >= 1`` wherever it divides)."""
+    (``n >= 1`` wherever it divides).
+
+    ``mode`` (:func:`ucb1_mode`) names the scan, chosen in Python from ``K`` and ``L`` (0: one
+    lane, 1: one arm per pass, 2: 8-arm blocks, 5..29: the fixed scan of that many arms).
+    Tried: ``mode`` as a Numba literal, so that only the scan in use compiles: 0.4 CPU-s less
+    on a cold start, but a call from Python then retypes the kernel each time (0.3 s), and an
+    ``njit`` wrapper passing the constant lost the blocks' vector loop (0.4x at K=64)."""
     L, K = phi.shape
     arm_mu = np.empty((L, K))
     mu_star = np.empty(L)
-    for l in range(L):
-        arm_mu[l], mu_star[l] = _arm_means(phi[l], mu[l])
+    for l in range(L):  # loops, not slice assignments: those cost seconds to compile
+        mu_star[l] = -np.inf
+        for k in range(K):
+            arm_mu[l, k] = mu[l, phi[l, k]]
+            mu_star[l] = max(mu_star[l], arm_mu[l, k])
     gap = np.empty((L, K))  # mu* - mu_k: the regret of a pull, one load per pull
     for l in range(L):
         for k in range(K):
             gap[l, k] = mu_star[l] - arm_mu[l, k]
-    w0, w1, w2, w3 = sts[:, 0].copy(), sts[:, 1].copy(), sts[:, 2].copy(), sts[:, 3].copy()
-    fixed = L >= 2 and K <= _FIXED_SCANS[-1]
-    blocks = not fixed and L >= _BLOCK_MIN_REPS
+    w0, w1, w2, w3 = np.empty(L, np.uint64), np.empty(L, np.uint64), np.empty(L, np.uint64), \
+        np.empty(L, np.uint64)
+    for l in range(L):
+        w0[l], w1[l], w2[l], w3[l] = sts[l, 0], sts[l, 1], sts[l, 2], sts[l, 3]
+    fixed = mode >= 5
+    blocks = mode == 2
     # arms padded to the smallest fixed scan, or to 1 + 8j for the blocks (also without them:
     # a Kp that depends on `blocks` made LLVM drop the blocks' vector loop, 0.4x at K=64)
     Kp = 1 + 4 * max(1, (K + 2) // 4) if fixed else 1 + 8 * ((K + 6) // 8)
     n = np.zeros((K, L))
     s = np.zeros((K, L))
     mean = np.zeros((Kp, L))
-    mean[K:] = -np.inf
+    for a in range(K, Kp):
+        for l in range(L):
+            mean[a, l] = -np.inf
     inv_sqrt_n = np.zeros((Kp, L))  # index = mean + sqrt(alpha log t) * n^{-1/2}
     best = np.empty(L)
     arm = np.zeros(L, np.int64)
@@ -222,30 +237,29 @@ def _ucb1(sts, phi, mu, bern, T, ckpt, out, alpha):
     ci = 0
     for t in range(T):
         if t < K:
-            arm[:] = t
-        elif L == 1:  # one repetition: best and arm in registers
+            for l in range(L):
+                arm[l] = t
+        elif mode == 0:  # one repetition: best and arm in registers
             bonus = np.sqrt(alpha * np.log(t))
             b0 = mean[0, 0] + bonus * inv_sqrt_n[0, 0]
             k0 = 0
             for a in range(1, K):
                 b0, k0 = _ucb1_arm(mean, inv_sqrt_n, bonus, a, 0, b0, k0)
             arm[0] = k0
-        elif fixed:  # literal arm counts, each its own unrolled scan
-            bonus = np.sqrt(alpha * np.log(t))
-            if Kp == 5:
-                _ucb1_scan(mean, inv_sqrt_n, bonus, arm, 5)
-            elif Kp == 9:
-                _ucb1_scan(mean, inv_sqrt_n, bonus, arm, 9)
-            elif Kp == 13:
-                _ucb1_scan(mean, inv_sqrt_n, bonus, arm, 13)
-            elif Kp == 17:
-                _ucb1_scan(mean, inv_sqrt_n, bonus, arm, 17)
-            elif Kp == 21:
-                _ucb1_scan(mean, inv_sqrt_n, bonus, arm, 21)
-            elif Kp == 25:
-                _ucb1_scan(mean, inv_sqrt_n, bonus, arm, 25)
-            else:
-                _ucb1_scan(mean, inv_sqrt_n, bonus, arm, 29)
+        elif mode == 5:  # literal arm counts, each its own unrolled scan
+            _ucb1_scan(mean, inv_sqrt_n, np.sqrt(alpha * np.log(t)), arm, 5)
+        elif mode == 9:
+            _ucb1_scan(mean, inv_sqrt_n, np.sqrt(alpha * np.log(t)), arm, 9)
+        elif mode == 13:
+            _ucb1_scan(mean, inv_sqrt_n, np.sqrt(alpha * np.log(t)), arm, 13)
+        elif mode == 17:
+            _ucb1_scan(mean, inv_sqrt_n, np.sqrt(alpha * np.log(t)), arm, 17)
+        elif mode == 21:
+            _ucb1_scan(mean, inv_sqrt_n, np.sqrt(alpha * np.log(t)), arm, 21)
+        elif mode == 25:
+            _ucb1_scan(mean, inv_sqrt_n, np.sqrt(alpha * np.log(t)), arm, 25)
+        elif mode == 29:
+            _ucb1_scan(mean, inv_sqrt_n, np.sqrt(alpha * np.log(t)), arm, 29)
         else:
             bonus = np.sqrt(alpha * np.log(t))
             for l in range(L):
@@ -290,7 +304,8 @@ def _ucb1(sts, phi, mu, bern, T, ckpt, out, alpha):
             inv_sqrt_n[k, l] = isn_k[l]
         # inline, not _record on out.T: that cost 20% at one repetition (K=9)
         if ci < ckpt.shape[0] and t + 1 == ckpt[ci]:
-            out[:, ci] = reg
+            for l in range(L):
+                out[l, ci] = reg[l]
             ci += 1
 
 
@@ -349,7 +364,7 @@ def kl_ucb_index(mean, n, level):
     return q
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _klucb(st, phi, mu, bern, T, ckpt, out, c):
     K = phi.shape[0]
     arm_mu, mu_star = _arm_means(phi, mu)
@@ -386,7 +401,7 @@ def _klucb(st, phi, mu, bern, T, ckpt, out, c):
         s[k] += r
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _thompson(st, phi, mu, bern, T, ckpt, out):
     K = phi.shape[0]
     arm_mu, mu_star = _arm_means(phi, mu)
@@ -407,7 +422,7 @@ def _thompson(st, phi, mu, bern, T, ckpt, out):
         b_[k] += 1.0 - r
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _uniform(st, phi, mu, bern, T, ckpt, out):
     K = phi.shape[0]
     arm_mu, mu_star = _arm_means(phi, mu)
@@ -419,7 +434,7 @@ def _uniform(st, phi, mu, bern, T, ckpt, out):
         _, reg, ci = _pull(st, arm_mu[k], mu_star, bern, reg, t + 1, ckpt, ci, out)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _outcome_ucb(st, phi, mu, p0_cdf, bern, T, ckpt, out, alpha):
     m = mu.shape[0]
     mu_star = -1.0
@@ -478,25 +493,52 @@ def _outcome_ucb(st, phi, mu, p0_cdf, bern, T, ckpt, out, alpha):
         ci = _record(t + 1, reg, ckpt, ci, out)
 
 
-@nb.njit(cache=True, parallel=True)
-def _run_reps(code, phi, mu, p0_cdf, bern, T, ckpt, states, alpha, c, out, lanes):
+def ucb1_mode(K: int, lanes: int) -> int:
+    """The scan :func:`_ucb1` compiles for ``K`` arms and ``lanes`` repetitions: 0 (one lane),
+    the padded arm count 5..29 of a fixed scan (2 or more lanes, up to 29 arms), 2 (8-arm
+    blocks: 16 or more lanes above 29 arms) or 1 (one arm per pass)."""
+    if lanes == 1:
+        return 0
+    if K <= _FIXED_SCANS[-1]:
+        return 1 + 4 * max(1, (K + 2) // 4)
+    return 2 if lanes >= _BLOCK_MIN_REPS else 1
+
+
+def _run_reps(learner, phi, mu, cdf, bern, T, ckpt, states, out, threads):
+    """Run every repetition (UCB1: groups of :func:`ucb1_lanes` in lockstep) on ``threads``
+    Python threads; the kernels release the GIL. One kernel per learner, and no ``prange``
+    kernel over all five: that one compiled every learner for any cell (19 CPU-s cold for one
+    UCB1 cell against 4 with this dispatch). Each repetition's result does not depend on the
+    grouping or the thread count."""
     R = states.shape[0]
-    if code == 0:  # UCB1: groups of `lanes` repetitions in lockstep
-        for g in nb.prange((R + lanes - 1) // lanes):
-            lo, hi = g * lanes, min(g * lanes + lanes, R)
-            _ucb1(states[lo:hi].copy(), phi[lo:hi], mu[lo:hi], bern, T, ckpt, out[lo:hi],
-                  alpha)
+    alpha, c = float(learner.alpha), float(learner.c)
+    jobs = []
+    if learner.name == "ucb1":
+        lanes = ucb1_lanes(phi.shape[1], R, threads)
+        for lo in range(0, R, lanes):
+            hi = min(lo + lanes, R)
+            jobs.append((_ucb1, (states[lo:hi].copy(), phi[lo:hi], mu[lo:hi], bern, T, ckpt,
+                                 out[lo:hi], alpha, ucb1_mode(phi.shape[1], hi - lo))))
+    else:
+        for r in range(R):
+            args = (states[r].copy(), phi[r], mu[r], bern, T, ckpt, out[r])
+            if learner.name == "kl-ucb":
+                jobs.append((_klucb, args + (c,)))
+            elif learner.name == "thompson":
+                jobs.append((_thompson, args))
+            elif learner.name == "uniform":
+                jobs.append((_uniform, args))
+            else:
+                jobs.append((_outcome_ucb, args[:3] + (cdf[r],) + args[3:] + (alpha,)))
+    # the first job alone compiles the kernel (once, not once per thread)
+    jobs[0][0](*jobs[0][1])
+    if threads <= 1 or len(jobs) <= 2:
+        for fn, args in jobs[1:]:
+            fn(*args)
         return
-    for rep in nb.prange(R):
-        st = states[rep].copy()
-        if code == 1:
-            _klucb(st, phi[rep], mu[rep], bern, T, ckpt, out[rep], c)
-        elif code == 2:
-            _thompson(st, phi[rep], mu[rep], bern, T, ckpt, out[rep])
-        elif code == 3:
-            _uniform(st, phi[rep], mu[rep], bern, T, ckpt, out[rep])
-        else:
-            _outcome_ucb(st, phi[rep], mu[rep], p0_cdf[rep], bern, T, ckpt, out[rep], alpha)
+    with ThreadPoolExecutor(min(threads, len(jobs) - 1)) as pool:
+        for f in [pool.submit(fn, *args) for fn, args in jobs[1:]]:
+            f.result()
 
 
 def run_learner(learner: LearnerConfig, instances: list[BanditInstance], T: int,
@@ -524,7 +566,6 @@ def run_learner(learner: LearnerConfig, instances: list[BanditInstance], T: int,
     cdf = np.stack([np.cumsum(i.base) for i in instances])
     cdf[:, -1] = 1.0
     out = np.zeros((len(instances), len(ckpt)))
-    lanes = ucb1_lanes(inst0.K, len(instances), nb.get_num_threads())
-    _run_reps(learner.code, phi, mu, cdf, inst0.reward == "bernoulli", T, ckpt, states,
-              float(learner.alpha), float(learner.c), out, lanes)
+    _run_reps(learner, phi, mu, cdf, inst0.reward == "bernoulli", T, ckpt, states, out,
+              nb.get_num_threads())
     return out
