@@ -309,6 +309,190 @@ def _ucb1(sts, phi, mu, bern, T, ckpt, out, alpha, mode):
             ci += 1
 
 
+@nb.njit(cache=True, inline="always")
+def _above(mean, a, b):
+    """Arm ``a`` ranks above arm ``b`` in their count class: higher mean, ties to the lower
+    index (the scan's tie rule)."""
+    return mean[a] > mean[b] or (mean[a] == mean[b] and a < b)
+
+
+@nb.njit(cache=True, inline="always")
+def _meld(mean, child, sib, a, b):
+    """Pairing-heap meld of the heaps rooted at arms ``a`` and ``b``: returns the new root."""
+    if _above(mean, b, a):
+        a, b = b, a
+    sib[b] = child[a]
+    child[a] = b
+    return a
+
+
+@nb.njit(cache=True, inline="always")
+def _pop(mean, child, sib, root, stack):
+    """Remove ``root`` from its pairing heap (two-pass pairing): returns the new root, -1 if
+    the heap is empty."""
+    c = child[root]
+    child[root] = -1
+    top = 0
+    while c >= 0:  # first pass: meld the children in pairs, left to right
+        a = c
+        b = sib[a]
+        if b < 0:
+            sib[a] = -1
+            stack[top] = a
+            top += 1
+            break
+        c = sib[b]
+        sib[a] = -1
+        sib[b] = -1
+        stack[top] = _meld(mean, child, sib, a, b)
+        top += 1
+    if top == 0:
+        return -1
+    r = stack[top - 1]
+    for j in range(top - 2, -1, -1):  # second pass: right to left
+        r = _meld(mean, child, sib, stack[j], r)
+    return r
+
+
+@nb.njit(cache=True, nogil=True)
+def _ucb1_classes(st, phi, mu, bern, T, ckpt, out, alpha, picks):
+    """UCB1 (the same pulls, bit for bit, as :func:`_ucb1`) with an argmax sublinear in ``K``.
+
+    Arms with the same pull count ``n`` share ``n^{-1/2}``, so within that count class the
+    index ``mean + sqrt(alpha log t) n^{-1/2}`` orders arms as their means do, whatever ``t``;
+    equal means give equal indices, and distinct means give distinct indices when
+    :func:`ucb1_classes_exact` holds (they are further apart than the rounding of the sum).
+    Each class keeps its arms in a pairing heap ordered by (mean desc, index asc); a step
+    compares the roots of the ``D`` non-empty classes (``D <= min(K, sqrt(2T))``; fewer with
+    the cut below), the scan's tie rule across classes included, pops the chosen root and
+    inserts it into the class of ``n + 1``: ``O(D + log K)`` a step against ``O(K)``. One
+    repetition per call: the stream and arithmetic of a repetition are those of the lockstep
+    kernel. ``picks`` (length ``T``, or 0 for none) receives the pulled arms, for the tests."""
+    K = phi.shape[0]
+    arm_mu, mu_star = _arm_means(phi, mu)
+    n = np.zeros(K)
+    s = np.zeros(K)
+    mean = np.zeros(K)
+    child = np.full(K, -1, np.int64)
+    sib = np.full(K, -1, np.int64)
+    stack = np.empty(K, np.int64)
+    # Class slots in a list sorted by count (prv/nxt, -1 at the ends): count, root arm,
+    # n^{-1/2}. A pulled arm moves to the next slot or to a new one just after its own.
+    # K + 1 slots: the new class is made before the old one (maybe emptied) is freed.
+    c_n = np.zeros(K + 1, np.int64)
+    c_root = np.full(K + 1, -1, np.int64)
+    c_isn = np.zeros(K + 1)
+    prv = np.full(K + 1, -1, np.int64)
+    nxt = np.full(K + 1, -1, np.int64)
+    head = -1  # fewest pulls
+    tail = -1  # most pulls
+    free = np.arange(K, -1, -1)
+    nfree = K + 1
+    slot = np.full(K, -1, np.int64)  # each arm's class slot
+    top = 1.0 if bern else arm_mu.max()  # no mean exceeds it
+    reg = 0.0
+    ci = 0
+    for t in range(T):
+        d = -1  # the pulled arm's class before the pull (-1: first pull)
+        if t < K:
+            k = t
+        else:
+            bonus = np.sqrt(alpha * np.log(t))
+            # The most-pulled class first (the best arm, usually: a high index to beat),
+            # then by count upwards, stopping once even a mean of `top` cannot reach the
+            # best index: later classes have smaller bonuses (rounding is monotone, so this
+            # is exact; equal indices are not cut, the lower arm may win them).
+            k = c_root[tail]
+            b = mean[k] + bonus * c_isn[tail]
+            e = head
+            while e != tail:
+                c = bonus * c_isn[e]
+                if top + c < b:
+                    break
+                r = c_root[e]
+                idx = mean[r] + c
+                if idx > b or (idx == b and r < k):
+                    b = idx
+                    k = r
+                e = nxt[e]
+            d = slot[k]  # k is its class's root
+            c_root[d] = _pop(mean, child, sib, k, stack)
+        if picks.shape[0] > 0:
+            picks[t] = k
+        if bern:
+            r_k = _bernoulli(uniform(st), arm_mu[k])
+        else:
+            r_k = arm_mu[k]
+        reg += mu_star - arm_mu[k]
+        n[k] += 1.0
+        s[k] += r_k
+        mean[k] = s[k] / n[k]
+        cnt = np.int64(n[k])
+        after = d  # the new class sits right after the old one (or first)
+        e = head if d < 0 else nxt[d]
+        if e < 0 or c_n[e] != cnt:  # no arm has this count yet: a new slot after `after`
+            nfree -= 1
+            e = free[nfree]
+            c_n[e] = cnt
+            c_root[e] = -1
+            c_isn[e] = 1.0 / np.sqrt(n[k])
+            nx = head if after < 0 else nxt[after]
+            prv[e] = after
+            nxt[e] = nx
+            if after < 0:
+                head = e
+            else:
+                nxt[after] = e
+            if nx < 0:
+                tail = e
+            else:
+                prv[nx] = e
+        slot[k] = e
+        c_root[e] = k if c_root[e] < 0 else _meld(mean, child, sib, c_root[e], k)
+        if d >= 0 and c_root[d] < 0:  # the old class emptied: unlink and free its slot
+            if prv[d] < 0:
+                head = nxt[d]
+            else:
+                nxt[prv[d]] = nxt[d]
+            if nxt[d] < 0:
+                tail = prv[d]
+            else:
+                prv[nxt[d]] = prv[d]
+            free[nfree] = d
+            nfree += 1
+        if ci < ckpt.shape[0] and t + 1 == ckpt[ci]:
+            out[ci] = reg
+            ci += 1
+
+
+# Fewest arms for the count-class argmax: measured on one core (K, T: classes / lockstep scan
+# of 16 repetitions) 512, 2^14: 0.73x; 512, 2^17: 0.40x; 1024, 2^14: 1.95x; 1024, 2^17: 0.62x;
+# 2048, 2^15: 3.4x; 4096, 2^13: 12.7x; 4096, 2^16: 9.2x (docs/speed.md).
+UCB1_CLASSES_MIN_K = 2048
+
+
+def ucb1_classes_exact(mu: np.ndarray, phi: np.ndarray, bern: bool, T: int, alpha: float
+                       ) -> bool:
+    """Whether :func:`_ucb1_classes` runs (``mu``, ``phi``: one row per repetition): at least
+    :data:`UCB1_CLASSES_MIN_K` arms, and it makes the scan's pulls bit for bit. For the latter
+    two arms of one count class with different means must get different indices, i.e. their
+    means must differ by more than the rounding of ``mean + bonus`` (|index| <= 1 +
+    sqrt(alpha log T)). Bernoulli means of one class are multiples of ``1/n >= 1/T``;
+    deterministic means are sums of ``n`` equal rewards, within ``(T + 1) 2^-52`` of the arm's
+    mean (arms of equal means get equal sums)."""
+    if phi.shape[-1] < UCB1_CLASSES_MIN_K:
+        return False
+    eps = 2.0 ** -52
+    rounding = 4.0 * eps * (1.0 + np.sqrt(alpha * np.log(max(T, 2))))
+    if bern:
+        return 1.0 / T - 2.0 * eps > rounding
+    for row in np.atleast_2d(mu):
+        diffs = np.diff(np.unique(row))
+        if len(diffs) and diffs.min() - 2.0 * (T + 1) * eps <= rounding:
+            return False
+    return True
+
+
 def ucb1_lanes(K: int, reps: int, threads: int) -> int:
     """Repetitions interleaved per UCB1 call: 16 at most (the arm scan then runs on vectors of
     repetitions: 2.4-3x the one-at-a-time rate from K=64 to 4096), split over threads only down
@@ -513,7 +697,12 @@ def _run_reps(learner, phi, mu, cdf, bern, T, ckpt, states, out, threads):
     R = states.shape[0]
     alpha, c = float(learner.alpha), float(learner.c)
     jobs = []
-    if learner.name == "ucb1":
+    if learner.name == "ucb1" and ucb1_classes_exact(mu, phi, bern, T, alpha):
+        picks = np.zeros(0, np.int64)
+        for r in range(R):
+            jobs.append((_ucb1_classes, (states[r].copy(), phi[r], mu[r], bern, T, ckpt, out[r],
+                                         alpha, picks)))
+    elif learner.name == "ucb1":
         lanes = ucb1_lanes(phi.shape[1], R, threads)
         for lo in range(0, R, lanes):
             hi = min(lo + lanes, R)
