@@ -730,6 +730,15 @@ def _run_reps(learner, phi, mu, cdf, bern, T, ckpt, states, out, threads):
             f.result()
 
 
+def base_cdf(p0: np.ndarray) -> np.ndarray:
+    """Cumulative ``p0`` for :func:`~obandits.nbrng.categorical_cdf`, ending at exactly 1.0 from
+    the last arm of positive mass on: so arms of zero mass after it are never drawn (forcing
+    only the last entry to 1.0 gave a trailing zero-mass arm the rounding residue)."""
+    cdf = np.cumsum(p0)
+    cdf[np.flatnonzero(p0 > 0)[-1]:] = 1.0
+    return cdf
+
+
 def run_learner(learner: LearnerConfig, instances: list[BanditInstance], T: int,
                 ckpt: np.ndarray, states: np.ndarray) -> np.ndarray:
     """Pseudo-regret ``(n_reps, len(ckpt))``: repetition ``i`` runs ``learner`` on
@@ -752,8 +761,7 @@ def run_learner(learner: LearnerConfig, instances: list[BanditInstance], T: int,
             raise ValueError("all instances of one run must share K, m and reward")
     phi = np.stack([i.phi for i in instances])
     mu = np.stack([i.mu for i in instances])
-    cdf = np.stack([np.cumsum(i.base) for i in instances])
-    cdf[:, -1] = 1.0
+    cdf = np.stack([base_cdf(i.base) for i in instances])
     out = np.zeros((len(instances), len(ckpt)))
     _run_reps(learner, phi, mu, cdf, inst0.reward == "bernoulli", T, ckpt, states, out,
               nb.get_num_threads())
