@@ -719,14 +719,14 @@ def _run_reps(learner, phi, mu, cdf, bern, T, ckpt, states, out, threads):
                 jobs.append((_uniform, args))
             else:
                 jobs.append((_outcome_ucb, args[:3] + (cdf[r],) + args[3:] + (alpha,)))
-    # the first job alone compiles the kernel (once, not once per thread)
-    jobs[0][0](*jobs[0][1])
-    if threads <= 1 or len(jobs) <= 2:
-        for fn, args in jobs[1:]:
+    if threads <= 1 or len(jobs) == 1:
+        for fn, args in jobs:
             fn(*args)
         return
-    with ThreadPoolExecutor(min(threads, len(jobs) - 1)) as pool:
-        for f in [pool.submit(fn, *args) for fn, args in jobs[1:]]:
+    for fn, args in {id(fn): (fn, args) for fn, args in jobs}.values():
+        fn.compile(tuple(nb.typeof(a) for a in args))  # once, before the threads start
+    with ThreadPoolExecutor(min(threads, len(jobs))) as pool:
+        for f in [pool.submit(fn, *args) for fn, args in jobs]:
             f.result()
 
 
