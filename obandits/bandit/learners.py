@@ -761,7 +761,10 @@ def run_learner(learner: LearnerConfig, instances: list[BanditInstance], T: int,
             raise ValueError("all instances of one run must share K, m and reward")
     phi = np.stack([i.phi for i in instances])
     mu = np.stack([i.mu for i in instances])
-    cdf = np.stack([base_cdf(i.base) for i in instances])
+    if learner.outcome_level:  # only the outcome level draws from p0 (0.8 ms at K=4096)
+        cdf = np.stack([base_cdf(i.base) for i in instances])
+    else:
+        cdf = np.ones((len(instances), 1))
     out = np.zeros((len(instances), len(ckpt)))
     _run_reps(learner, phi, mu, cdf, inst0.reward == "bernoulli", T, ckpt, states, out,
               nb.get_num_threads())
