@@ -18,6 +18,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from obandits.bandit import learners
 from obandits.bandit.experiment import REDUCED
 from obandits.bandit.instances import make_instance
 from obandits.bandit.learners import LearnerConfig, run_learner, ucb1_lanes
@@ -76,6 +77,28 @@ def kernel_rate(K, T, reps=1, best_of=3):
         run_learner(LearnerConfig("ucb1"), [inst] * reps, T, [T], states)
         best = min(best, time.perf_counter() - t0)
     return reps * T / best
+
+
+CROSSOVER = ((9, 1 << 18), (256, 1 << 16), (1024, 1 << 14), (1024, 1 << 17), (2048, 1 << 15),
+             (4096, 1 << 13), (4096, 1 << 16))
+
+
+def crossover(points=CROSSOVER, reps=16):
+    """UCB1 rates (pulls/s, one thread, 16 repetitions) of the lockstep scan and of the
+    count-class argmax at each (K, T), each path forced through ``UCB1_CLASSES_MIN_K``: the
+    measurements behind its value. Returns rows (K, T, scan rate, classes rate)."""
+    rows = []
+    saved = learners.UCB1_CLASSES_MIN_K
+    try:
+        for K, T in points:
+            rates = []
+            for min_k in (1 << 62, 1):
+                learners.UCB1_CLASSES_MIN_K = min_k
+                rates.append(kernel_rate(K, T, reps=reps))
+            rows.append((K, T, *rates))
+    finally:
+        learners.UCB1_CLASSES_MIN_K = saved
+    return rows
 
 
 def python_rate(K, T, impl=None, best_of=1):
@@ -168,6 +191,16 @@ def main() -> None:
                              ("kernel (16 interleaved) / per-step NumPy, K=4096", r4096, n4096)):
         rows.append([f"speed-up {what}", f"{kern / base:.0f}x", ">= 200x",
                      "yes" if kern / base >= 200 else "NO"])
+    cross = crossover()
+    for K, T, scan, cls in cross:
+        path = "classes" if K >= learners.UCB1_CLASSES_MIN_K else "scan"
+        target, met = "-", "-"
+        if K == 4096 and T == 1 << 13:
+            target, met = ">= 10x", "yes" if cls / scan >= 10 else "NO"
+        if K == 9:
+            target, met = "scan at K=9", "yes" if path == "scan" else "NO"
+        rows.append([f"UCB1 count classes / 16-lane scan, K={K}, T=2^{T.bit_length() - 1} "
+                     f"(taken: {path})", f"{cls / scan:.2f}x", target, met])
     th1, th2 = thread_speedup()
     rows.append(["kernel, 32 reps in prange: 1 -> 2 threads", f"{th1 / th2:.2f}x", ">= 1.7x",
                  "yes" if th1 / th2 >= 1.7 else "NO"])
@@ -209,6 +242,11 @@ def main() -> None:
             "- Two Python baselines, both per step: a plain loop over lists (the fastest pure "
             "Python), and NumPy vector ops for the index (`argmax(mean + sqrt(2 log t / n))`, "
             "the usual library style).\n"
+            "- Count classes (issue 16): the exact UCB1 argmax over pull-count classes "
+            "(`_ucb1_classes`, one repetition per call) against the lockstep scan of 16 "
+            "repetitions, both forced at each (K, T), one thread; run_learner takes the "
+            f"classes from K = {learners.UCB1_CLASSES_MIN_K}. The K=4096 rate in the first "
+            "rows is whichever path run_learner takes (the classes).\n"
             "- Speed-up: the same 8-cell sweep (UCB1, K=64, T=2^23, 16 repetitions: long enough "
             "that each worker's start-up, about 0.5 s, does not dominate; T=2^22 until the "
             "8-arm scan passes made the kernel 1.8x faster here) with 1 and "

@@ -31,11 +31,13 @@ def test_valid_instance_and_properties():
     ({"K": 2, "m": 2, "phi": [0, 1], "mu": [0.1, 1.2]}, "mu must be <= 1"),
     ({"K": 2, "m": 2, "phi": [0, 1], "mu": [-0.1, 0.2]}, "mu must be >= 0"),
     ({"K": 2, "m": 2, "phi": [0, 1], "mu": [0.1, float("nan")]}, "mu must be finite"),
-    ({"K": 2, "m": 2, "phi": [0, 1], "mu": [0.1, 0.2], "p0": [0.5, 0.6]}, "p0 must be a distribution"),
+    ({"K": 2, "m": 2, "phi": [0, 1], "mu": [0.1, 0.2], "p0": [0.5, 0.6]},
+     "p0 must be a distribution"),
     ({"K": 2, "m": 2, "phi": [0, 1], "mu": [0.1, 0.2], "p0": [1.5, -0.5]}, "p0 must be >= 0"),
     ({"K": 2, "m": 2, "phi": [0, 1], "mu": [0.1, 0.2], "p0": [1.0]}, "p0 must have length"),
     ({"K": 2, "m": 2, "phi": [0, 1, 1], "mu": [0.1, 0.2]}, "phi must have length"),
-    ({"K": 2, "m": 2, "phi": [0, 1], "mu": [0.1, 0.2], "reward": "gaussian"}, "reward must be one of"),
+    ({"K": 2, "m": 2, "phi": [0, 1], "mu": [0.1, 0.2], "reward": "gaussian"},
+     "reward must be one of"),
     ({"K": 0, "m": 1, "phi": [], "mu": [0.1]}, "K must be >= 1"),
 ])
 def test_bad_instances_rejected(kwargs, match):

@@ -52,7 +52,9 @@ def _kl(p, q):
 def _kl_index_ref(p, n, level):
     if p >= 1.0:
         return 1.0
-    f = lambda q: n * _kl(p, q) - level
+    def f(q):
+        return n * _kl(p, q) - level
+
     hi = 1 - 1e-12
     return hi if f(hi) <= 0 else brentq(f, p, hi, xtol=1e-14)
 
