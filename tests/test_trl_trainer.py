@@ -248,3 +248,18 @@ def test_changed_trl_private_method_names_supported_version():
     with pytest.raises(RuntimeError, match=r"trl==1\.16\.\*"):
         check_trl_version(trl, Changed)
     check_trl_version(trl, GRPOTrainer)
+
+
+def test_trl_grpo_formula_plus_bonus_is_obandits_with_trl_scale():
+    """TRL's GRPO part (ddof 1, eps 1e-4) + obandits' bonus == shaped_advantages under the
+    mapped config, on hypothesis batches (obandits.testing)."""
+    from llm_bridge.trl_trainer import _trl_grpo
+    from obandits.testing import check_advantage_fn
+
+    def trl_route(group, outcome, reward, count, cfg):
+        trl_scale = {"group": "group", "none": "none"}[cfg.scale]
+        return _trl_grpo(group, reward, trl_scale) + shaped_advantages(
+            group, outcome, reward, count, cfg).bonus
+
+    check_advantage_fn(trl_route, scales=("group", "none"), ddofs=(1,), eps=(1e-4,),
+                       max_examples=80)
