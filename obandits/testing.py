@@ -47,10 +47,12 @@ class Batch:
 @st.composite
 def batches(draw, *, max_groups: int = 5, min_group_size: int = 2, max_group_size: int = 8,
             max_outcomes: int = 4, max_count: int = 20, binary_rewards: bool = True,
-            equal_group_sizes: bool = True) -> Batch:
+            equal_group_sizes: bool = True, consistent_counts: bool = True) -> Batch:
     """A batch of ``1..max_groups`` consecutive groups of ``min..max_group_size`` rollouts.
 
-    ``equal_group_sizes`` (default) gives every group the same size, as TRL and verl do.
+    ``equal_group_sizes`` (default) gives every group the same size, as TRL and verl do;
+    ``consistent_counts`` (default) draws one count per (group, outcome) pair, since
+    ``N(x, a)`` is a function of the pair (code keeping its own history needs this).
     """
     n_groups = draw(st.integers(1, max_groups))
     if equal_group_sizes:
@@ -66,7 +68,12 @@ def batches(draw, *, max_groups: int = 5, min_group_size: int = 2, max_group_siz
     else:
         reward = np.array(draw(st.lists(st.floats(-1, 1, allow_nan=False), min_size=n,
                                         max_size=n)))
-    count = np.array(draw(st.lists(st.integers(0, max_count), min_size=n, max_size=n)))
+    if consistent_counts:
+        table = np.array(draw(st.lists(st.integers(0, max_count), min_size=n_groups * max_outcomes,
+                                       max_size=n_groups * max_outcomes)))
+        count = table.reshape(n_groups, max_outcomes)[group, outcome]
+    else:
+        count = np.array(draw(st.lists(st.integers(0, max_count), min_size=n, max_size=n)))
     return Batch(group, outcome.astype(np.int64), reward.astype(np.float64), count)
 
 

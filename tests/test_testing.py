@@ -19,6 +19,9 @@ def test_batches_are_consecutive_equal_groups(b: Batch):
     sizes = np.bincount(b.group)
     assert (sizes == sizes[0]).all() and sizes[0] >= 2
     assert set(np.unique(b.reward)) <= {0.0, 1.0} and (b.count >= 0).all()
+    pairs = {}
+    for g, o, c in zip(b.group, b.outcome, b.count):
+        assert pairs.setdefault((g, o), c) == c  # N(x, a) is a function of the pair
 
 
 def test_correct_function_passes():
