@@ -293,16 +293,25 @@ class OutcomeBonusGRPOTrainer(_trl_base()):
                 out["advantages"] = local[:, None] + bonus[:, None] * (~mask).to(local.dtype)
             else:
                 out["advantages"] = local + bonus
-        self._log_bonus(adv.bonus, answers)
+        self._log_bonus(adv.bonus, correct, keys)
         return out
 
-    def _log_bonus(self, bonus: np.ndarray, answers) -> None:
+    def _log_bonus(self, bonus: np.ndarray, correct: np.ndarray, keys) -> None:
+        """Bonus statistics and distinct answers per group (solved / unsolved), Spec 3 §3."""
+        from obandits.metrics import distinct_answers
+
         g = self.num_generations
-        distinct = [len({str(a) for a in answers[i: i + g]}) for i in range(0, len(answers), g)]
+        pids, oids = self.bonus_state.history.observe(keys, self.last_bonus["answers"])
+        ok = np.nan_to_num(correct, nan=0.0) >= self.bonus_state.config.correct_threshold
+        da = distinct_answers(np.arange(len(keys)) // g, oids, ok)
         m = self._metrics["train"]
         m["bonus/mean"].append(float(bonus.mean()))
         m["bonus/abs_mean"].append(float(np.abs(bonus).mean()))
-        m["bonus/distinct_answers"].append(float(np.mean(distinct)))
+        for name, val in (("all", da.all), ("solved", da.solved), ("unsolved", da.unsolved)):
+            if val is not None and np.isfinite(val):
+                m[f"distinct/{name}"].append(float(val))
+        so_far = sum(len(a) for a in self.bonus_state.history.index.answers)
+        m["distinct/so_far"].append(float(so_far))
 
     # ---- checkpoints -------------------------------------------------------------------------
 
