@@ -25,6 +25,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import time
 from collections.abc import Callable, Hashable, Sequence
 
 import numpy as np
@@ -269,6 +270,7 @@ class OutcomeBonusGRPOTrainer(_trl_base()):
                                f"{SUPPORTED_TRL}.* only")
         from accelerate.utils import gather_object
 
+        t0 = time.perf_counter()
         local_inputs, prompts, completions, rewards = self._bonus_inputs
         self._bonus_inputs = None
         keys = gather_object(self._prompt_keys(local_inputs, prompts))
@@ -294,6 +296,7 @@ class OutcomeBonusGRPOTrainer(_trl_base()):
             else:
                 out["advantages"] = local + bonus
         self._log_bonus(adv.bonus, correct, keys)
+        self.last_bonus["seconds"] = time.perf_counter() - t0  # bench: the bonus's share
         return out
 
     def _log_bonus(self, bonus: np.ndarray, correct: np.ndarray, keys) -> None:
