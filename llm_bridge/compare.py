@@ -82,7 +82,7 @@ def _config(p: dict, out: Path, seed: int, use_gpu: bool):
               learning_rate=p["lr"], logging_steps=1, report_to=[], save_strategy="steps",
               save_steps=p["save_every"], seed=seed, bf16=p["dtype"] == "bfloat16",
               use_cpu=not use_gpu, beta=0.0, temperature=1.0, scale_rewards="group",
-              save_only_model=False, disable_tqdm=False)
+              save_only_model=False, disable_tqdm=False, gradient_checkpointing=False)
     if use_gpu and importlib.util.find_spec("vllm") is not None:
         kw.update(use_vllm=True, vllm_mode="colocate", vllm_gpu_memory_utilization=0.3)
     return GRPOConfig(**kw)

