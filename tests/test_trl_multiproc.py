@@ -37,8 +37,8 @@ def worker(out: str) -> None:
     rank = tr.accelerator.process_index
     rec = {"rank": rank, "world": tr.accelerator.num_processes,
            "made": [m.tolist() for m in tr.made],
-           "batches": [{k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in b.items()}
-                       for b in tr.batches],
+           "batches": [{k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in b.items()
+                        if k != "seconds"} for b in tr.batches],  # seconds: a local timing
            "history": tr.bonus_state.history.to_dict()}
     Path(out, f"rank{rank}.json").write_text(json.dumps(rec))
 
