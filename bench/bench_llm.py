@@ -1,14 +1,20 @@
-"""LLM bridge speed: generation tokens/s and full GRPO step time for the default model
-(SmolLM2-135M-Instruct) on this machine's device, and the share of the step spent computing the
-exploration bonus (must be negligible, < 1%).
+"""LLM bridge speed on this machine's CPU: TRL's GRPOTrainer with the bonus
+(:class:`llm_bridge.trl_trainer.OutcomeBonusGRPOTrainer`) against our own reference trainer
+(:class:`llm_bridge.trainer.GRPOTrainer`) on the same config: SmolLM2-135M-Instruct, 2 prompts x
+4 rollouts x 64 new tokens, method ucb-con, one torch thread; and the bonus computation's share
+of a TRL step (target < 1 %).
 
-The bonus share is a ratio measured in the same run: the time of the bonus bookkeeping of one
-step (answer ids via the History, ``advantages_with_history``; averaged over 200 repetitions on
-the step's own batch) divided by the measured full step time.
+Both trainers run in the same process, one warm-up step then ``steps`` timed steps each.
+Generated tokens/s = completion tokens / time inside generation (TRL: ``_generate``, timed by a
+subclass). TRL's default gradient checkpointing is turned off (ours has none). The bonus
+share is the time of everything the adapter adds to a step (gathering the keys, answer
+extraction, counts, ``shaped_advantages``, logging) over the step time.
+Command: ``python -m bench llm``.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
 from pathlib import Path
 
@@ -17,84 +23,96 @@ import numpy as np
 RESULT = Path(__file__).parent / "results" / "llm.md"
 
 
-def main(steps: int = 2, prompts: int = 2, rollouts: int = 8, max_new_tokens: int = 64,
+def main(steps: int = 2, prompts: int = 2, rollouts: int = 4, max_new_tokens: int = 64,
          threads: int = 1) -> None:
     import torch
 
-    # One thread: with two threads on a 2-core machine shared with other jobs, OpenMP waits
-    # for descheduled threads (measured once: generation fell from 66 to 5 tokens/s); one
-    # thread is stable.
-    if threads:
-        torch.set_num_threads(threads)
+    # One thread: two threads on a 2-core machine shared with other jobs make OpenMP wait for
+    # descheduled threads (measured once: generation fell from 66 to 5 tokens/s).
+    torch.set_num_threads(threads)
+    from trl import GRPOConfig
 
-    from llm_bridge.models import load_model
-    from llm_bridge.tasks import arithmetic_task, chat_prompt
-    from llm_bridge.trainer import GRPOTrainer, TrainConfig, generate
-    from obandits.bonuses import advantages_with_history
-    from obandits.counts import History
+    from llm_bridge.compare import _dataset
+    from llm_bridge.tasks import arithmetic_task
+    from llm_bridge.trainer import GRPOTrainer, TrainConfig
+    from llm_bridge.trl_trainer import OutcomeBonusGRPOTrainer, correctness_reward, load_trl_model
+    from obandits.bonuses import BonusConfig
     from obandits.tables import markdown_table
 
-    t0 = time.perf_counter()
-    model, tok, dev = load_model("default")
-    load_s = time.perf_counter() - t0
     train, _ = arithmetic_task(64, 8, levels=(1, 2), seed=0)
-    cfg = TrainConfig(method="ucb-con", prompts_per_step=prompts, n_rollouts=rollouts,
-                      max_new_tokens=max_new_tokens, micro_batch=8, gen_batch=64, lr=1e-6,
-                      amp=dev.type == "cuda")
-    trainer = GRPOTrainer(model, tok, train, cfg)
+    bonus = BonusConfig(method="ucb-con", c=0.2, b0=0.5)
 
-    # Generation alone: one batch of prompts*rollouts sequences (after a warm-up call).
-    gen = torch.Generator(device=dev).manual_seed(0)
-    batch = [chat_prompt(tok, p.prompt) for p in train[:prompts] for _ in range(rollouts)]
-    generate(model, tok, batch[:2], max_new_tokens=4, temperature=1.0, top_p=1.0, gen=gen)
-    gen_rates = []
-    for _ in range(2):
-        r = generate(model, tok, batch, max_new_tokens=max_new_tokens, temperature=1.0,
-                     top_p=1.0, gen=gen)
-        gen_rates.append(r.n_tokens / r.gen_seconds)
-
-    trainer.step()  # warm-up (also compiles / loads the numba kernel)
-    recs = [trainer.step() for _ in range(steps)]
-    step_s = float(np.mean([r["step_seconds"] for r in recs]))
-    in_step_bonus = float(np.sum([r["bonus_seconds"] for r in recs]) /
-                          np.sum([r["step_seconds"] for r in recs]))
-
-    # The bonus bookkeeping of one step, timed precisely on the last step's batch.
-    lb = trainer.last_batch
-    hist = History.from_dict(trainer.history.to_dict())
-    reps = 200
+    # ---- our own trainer
     t0 = time.perf_counter()
-    for _ in range(reps):
-        pids, oids = hist.observe(lb["prompt_keys"], lb["answers"])
-        advantages_with_history(hist.table, pids, lb["group"], oids, lb["reward"],
-                                cfg.bonus_config)
-    bonus_s = (time.perf_counter() - t0) / reps
+    model, tok = load_trl_model("default", device="cpu", dtype="float32")
+    load_s = time.perf_counter() - t0
+    cfg = TrainConfig(method="ucb-con", prompts_per_step=prompts, n_rollouts=rollouts,
+                      max_new_tokens=max_new_tokens, micro_batch=prompts * rollouts,
+                      gen_batch=64, lr=1e-6)
+    own = GRPOTrainer(model, tok, train, cfg)
+    own.step()
+    recs = [own.step() for _ in range(steps)]
+    own_step = float(np.mean([r["step_seconds"] for r in recs]))
+    own_tps = float(np.sum([r["gen_tokens_per_s"] * r["gen_seconds"] for r in recs])
+                    / np.sum([r["gen_seconds"] for r in recs]))
 
-    device = str(dev) + (f" ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else
-                         f" ({torch.get_num_threads()} torch threads)")
+    # ---- TRL with the bonus, same model weights and config
+    model, tok = load_trl_model("default", device="cpu", dtype="float32")
+    timing = {"gen_s": [], "tokens": [], "bonus_s": []}
+
+    class Timed(OutcomeBonusGRPOTrainer):
+        def _generate(self, prompts_):
+            t = time.perf_counter()
+            out = super()._generate(prompts_)
+            timing["gen_s"].append(time.perf_counter() - t)
+            timing["tokens"].append(sum(len(c) for c in out[1]))  # completion_ids
+            return out
+
+        def _generate_and_score_completions(self, inputs):
+            out = super()._generate_and_score_completions(inputs)
+            timing["bonus_s"].append(self.last_bonus["seconds"])
+            return out
+
+    with tempfile.TemporaryDirectory() as tmp:
+        args = GRPOConfig(output_dir=tmp, per_device_train_batch_size=prompts * rollouts,
+                          num_generations=rollouts, max_completion_length=max_new_tokens,
+                          max_steps=steps + 1, learning_rate=1e-6, logging_steps=1,
+                          report_to=[], save_strategy="no", use_cpu=True, seed=0, bf16=False,
+                          beta=0.0, disable_tqdm=True, gradient_checkpointing=False)
+        trl = Timed(model=model, args=args, train_dataset=_dataset(train, tok),
+                    reward_funcs=correctness_reward, processing_class=tok, bonus=bonus)
+        step_times = []
+        from transformers import TrainerCallback
+
+        class StepClock(TrainerCallback):
+            def on_step_begin(self, *a, **k):
+                self.t = time.perf_counter()
+
+            def on_step_end(self, *a, **k):
+                step_times.append(time.perf_counter() - self.t)
+
+        trl.add_callback(StepClock())
+        trl.train()
+    trl_step = float(np.mean(step_times[1:]))
+    trl_tps = float(np.sum(timing["tokens"][1:]) / np.sum(timing["gen_s"][1:]))
+    share = float(np.sum(timing["bonus_s"][1:]) / np.sum(step_times[1:]))
+
     rows = [
-        ["model load (s)", load_s],
-        [f"generation tokens/s (batch of {len(batch)}, {max_new_tokens} new tokens)",
-         float(np.mean(gen_rates))],
-        ["generation tokens/s inside the training steps",
-         float(np.mean([r["gen_tokens_per_s"] for r in recs]))],
-        [f"full GRPO step (s): {prompts} prompts x {rollouts} rollouts", step_s],
-        ["  of which generation (share)",
-         float(np.mean([r["gen_seconds"] / r["step_seconds"] for r in recs]))],
-        ["  of which policy update (share)",
-         float(np.mean([r["update_seconds"] / r["step_seconds"] for r in recs]))],
-        ["bonus computation per step (ms)", 1e3 * bonus_s],
-        ["bonus share of step time, % (isolated timing / step)", 100 * bonus_s / step_s],
-        ["bonus share of step time, % (as timed inside the steps)", 100 * in_step_bonus],
+        ["model load, s", load_s, None, None],
+        [f"step, s ({prompts} prompts x {rollouts} rollouts x {max_new_tokens} tokens)",
+         own_step, trl_step, trl_step / own_step],
+        ["generated tokens/s", own_tps, trl_tps, trl_tps / own_tps],
+        ["bonus share of a step, %", None, 100 * share, None],
     ]
-    verdict = "holds" if bonus_s / step_s < 0.01 else "DOES NOT hold"
+    verdict = "holds" if share < 0.01 else "DOES NOT hold"
     text = "\n".join([
         "# bench llm", "",
-        f"Default model SmolLM2-135M-Instruct on {device}; method ucb-con; "
-        f"{steps} timed steps after one warm-up step. Command: `python -m bench llm`.", "",
-        markdown_table(["measure", "value"], rows, digits=5), "",
-        f"Target: bonus share < 1% of the step: {verdict}. Timings are noisy on a shared "
-        f"machine; the shares are ratios taken in the same run.", ""])
+        f"SmolLM2-135M-Instruct (float32) on CPU, {threads} torch thread; method ucb-con; "
+        f"one warm-up step then {steps} timed steps per trainer, both in the same run. "
+        "Command: `python -m bench llm`.", "",
+        markdown_table(["measure", "own trainer", "TRL + bonus", "TRL / own"], rows, digits=4),
+        "", f"Target: bonus share of a TRL step < 1 %: {verdict}. Timings are noisy on a "
+        "shared 2-core machine; ratios are taken in the same run.", ""])
     RESULT.parent.mkdir(parents=True, exist_ok=True)
     RESULT.write_text(text)
     print(text)
