@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from obandits.bandit import theory
-from obandits.bandit.check import minimax_table
+from obandits.bandit.analysis import minimax_table
 from obandits.bandit.runner import DEFAULTS
 from obandits.cli import COMMAND_MODULES, MAIN_STEPS, main
 from obandits.sweep import load_config, read_table
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = """
 [sweep]
 name = "tiny"
-runner = "obandits.bandit.runner:run_cell"
+runner = "bandit"
 root_seed = 1
 reps = 3
 
@@ -165,7 +165,7 @@ def test_command_errors_are_one_clear_line(tmp_path, capsys):
 @pytest.mark.parametrize("extra, msg", [('role = "aside"', "check role must be one of"),
                                         ('role = "diagnostic"', "needs a 'why'")])
 def test_bad_check_role_is_rejected(extra, msg):
-    from obandits.bandit.check import _result
+    from obandits.bandit.analysis import _result
     spec = dict(tomllib.loads(extra))
     with pytest.raises(ValueError, match=msg):
         _result("c", spec, "x", 1.0, (0.0, 2.0), True, "w")
