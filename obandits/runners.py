@@ -10,8 +10,10 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # NumPy only in annotations: `obandits --help` imports this module
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,10 @@ class Runner:
     summarise: Callable[[dict[str, np.ndarray], dict], str]
     figures: Callable[[dict[str, np.ndarray], dict, Path], list[Path]]
     check: Callable[[dict[str, np.ndarray], dict], list[dict]] | None = None
+
+
+class CellFailed(RuntimeError):
+    """A cell's runner raised: names the cell and its parameters (finished cells are kept)."""
 
 
 REGISTRY: dict[str, str] = {

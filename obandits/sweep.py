@@ -77,6 +77,7 @@ from .results import (
     write_json,
     write_rows,
 )
+from .runners import CellFailed
 from .tables import claims_markdown
 
 # Older names, kept importable.
@@ -88,10 +89,6 @@ SWEEP_KEYS = ("name", "runner", "root_seed", "reps")
 MAX_CELLS = 20_000          # cells beyond which a sweep needs confirming (--yes)
 MAX_WORK = 2e13             # sum over cells of reps x T x K beyond which it needs confirming
 LOCK = ".lock"
-
-
-class CellFailed(RuntimeError):
-    """A cell's runner raised: names the cell and its parameters (finished cells are kept)."""
 
 
 def did_you_mean(word: str, allowed) -> str:

@@ -183,7 +183,7 @@ def test_shipped_configs_validate():
             assert all(t.get("why") for t in tables if t.get("role") == "diagnostic")
     assert "obandits.sweep" in COMMAND_MODULES and "obandits.bandit.cli" in COMMAND_MODULES
     assert MAIN_STEPS[0][0] == "bonus demo"
-    assert any(m == "obandits.bandit.experiment" for _, m, _ in MAIN_STEPS)
+    assert any(f == "_step_bandit" for _, f in MAIN_STEPS)
 
 
 def _table(values):
