@@ -59,7 +59,7 @@ def run_dask(args, cells, threads, on_done, out, scheduler, n_workers, compute, 
                 res = fut.result()
             except Exception as exc:
                 client.cancel(list(futs))
-                raise failed(cell, exc, out) from exc
+                raise failed(cell, exc, out) from (None if isinstance(exc, OSError) else exc)
             on_done(*res)
     finally:
         client.close()

@@ -408,7 +408,13 @@ def _mp_context(target: str):
     return ctx
 
 
-def _failed(cell: Cell, exc: BaseException, out: Path) -> CellFailed:
+def _cause(exc: BaseException) -> BaseException | None:
+    return None if isinstance(exc, OSError) else exc
+
+
+def _failed(cell: Cell, exc: BaseException, out: Path) -> Exception:
+    if isinstance(exc, OSError):  # a result file that cannot be written: the error names it
+        return exc
     return CellFailed(f"cell {cell.id} {cell.key} failed: {type(exc).__name__}: {exc} "
                       f"(finished cells are kept in {out}; rerun to resume)")
 
@@ -420,7 +426,7 @@ def _run_local(args, cells, workers, threads, on_done, out) -> None:
             try:
                 res = _compute_cell(*a)
             except Exception as exc:
-                raise _failed(cell, exc, out) from exc
+                raise _failed(cell, exc, out) from _cause(exc)
             on_done(*res)
         return
     pool = ProcessPoolExecutor(min(workers, len(args)), _mp_context(args[0][0]),
@@ -434,7 +440,7 @@ def _run_local(args, cells, workers, threads, on_done, out) -> None:
                 try:
                     res = fut.result()
                 except Exception as exc:
-                    raise _failed(cell, exc, out) from exc
+                    raise _failed(cell, exc, out) from _cause(exc)
                 on_done(*res)
     except BaseException:
         # Fail fast: drop queued cells and stop the running ones (their temporary files are
