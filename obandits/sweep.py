@@ -582,6 +582,10 @@ def run_sweep(cfg: SweepConfig, out: str | Path, *, workers: int | None = None,
         raise ValueError(f"output directory {out} is a file; give a directory")
     if out.is_dir():
         _check_same_sweep(cfg, out)  # before anything is written
+    if scheduler is not None:  # an unreachable scheduler is refused before anything is written
+        from .dask_executor import client_for
+
+        client_for(scheduler, workers)[0].close()
     _prepare_out(out)
     target = runners.spec(cfg.runner)
     with DirLock(out):
