@@ -640,7 +640,10 @@ def finished(out: str | Path) -> tuple[dict, runners.Runner, dict]:
     man = read_manifest(out)
     if man.get("status") != "complete":
         raise ValueError(f"sweep in {out} is not complete; rerun it to finish")
-    runner = runners.get(man.get("runner"))
+    try:
+        runner = runners.get(man.get("runner"))
+    except ValueError as exc:
+        raise ValueError(f"{out / MANIFEST}: {exc}") from None
     table = read_table(out / RESULTS)
     if not table_rows(table):
         raise ValueError(f"{out / RESULTS} has no rows")
