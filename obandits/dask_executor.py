@@ -31,8 +31,11 @@ def client_for(scheduler: str | None, n_workers: int, timeout: float = 10.0):
         raise ValueError(f"--executor dask needs dask.distributed ({exc}); pip install "
                          f"'dask[distributed]'") from None
     if scheduler is None:
-        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+        from .sweep import main_not_reimported
+
+        with main_not_reimported():
+            cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
         return Client(cluster), cluster
     if not isinstance(scheduler, str) or not _ADDRESS.match(scheduler):
         raise ValueError(f"--scheduler must be an address like tcp://host:8786, got "

@@ -42,6 +42,7 @@ rows; a config extended with new cells (same root seed, reps and runner) runs on
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import itertools
@@ -408,6 +409,23 @@ def _mp_context(target: str):
     return ctx
 
 
+@contextlib.contextmanager
+def main_not_reimported():
+    """Worker processes start without re-running the caller's script: they need only the
+    package (cells run :func:`_compute_cell`), and a script calling :func:`run` at top level
+    (no ``if __name__ == "__main__"`` guard) would otherwise run its sweep again in each."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is None or getattr(main, "__spec__", None) is not None:
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
+
+
 def _cause(exc: BaseException) -> BaseException | None:
     return None if isinstance(exc, OSError) else exc
 
@@ -432,7 +450,8 @@ def _run_local(args, cells, workers, threads, on_done, out) -> None:
     pool = ProcessPoolExecutor(min(workers, len(args)), _mp_context(args[0][0]),
                                initializer=_init_worker, initargs=(threads, os.getpid()))
     try:
-        pending = {pool.submit(_compute_cell, *a): c for a, c in zip(args, cells)}
+        with main_not_reimported():  # the processes start at the first submit
+            pending = {pool.submit(_compute_cell, *a): c for a, c in zip(args, cells)}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:

@@ -141,14 +141,14 @@ def test_check_on_an_empty_table(tmp_path, capsys):
 
 def test_fail_fast_names_the_cell_and_keeps_finished_ones(tmp_path):
     grid = [{"K": [1, 2], "sleep": 0.0}, {"K": 3, "fail": True},
-            {"K": list(range(10, 30)), "sleep": 0.5}]
+            {"K": list(range(10, 50)), "sleep": 0.5}]
     t0 = time.perf_counter()
     with pytest.raises(CellFailed, match=r"cell \w+ .*\"fail\":true.* failed: RuntimeError: "
                                          r"toy cell failed on purpose \(K=3\)"):
         run(cfg(grid), tmp_path, workers=2)
-    assert time.perf_counter() - t0 < 8  # 20 cells of 0.5 s on 2 workers were not all run
+    assert time.perf_counter() - t0 < 9  # 40 cells of 0.5 s on 2 workers were not all run
     done = {p.stem for p in (tmp_path / "cells").glob("*.json")}
-    assert 2 <= len(done) < 22
+    assert 2 <= len(done) < 20
     man = json.loads((tmp_path / "manifest.json").read_text())
     assert man["status"] == "running" and not (tmp_path / ".lock").exists()
 
