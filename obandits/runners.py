@@ -25,8 +25,8 @@ class Runner:
     ``summarise(table, raw_config) -> str`` (markdown). ``figures(table, raw_config, out_dir)
     -> [png paths]``. ``check(table, raw_config) -> [claim dicts]`` with keys claim, text,
     value, ci, holds (True/False/None), where.
-    ``work(params, reps) -> float`` (optional): an estimate of the cell's work units, for the
-    estimate printed before a large sweep (default ``reps * T * K`` when the params have them).
+    ``key(params) -> dict`` (optional): the parameters a cell's key (its seeds and file id) is
+    computed from, default the params themselves (a renamed parameter keeps its old results).
     """
 
     name: str
@@ -35,6 +35,7 @@ class Runner:
     summarise: Callable[[dict[str, np.ndarray], dict], str]
     figures: Callable[[dict[str, np.ndarray], dict, Path], list[Path]]
     check: Callable[[dict[str, np.ndarray], dict], list[dict]] | None = None
+    key: Callable[[dict], dict] | None = None
 
 
 class CellFailed(RuntimeError):

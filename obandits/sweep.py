@@ -145,8 +145,9 @@ def cell_key(params: dict) -> str:
     return json.dumps(params, sort_keys=True, separators=(",", ":"))
 
 
-def make_cell(params: dict) -> Cell:
-    key = cell_key(params)
+def make_cell(params: dict, key_params=None) -> Cell:
+    """A cell; its key is the canonical JSON of ``key_params(params)`` (default ``params``)."""
+    key = cell_key(params if key_params is None else key_params(params))
     return Cell(dict(params), key, hashlib.sha256(key.encode()).hexdigest()[:16])
 
 
@@ -225,7 +226,7 @@ def config_from_dict(raw: dict, source: str = "") -> SweepConfig:
             except ValueError as exc:
                 raise ValueError(f"[[grid]] #{gi + 1}, cell {cell_key(params)}: {exc}"
                                  ) from None
-            cell = make_cell(params)
+            cell = make_cell(params, runner.key)
             if cell.key not in seen:
                 seen.add(cell.key)
                 cells.append(cell)

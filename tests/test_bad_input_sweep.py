@@ -46,6 +46,7 @@ TOML_CASES = [
     ("gap", GOOD.replace("gap = 0.1", "gap = 2.0"), "gap must be <= 1"),
     ("bandit-param", GOOD.replace("gap =", "gapp ="), "did you mean 'gap'"),
     ("no-T", GOOD.replace("T = 64\n", ""), "bandit cell needs ['T']"),
+    ("old-c", GOOD + "c = 0.5\n", "'c' is now 'klucb_c'"),
     ("bad-toml", "[sweep\n", "not valid TOML"),
 ]
 

@@ -13,9 +13,9 @@ CONFIG = {"sweep": {"name": "api", "runner": "bandit", "root_seed": 3, "reps": 2
 
 def test_run_dict_and_toml_give_the_same_table(tmp_path, monkeypatch):
     df = obandits.run(CONFIG, out=tmp_path / "a", workers=1)
-    assert list(df.columns) == ["cell", "K", "T", "alpha", "c", "checkpoints_per_octave",
-                                "correct_mass", "family", "gap", "learner", "m", "needle_frac",
-                                "reward", "zipf_s", "rep", "t", "regret"]
+    assert list(df.columns) == ["cell", "K", "T", "alpha", "checkpoints_per_octave",
+                                "correct_mass", "family", "gap", "klucb_c", "learner", "m",
+                                "needle_frac", "reward", "zipf_s", "rep", "t", "regret"]
     assert len(df) == 2 * 2 * 7 and set(df["learner"]) == {"ucb1", "outcome-ucb"}
     toml = tmp_path / "c.toml"
     toml.write_text('[sweep]\nname = "api"\nrunner = "bandit"\nroot_seed = 3\nreps = 2\n'

@@ -18,7 +18,7 @@ from ..tables import markdown_table
 from . import analysis, figures
 from .instances import FAMILIES, REWARDS, make_instance
 from .learners import LEARNERS, LearnerConfig, checkpoints, run_learner
-from .params import DEFAULTS, REQUIRED
+from .params import DEFAULTS, REQUIRED, key_params
 
 MAX_WORK = 5e11  # pulls x arms per repetition beyond which a cell is refused (hours of CPU)
 
@@ -27,6 +27,9 @@ def validate_cell(params: dict) -> dict:
     """Fill defaults and check every parameter (ValueError naming it); returns the cell."""
     allowed = sorted(set(REQUIRED) | set(DEFAULTS))
     unknown = sorted(set(params) - set(allowed))
+    if "c" in unknown:
+        raise ValueError("bandit parameter 'c' is now 'klucb_c' (KL-UCB's log log t "
+                         "coefficient); rename it")
     if unknown:
         from ..sweep import did_you_mean
 
@@ -43,12 +46,12 @@ def validate_cell(params: dict) -> dict:
     p["m"] = v.int_scalar("m", p["m"], min_value=1, max_value=p["K"])
     p["T"] = v.int_scalar("T", p["T"], min_value=1)
     p["gap"] = v.finite_scalar("gap", p["gap"], min_value=0.0, max_value=1.0)
-    for k in ("alpha", "c", "needle_frac", "zipf_s", "correct_mass"):
+    for k in ("alpha", "klucb_c", "needle_frac", "zipf_s", "correct_mass"):
         p[k] = float(v.finite_scalar(k, p[k], min_value=0.0))
     p["checkpoints_per_octave"] = v.int_scalar("checkpoints_per_octave",
                                                p["checkpoints_per_octave"], min_value=1,
                                                max_value=64)
-    LearnerConfig(p["learner"], p["alpha"], p["c"])
+    LearnerConfig(p["learner"], p["alpha"], p["klucb_c"])
     if p["reward"] == "deterministic" and p["gap"] not in (0.0, 1.0):
         raise ValueError(f"deterministic (verifiable) rewards need mu in {{0, 1}}, i.e. gap 1 "
                          f"(or 0), got gap={p['gap']}")
@@ -72,7 +75,7 @@ def run_cell(params: dict, root_seed: int, cell_key: str, reps: int) -> dict[str
     p = validate_cell(params)
     insts = [_instance(p, g) for g in rep_generators(root_seed, cell_key + "#instance", reps)]
     ck = checkpoints(p["T"], p["checkpoints_per_octave"])
-    reg = run_learner(LearnerConfig(p["learner"], p["alpha"], p["c"]), insts, p["T"], ck,
+    reg = run_learner(LearnerConfig(p["learner"], p["alpha"], p["klucb_c"]), insts, p["T"], ck,
                       rep_states(root_seed, cell_key, reps))
     return {"rep": np.repeat(np.arange(reps), len(ck)), "t": np.tile(ck, reps),
             "regret": reg.ravel()}
@@ -92,4 +95,4 @@ def summary(table: dict, raw: dict | None = None) -> str:
 
 
 RUNNER = Runner(name="bandit", validate=validate_cell, run_cell=run_cell, summarise=summary,
-                figures=figures.make_figures, check=analysis.claims)
+                figures=figures.make_figures, check=analysis.claims, key=key_params)
