@@ -53,13 +53,14 @@ import threading
 import time
 import tomllib
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
 from . import _validate as v
 from . import runners
+from .options import add_arguments, from_args, option
 from .results import (
     CELLS,
     MANIFEST,
@@ -574,6 +575,31 @@ def _prepare_out(out: Path) -> None:
         raise OSError(13, f"output directory {out} is not writable")
 
 
+@dataclass(frozen=True)
+class SweepOptions:
+    """How a sweep runs (not what it computes): the ``obandits sweep`` flags and the keywords
+    of :func:`run_sweep` / :func:`run`, with their defaults and help, in one place."""
+
+    workers: int | None = option(None, "processes (default: all cores; with --executor dask "
+                                       "and no --scheduler, the LocalCluster's processes)")
+    threads: int | None = option(None, "Numba threads per process (default 1; all cores if "
+                                       "--workers 1)")
+    executor: str = option("local", "local process pool or a Dask cluster",
+                           choices=("local", "dask"))
+    scheduler: str | None = option(None, "Dask scheduler address, e.g. tcp://host:8786 "
+                                         "(implies --executor dask)")
+    max_cells: int | None = option(None, f"cells above which --yes is needed (default "
+                                         f"{MAX_CELLS})")
+    max_work: float | None = option(None, f"cells x reps x T x K above which --yes is needed "
+                                          f"(default {MAX_WORK:g})")
+    yes: bool = option(False, "confirm a sweep above the size limits")
+    quiet: bool = option(False, "no progress bar")
+
+    def run_kwargs(self) -> dict:
+        kw = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "quiet"}
+        return {**kw, "progress": not self.quiet}
+
+
 def run_sweep(cfg: SweepConfig, out: str | Path, *, workers: int | None = None,
               threads: int | None = None, progress: bool = True, executor: str = "local",
               scheduler: str | None = None, max_cells: int | None = None,
@@ -738,13 +764,11 @@ def run(config, out: str | Path | None = None, **kw):
 
 def _cmd_sweep(args) -> int:
     cfg = load_config(args.config)
+    opts = from_args(SweepOptions, args)
     out = Path(args.out) if args.out else Path("runs") / cfg.name
-    line = check_size(cfg, max_cells=args.max_cells, max_work=args.max_work, yes=args.yes)
+    line = check_size(cfg, max_cells=opts.max_cells, max_work=opts.max_work, yes=opts.yes)
     print(f"sweep {cfg.name}: {line} -> {out}", flush=True)
-    path = run_sweep(cfg, out, workers=args.workers, threads=args.threads,
-                     progress=not args.quiet, executor=args.executor,
-                     scheduler=args.scheduler, max_cells=args.max_cells,
-                     max_work=args.max_work, yes=args.yes)
+    path = run_sweep(cfg, out, **opts.run_kwargs())
     print(f"\nresults: {path}\n")
     print(summary(cfg, out))
     return 0
@@ -769,21 +793,7 @@ def register(sub) -> None:
     p = sub.add_parser("sweep", help="run a declarative TOML sweep (resumable)")
     p.add_argument("config", help="TOML file ([sweep], [fixed], [[grid]], [check])")
     p.add_argument("--out", help="output directory (default runs/<sweep name>)")
-    p.add_argument("--workers", type=int, default=None,
-                   help="processes (default: all cores; with --executor dask and no "
-                        "--scheduler, the LocalCluster's worker processes)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="Numba threads per process (default 1; all cores if --workers 1)")
-    p.add_argument("--executor", choices=("local", "dask"), default="local",
-                   help="local process pool (default) or a Dask cluster")
-    p.add_argument("--scheduler", default=None,
-                   help="Dask scheduler address, e.g. tcp://host:8786 (implies --executor dask)")
-    p.add_argument("--max-cells", type=int, default=None,
-                   help=f"cells above which --yes is needed (default {MAX_CELLS})")
-    p.add_argument("--max-work", type=float, default=None,
-                   help=f"cells x reps x T x K above which --yes is needed (default {MAX_WORK:g})")
-    p.add_argument("--yes", action="store_true", help="confirm a sweep above the limits")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_arguments(p, SweepOptions)
     p.set_defaults(func=_cmd_sweep)
     p = sub.add_parser("plot", help="figures of a finished sweep, from its data files")
     p.add_argument("results", help="the sweep's output directory")

@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -142,13 +141,11 @@ def test_check_on_an_empty_table(tmp_path, capsys):
 def test_fail_fast_names_the_cell_and_keeps_finished_ones(tmp_path):
     grid = [{"K": [1, 2], "sleep": 0.0}, {"K": 3, "fail": True},
             {"K": list(range(10, 50)), "sleep": 0.5}]
-    t0 = time.perf_counter()
     with pytest.raises(CellFailed, match=r"cell \w+ .*\"fail\":true.* failed: RuntimeError: "
                                          r"toy cell failed on purpose \(K=3\)"):
         run(cfg(grid), tmp_path, workers=2)
-    assert time.perf_counter() - t0 < 9  # 40 cells of 0.5 s on 2 workers were not all run
     done = {p.stem for p in (tmp_path / "cells").glob("*.json")}
-    assert 2 <= len(done) < 20
+    assert 2 <= len(done) < 20  # the 40 cells of 0.5 s queued behind the failure never ran
     man = json.loads((tmp_path / "manifest.json").read_text())
     assert man["status"] == "running" and not (tmp_path / ".lock").exists()
 
