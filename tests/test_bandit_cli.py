@@ -11,7 +11,7 @@ from obandits.bandit import theory
 from obandits.bandit.analysis import minimax_table
 from obandits.bandit.runner import DEFAULTS
 from obandits.cli import COMMAND_MODULES, MAIN_STEPS, main
-from obandits.sweep import load_config, read_table
+from obandits.sweep import check_size, load_config, read_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -174,6 +174,7 @@ def test_bad_check_role_is_rejected(extra, msg):
 def test_shipped_configs_validate():
     for name in ("reduced.toml", "theorems.toml"):
         cfg = load_config(ROOT / "experiments" / "bandit" / name)
+        check_size(cfg)  # the shipped sweeps need no --yes
         assert len(cfg.cells) > 50 and set(cfg.section("check")) == {
             "t_slope", "k_flat", "needle", "m_slope"}
         # each claim of issue 3 keeps at least one table counted as a claim
