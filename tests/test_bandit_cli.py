@@ -136,6 +136,11 @@ def test_commands_end_to_end(tiny, tmp_path, capsys):
     mm = read_table(out / "minimax.csv")
     assert set(mm["learner"]) >= {"ucb1", "outcome-ucb", "kl-ucb", "thompson", "uniform"}
     assert main(["plot", str(out)]) == 0
+    checks_md = (out / "checks.md").read_bytes()
+    (out / "checks.md").unlink()
+    assert main(["check", str(out)]) == 0  # the generic command, from the data files alone
+    assert (out / "checks.md").read_bytes() == checks_md
+    assert "Minimax proxy" in capsys.readouterr().out
     assert (out / "figures" / "bandit_theorems.png").stat().st_size > 10_000
     # rerun: all cells already done, same table
     before = (out / "results.csv").read_bytes()
