@@ -43,20 +43,20 @@ def test_worker_killed_mid_sweep_loses_and_duplicates_nothing(tmp_path):
                            dashboard_address=None)
     killed = []
     try:
-        with Client(cluster) as client:
+        with Client(cluster) as client:  # closed before the sweep opens its own client
             pids = list(client.run(os.getpid).values())
 
-            def kill_one():
-                while not list((tmp_path / "d" / "cells").glob("*.json")):
-                    time.sleep(0.02)
-                os.kill(pids[0], signal.SIGKILL)
-                killed.append(pids[0])
+        def kill_one():
+            while not list((tmp_path / "d" / "cells").glob("*.json")):
+                time.sleep(0.02)
+            os.kill(pids[0], signal.SIGKILL)
+            killed.append(pids[0])
 
-            t = threading.Thread(target=kill_one, daemon=True)
-            t.start()
-            path = run_sweep(c, tmp_path / "d", executor="dask",
-                             scheduler=cluster.scheduler_address, progress=False)
-            t.join(5)
+        t = threading.Thread(target=kill_one, daemon=True)
+        t.start()
+        path = run_sweep(c, tmp_path / "d", executor="dask",
+                         scheduler=cluster.scheduler_address, progress=False)
+        t.join(5)
     finally:
         cluster.close()
     assert killed
