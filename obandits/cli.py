@@ -1,8 +1,14 @@
 """The ``obandits`` command.
 
-Subcommands live next to the code they drive: each module in ``COMMAND_MODULES`` defines
-``register(subparsers)``, adding its parsers with a ``func`` default. ``obandits main`` runs the
-headline job (the README's first command): every step in ``MAIN_STEPS``, in order.
+Subcommands live next to the code they drive: each module in ``COMMANDS`` defines
+``register(subparsers)``. Only the module of the command being run is imported (``obandits
+--help`` stays fast and imports neither NumPy nor torch); ``obandits llm ...`` hands its
+arguments to ``llm_bridge.cli:main``. ``obandits main`` runs the headline job (the README's
+first command): every step in ``MAIN_STEPS``, into the git-ignored ``runs/main``, then a
+summary table; ``obandits main --reference`` also refreshes the committed figures.
+
+Errors a user can cause (bad input, paths that cannot be written, a failing cell) print one
+line and exit non-zero; ``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
@@ -10,16 +16,40 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import time
+from pathlib import Path
 
-COMMAND_MODULES: list[str] = ["obandits.sweep", "obandits.bandit.cli", "obandits.rlsim.cli",
-                              "obandits.cot.cli"]
-# (title, module, function): the headline job, each a callable taking no arguments.
-MAIN_STEPS: list[tuple[str, str, str]] = [
-    ("bonus demo", "obandits.demo", "run"),
-    ("bandit theorem check (reduced sweep)", "obandits.bandit.experiment", "run_reduced"),
-    ("rlsim: GRPO + outcome bonuses vs base sampling", "obandits.rlsim.cli", "headline"),
-    ("cot: rare-CoT forgetting, paper table (a)", "obandits.cot.cli", "headline"),
+# command -> (module that registers it, help for the listing)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("obandits.cli", "shaped advantages of every bonus on one example group"),
+    "main": ("obandits.cli", "the headline job (README), into runs/main"),
+    "sweep": ("obandits.sweep", "run a declarative TOML sweep (resumable)"),
+    "plot": ("obandits.sweep", "figures of a finished sweep, from its data files"),
+    "check": ("obandits.sweep", "summary and claims of a finished sweep, from its data files"),
+    "bandit-check": ("obandits.bandit.cli", "minimax-proxy table and Thm 4.1/4.2 claims of a "
+                     "finished bandit sweep"),
+    "bandit-run": ("obandits.bandit.cli", "bandit sweep + checks + figure (resumable)"),
+    "rlsim": ("obandits.rlsim.cli", "GRPO + outcome bonuses on a simulated policy"),
+    "cot": ("obandits.cot.cli", "Spec 2: rare-CoT forgetting on a tree Markov chain"),
+    "cot-experiments": ("obandits.cot.cli", "Spec 2: all four tree-chain experiments"),
+    "llm": ("llm_bridge.cli", "LLM bridge: train | plot | compare (imports torch)"),
+}
+COMMAND_MODULES: list[str] = list(dict.fromkeys(m for m, _ in COMMANDS.values()
+                                                if m not in ("obandits.cli", "llm_bridge.cli")))
+RUNS = Path("runs")
+# (title, function name in this module): the headline job; each takes (runs_dir, reference)
+# and returns the output it wrote.
+MAIN_STEPS: list[tuple[str, str]] = [
+    ("bonus demo", "_step_demo"),
+    ("bandit theorem check (reduced sweep)", "_step_bandit"),
+    ("rlsim: GRPO + outcome bonuses vs base sampling", "_step_rlsim"),
+    ("cot: rare-CoT forgetting, paper table (a)", "_step_cot"),
 ]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class UserError(Exception):
+    """Raised for bad input that is not a ValueError (e.g. a missing optional component)."""
 
 
 def _cmd_demo(args) -> int:
@@ -29,35 +59,168 @@ def _cmd_demo(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- the headline job
+
+def _step_demo(runs: Path, reference: bool) -> str:
+    from .demo import run
+    from .results import atomic_write
+
+    runs.mkdir(parents=True, exist_ok=True)
+    atomic_write(runs / "demo.md", run() + "\n")
+    return str(runs / "demo.md")
+
+
+def _step_bandit(runs: Path, reference: bool) -> str:
+    from .bandit.experiment import run_reduced
+
+    run_reduced(reference=reference, runs=runs)
+    return str(runs / "bandit-reduced")
+
+
+def _sweep_configs(sim: str) -> list[Path]:
+    """The headline sweep config of a simulator once it runs on the sweep engine
+    (``experiments/<sim>/{main,headline,reduced}.toml``), if its runner imports."""
+    for name in ("main.toml", "headline.toml", "reduced.toml"):
+        p = ROOT / "experiments" / sim / name
+        if p.is_file():
+            return [p]
+    return []
+
+
+def _run_sweep_step(conf: Path, runs: Path) -> str:
+    from .sweep import load_config, plot_dir, run_sweep, summary
+
+    cfg = load_config(conf)
+    out = runs / cfg.name
+    run_sweep(cfg, out)
+    print(summary(cfg, out))
+    for p in plot_dir(out):
+        print(p)
+    return str(out)
+
+
+def _step_rlsim(runs: Path, reference: bool) -> str:
+    confs = _sweep_configs("rlsim")
+    if confs:
+        return ", ".join(_run_sweep_step(c, runs) for c in confs)
+    from .rlsim.cli import compare
+
+    out = "experiments/rlsim/results/compare.md" if reference else runs / "rlsim" / "compare.md"
+    compare(out=out, figures="figures" if reference else runs / "rlsim" / "figures")
+    return str(out)
+
+
+def _step_cot(runs: Path, reference: bool) -> str:
+    confs = _sweep_configs("cot")
+    if confs:
+        return ", ".join(_run_sweep_step(c, runs) for c in confs)
+    from .cot.experiments import ExperimentConfig, experiment_paper
+
+    out = "experiments/cot/results" if reference else str(runs / "cot")
+    figs = "figures" if reference else str(runs / "cot" / "figures")
+    r = experiment_paper(ExperimentConfig(seeds=5), out, figs)
+    print(r["table"], flush=True)
+    return out
+
+
 def _cmd_main(args) -> int:
-    for title, module, func in MAIN_STEPS:
+    from .tables import markdown_table
+
+    runs = Path(args.runs)
+    rows = []
+    for title, func in MAIN_STEPS:
         print(f"\n=== obandits main: {title} ===\n", flush=True)
-        getattr(importlib.import_module(module), func)()
+        t0 = time.perf_counter()
+        where = globals()[func](runs, args.reference)
+        rows.append([title, f"{time.perf_counter() - t0:.1f}", where])
+    print("\n=== obandits main: summary ===\n")
+    print(markdown_table(["step", "seconds", "output"], rows))
+    if args.reference:
+        print("\nreference figures and results refreshed under figures/ and experiments/")
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="obandits", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("demo", help="shaped advantages of every bonus on one example group")
+# ---------------------------------------------------------------- parser and dispatch
+
+def _register_here(sub) -> None:
+    p = sub.add_parser("demo", help=COMMANDS["demo"][1])
     p.add_argument("--c", type=float, default=0.2, help="bonus scale c (default 0.2)")
     p.add_argument("--b0", type=float, default=0.5, help="UCB-Con baseline b0 (default 0.5)")
     p.set_defaults(func=_cmd_demo)
-    p = sub.add_parser("main", help="the headline job (README): " +
-                       ", ".join(t for t, _, _ in MAIN_STEPS))
+    p = sub.add_parser("main", help=COMMANDS["main"][1] + ": " +
+                       ", ".join(t for t, _ in MAIN_STEPS))
+    p.add_argument("--runs", default=str(RUNS / "main"),
+                   help="output folder (default runs/main, git-ignored)")
+    p.add_argument("--reference", action="store_true",
+                   help="also regenerate the committed reference figures and results "
+                        "(figures/, experiments/*/results)")
     p.set_defaults(func=_cmd_main)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only ``command``'s module is imported (the others are listed by name)."""
+    parser = argparse.ArgumentParser(prog="obandits", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error instead of one line")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    loaded: set[str] = set()
+    wanted = COMMANDS.get(command, (None,))[0]
+    for name, (module, help_text) in COMMANDS.items():
+        if module in loaded:
+            continue
+        if module == "obandits.cli":
+            _register_here(sub)
+            loaded.add(module)
+        elif module != "llm_bridge.cli" and module == wanted:
+            importlib.import_module(module).register(sub)
+            loaded.add(module)
+        else:
+            sub.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.filename is not None:
+        text = f"{exc.strerror or exc}: {exc.filename}"
+    elif isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
+
+
+def _llm(argv: list[str]) -> int:
     try:
+        mod = importlib.import_module("llm_bridge.cli")
+    except ImportError as exc:
+        raise UserError(f"the LLM bridge cannot be imported ({exc}); install the llm extra: "
+                        f"pip install -e '.[llm]'") from None
+    return int(mod.main(argv) or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv[:argv.index("llm")] if "llm" in argv else "--debug" in argv
+    command = next((a for a in argv if not a.startswith("-")), None)
+    from .runners import CellFailed
+
+    try:
+        if command == "llm":
+            return _llm(argv[argv.index("llm") + 1:])
+        args = build_parser(command).parse_args(argv)
         return int(args.func(args) or 0)
-    except ValueError as exc:  # bad input: one clear line, no traceback
-        print(f"obandits: error: {exc}", file=sys.stderr)
-        return 2
+    except (ValueError, OSError, UserError, CellFailed) as exc:
+        if debug:
+            raise
+        # bad input or an unwritable path: one clear line, no traceback
+        print(f"obandits: error: {_one_line(exc)}", file=sys.stderr)
+        return 1 if isinstance(exc, CellFailed) else 2
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("obandits: interrupted (finished cells are kept; rerun to resume)",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -69,3 +69,18 @@ def save(fig, path: str | Path, dpi: int = 110) -> Path:
             ax.legend(fontsize=7)  # axes that placed their own legend keep it
         ax.grid(True, which="both", alpha=0.25)
     return write(fig, path, dpi)
+
+
+def curves_vs_t(ax, table, *, by: str = "learner", y: str = "regret", x: str = "t") -> None:
+    """Mean ``y`` against ``x`` for each value of ``by``, with a band of two standard errors
+    over the rows at each point (repetitions, and cells sharing that value); ``table`` is a
+    sweep's tidy table, a dict of arrays or a pandas DataFrame."""
+    cols = {k: np.asarray(table[k]) for k in (by, x, y)}
+    for key in sorted(set(cols[by].tolist()), key=str):
+        sel = cols[by] == key
+        xs = np.array(sorted(set(cols[x][sel].tolist())), float)
+        vals = [cols[y][sel & (cols[x] == t)].astype(float) for t in xs]
+        mean = np.array([v.mean() for v in vals])
+        se = np.array([v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else 0.0 for v in vals])
+        loglog_band(ax, xs, mean, mean - 2 * se, mean + 2 * se, label=str(key))
+    ax.set(xlabel=x, ylabel=f"mean {y}")

@@ -1,10 +1,10 @@
-"""Sweeps: a declarative TOML grid -> cells -> a parallel executor -> one tidy CSV table.
+"""Sweeps: a declarative TOML grid (or a dict) -> cells -> a parallel executor -> one tidy table.
 
 Config (``tomllib``)::
 
     [sweep]
     name = "bandit-theorems"
-    runner = "obandits.bandit.runner:run_cell"   # module:function computing one cell
+    runner = "bandit"        # a registered runner: obandits.runners.REGISTRY (bandit, rlsim, cot)
     root_seed = 20250906
     reps = 16
 
@@ -21,49 +21,91 @@ Config (``tomllib``)::
     m = [8, 16]
     zip = ["K", "m"]
 
-Other top-level tables (e.g. ``[check]``) are kept for the runner module's analysis.
+    [check]                 # kept whole for the runner's analysis (claims)
+
+Any other top-level table or ``[sweep]`` key is refused ("did you mean").
 
 A cell is a dict of parameters; its key is their canonical JSON, and the seeds of repetition
 ``i`` are ``obandits.seeding.rep_sequences(root_seed, key)[i]``, so results depend on neither
-the order cells run in nor the number of processes or threads. The runner is
-``run_cell(params, root_seed, cell_key, reps) -> dict[column, 1-D array]`` (a ``rep`` column
-and value columns, one row per repetition x checkpoint); its module may define
-``validate_cell(params)`` (raise ValueError before any work), ``summary(table) -> str`` and
-``plot(results_dir)``.
+the order cells run in, the executor, nor the number of processes or threads. The runner is a
+:class:`obandits.runners.Runner` (validate, run a cell, summarise, figures, check).
 
-Output directory: ``cells/<id>.csv`` written atomically per finished cell (temporary file, then
-rename), ``results.csv`` (all cells of the config, grid order) and ``manifest.json`` (config,
-cells with their seed keys, package version, git revision, timings). Rerunning into the same
-directory skips finished cells, so an interrupted sweep resumes with no lost and no duplicated
-rows; a config extended with new cells (same root seed, reps and runner) runs only those.
+Output directory: ``cells/<id>.csv`` (the cell's rows) and ``cells/<id>.json`` (its metadata:
+key, runner, root seed, reps, row count, SHA-256 of the CSV), each written atomically;
+``results.csv`` (all cells of the config, grid order) and ``manifest.json`` (config, cells with
+their seed keys, package version, git revision, timings). Rerunning into the same directory
+verifies finished cells against their metadata (without needing the manifest) and recomputes,
+and reports, any that fail, so an interrupted sweep resumes with no lost and no duplicated
+rows; a config extended with new cells (same root seed, reps and runner) runs only those. A
+``.lock`` file holding the writer's pid keeps a second sweep out of the directory.
 """
 
 from __future__ import annotations
 
-import csv
+import contextlib
+import difflib
 import hashlib
-import importlib
 import itertools
 import json
 import os
-import platform
-import subprocess
 import sys
+import threading
 import time
 import tomllib
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
 from . import _validate as v
-from .tables import markdown_table
+from . import runners
+from .options import add_arguments, from_args, option
+from .results import (
+    CELLS,
+    MANIFEST,
+    RESULTS,
+    atomic_write,
+    csv_text,
+    fmt,
+    git_revision,
+    merge_cells,
+    read_csv,
+    read_json,
+    read_manifest,
+    read_table,
+    table_rows,
+    versions,
+    write_json,
+    write_rows,
+)
+from .runners import CellFailed
+from .tables import claims_markdown
 
-MANIFEST = "manifest.json"
-RESULTS = "results.csv"
-CELLS = "cells"
+# Older names, kept importable.
+_atomic_write, _csv_text, _fmt = atomic_write, csv_text, fmt
+
 _SCALARS = (str, int, float, bool)
+TABLES = ("sweep", "fixed", "grid", "check")
+SWEEP_KEYS = ("name", "runner", "root_seed", "reps")
+MAX_CELLS = 20_000          # cells beyond which a sweep needs confirming (--yes)
+# Sum over cells of reps x T x K beyond which a sweep needs confirming (the full bandit
+# theorem sweep, 45 CPU-minutes, is 6.8e13; this is some 10 CPU-hours of it).
+MAX_WORK = 1e15
+LOCK = ".lock"
+
+
+def did_you_mean(word: str, allowed) -> str:
+    close = difflib.get_close_matches(str(word), list(allowed), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def refuse_unknown(where: str, keys, allowed) -> None:
+    """ValueError on the first key not in ``allowed``, with the closest allowed name."""
+    for k in keys:
+        if k not in allowed:
+            raise ValueError(f"{where}: unknown key {k!r}{did_you_mean(k, allowed)}; allowed: "
+                             f"{', '.join(allowed)}")
 
 
 @dataclass(frozen=True)
@@ -77,8 +119,8 @@ class Cell:
 
 @dataclass(frozen=True)
 class SweepConfig:
-    """A validated sweep: name, runner ``module:function``, root seed, repetitions, cells, and
-    the raw TOML (kept whole in the manifest)."""
+    """A validated sweep: name, registered runner name, root seed, repetitions, cells, and
+    the raw config (kept whole in the manifest)."""
 
     name: str
     runner: str
@@ -96,13 +138,19 @@ class SweepConfig:
         """A top-level table of the config other than sweep/fixed/grid (e.g. ``check``)."""
         return dict(self.raw.get(name, {}))
 
+    def cell_hash(self, cell: Cell) -> str:
+        """What a cell's rows depend on: runner, root seed, reps and parameters."""
+        return hashlib.sha256(json.dumps([self.runner, self.root_seed, self.reps, cell.key])
+                              .encode()).hexdigest()
+
 
 def cell_key(params: dict) -> str:
     return json.dumps(params, sort_keys=True, separators=(",", ":"))
 
 
-def make_cell(params: dict) -> Cell:
-    key = cell_key(params)
+def make_cell(params: dict, key_params=None) -> Cell:
+    """A cell; its key is the canonical JSON of ``key_params(params)`` (default ``params``)."""
+    key = cell_key(params if key_params is None else key_params(params))
     return Cell(dict(params), key, hashlib.sha256(key.encode()).hexdigest()[:16])
 
 
@@ -143,56 +191,45 @@ def _expand(fixed: dict, grid: dict, where: str) -> list[dict]:
     return cells
 
 
-def _load_runner(spec: str):
-    if not isinstance(spec, str) or spec.count(":") != 1:
-        raise ValueError(f"sweep.runner must be 'module:function', got {spec!r}")
-    mod_name, func_name = spec.split(":")
-    try:
-        mod = importlib.import_module(mod_name)
-    except ImportError as exc:
-        raise ValueError(f"sweep.runner module {mod_name!r} cannot be imported: {exc}") from None
-    func = getattr(mod, func_name, None)
-    if not callable(func):
-        raise ValueError(f"sweep.runner: {mod_name} has no function {func_name!r}")
-    return mod, func
-
-
 def config_from_dict(raw: dict, source: str = "") -> SweepConfig:
-    """Validate a parsed config and expand its grid into cells (runner's ``validate_cell`` on
+    """Validate a parsed config and expand its grid into cells (the runner's ``validate`` on
     each, before any work starts)."""
+    where = source or "config"
     if not isinstance(raw, dict) or "sweep" not in raw:
-        raise ValueError(f"{source or 'config'}: missing the [sweep] table")
+        raise ValueError(f"{where}: missing the [sweep] table")
+    refuse_unknown(f"{where}: top-level table", raw, TABLES)
     sw = raw["sweep"]
-    unknown = set(sw) - {"name", "runner", "root_seed", "reps"}
-    if unknown:
-        raise ValueError(f"[sweep] has unknown keys {sorted(unknown)}; allowed: name, runner, "
-                         f"root_seed, reps")
-    for key in ("name", "runner", "root_seed", "reps"):
+    if not isinstance(sw, dict):
+        raise ValueError(f"{where}: [sweep] must be a table, got {sw!r}")
+    refuse_unknown(f"{where}: [sweep]", sw, SWEEP_KEYS)
+    for key in SWEEP_KEYS:
         if key not in sw:
-            raise ValueError(f"[sweep] needs {key!r}")
+            raise ValueError(f"{where}: [sweep] needs {key!r}")
     name = sw["name"]
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"sweep.name must be a non-empty string, got {name!r}")
+    if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
+        raise ValueError(f"sweep.name must be a non-empty string without '/', got {name!r}")
     root_seed = v.int_scalar("sweep.root_seed", sw["root_seed"], min_value=0)
     reps = v.int_scalar("sweep.reps", sw["reps"], min_value=1)
-    mod, _ = _load_runner(sw["runner"])
+    runner = runners.get(sw["runner"])
     fixed = raw.get("fixed", {})
+    if not isinstance(fixed, dict):
+        raise ValueError(f"{where}: [fixed] must be a table, got {fixed!r}")
     grids = raw.get("grid", [])
     if isinstance(grids, dict):
         grids = [grids]
+    if not isinstance(grids, list) or not all(isinstance(g, dict) for g in grids):
+        raise ValueError(f"{where}: grid must be [[grid]] tables, got {grids!r}")
     if not grids:
-        raise ValueError("config needs at least one [[grid]] table")
+        raise ValueError(f"{where}: config needs at least one [[grid]] table")
     cells, seen = [], set()
     for gi, grid in enumerate(grids):
         for params in _expand(fixed, grid, f"[[grid]] #{gi + 1}"):
-            validate = getattr(mod, "validate_cell", None)
-            if validate is not None:
-                try:
-                    params = validate(params)
-                except ValueError as exc:
-                    raise ValueError(f"[[grid]] #{gi + 1}, cell {cell_key(params)}: {exc}"
-                                     ) from None
-            cell = make_cell(params)
+            try:
+                params = runner.validate(params)
+            except ValueError as exc:
+                raise ValueError(f"[[grid]] #{gi + 1}, cell {cell_key(params)}: {exc}"
+                                 ) from None
+            cell = make_cell(params, runner.key)
             if cell.key not in seen:
                 seen.add(cell.key)
                 cells.append(cell)
@@ -207,123 +244,161 @@ def load_config(path: str | Path) -> SweepConfig:
         raw = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path}: not valid TOML: {exc}") from None
+    except (UnicodeDecodeError, OSError) as exc:
+        raise ValueError(f"config file {path} cannot be read: {exc}") from None
     return config_from_dict(raw, str(path))
 
 
-# ---------------------------------------------------------------- tidy tables (CSV)
-
-def _fmt(x) -> str:
-    if isinstance(x, (bool, np.bool_)):
-        return str(bool(x))
-    if isinstance(x, (float, np.floating)):
-        return repr(float(x))
-    return str(x)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", newline="") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def work_estimate(cfg: SweepConfig, cells=None) -> float:
+    """Sum over cells of reps x T x K (the pulls x arms of a bandit; for runners whose cells
+    lack T or K, those factors count 1)."""
+    total = 0.0
+    for c in cfg.cells if cells is None else cells:
+        w = float(cfg.reps)
+        for k in ("T", "K"):
+            x = c.params.get(k)
+            if isinstance(x, (int, float)) and not isinstance(x, bool):
+                w *= float(x)
+        total += w
+    return total
 
 
-def _cell_rows(cell: Cell, names: list[str], cols: dict[str, np.ndarray]) -> tuple[list, list]:
+def check_size(cfg: SweepConfig, *, max_cells: int | None = None,
+               max_work: float | None = None, yes: bool = False) -> str:
+    """The estimate line printed before a sweep; ValueError above a limit unless ``yes``."""
+    max_cells = MAX_CELLS if max_cells is None else max_cells
+    max_work = MAX_WORK if max_work is None else max_work
+    work = work_estimate(cfg)
+    line = (f"{len(cfg.cells)} cells x {cfg.reps} reps, work (cells x reps x T x K) "
+            f"{work:.3g}")
+    if not yes and (len(cfg.cells) > max_cells or work > max_work):
+        raise ValueError(f"sweep {cfg.name} is large: {line}, above the limit of {max_cells} "
+                         f"cells or {max_work:.3g} work (--max-cells, --max-work); rerun with "
+                         f"--yes (yes=True) to confirm")
+    return line
+
+
+# ---------------------------------------------------------------- cell files
+
+def _cell_rows(cell: Cell, names: list[str], cols: dict[str, np.ndarray],
+               reps: int) -> tuple[list, list]:
+    if not isinstance(cols, dict) or "rep" not in cols:
+        raise ValueError(f"runner must return a dict of columns including 'rep', got "
+                         f"{type(cols).__name__}")
     lengths = {k: len(np.asarray(a)) for k, a in cols.items()}
-    if len(set(lengths.values())) != 1 or "rep" not in cols:
-        raise ValueError(f"runner must return equal-length columns including 'rep', got "
-                         f"{lengths}")
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"runner must return equal-length columns, got {lengths}")
     clash = set(cols) & (set(names) | {"cell"})
     if clash:
         raise ValueError(f"runner columns {sorted(clash)} clash with parameter names")
+    rep = np.asarray(cols["rep"])
+    if set(rep.tolist()) != set(range(reps)) or len(rep) % reps:
+        raise ValueError(f"runner's 'rep' column must hold 0..{reps - 1} equally often")
     header = ["cell", *names, *cols]
     n = lengths["rep"]
-    fixed = [cell.id, *(_fmt(cell.params.get(k, "")) for k in names)]
+    fixed = [cell.id, *(fmt(cell.params.get(k, "")) for k in names)]
     arrays = [np.asarray(a) for a in cols.values()]
-    rows = [fixed + [_fmt(a[i]) for a in arrays] for i in range(n)]
+    rows = [fixed + [fmt(a[i]) for a in arrays] for i in range(n)]
     return header, rows
 
 
-def _csv_text(header: list, rows: list) -> str:
-    import io
-
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows(rows)
-    return buf.getvalue()
+def _meta(cfg_runner: str, root_seed: int, reps: int, cell: Cell, cell_hash: str, text: str,
+          rows: int) -> dict:
+    return {"id": cell.id, "key": cell.key, "runner": cfg_runner, "root_seed": root_seed,
+            "reps": reps, "cell_hash": cell_hash, "rows": rows, "rows_per_rep": rows // reps,
+            "sha256": hashlib.sha256(text.encode()).hexdigest()}
 
 
-def _merge_cells(paths: list[Path]) -> str:
-    """One CSV from cell files, in order, under the union of their headers (first-seen order)."""
-    tables = []
-    for path in paths:
-        with open(path, newline="") as f:
-            r = csv.reader(f)
-            tables.append((next(r), list(r)))
-    header: list[str] = []
-    for h, _ in tables:
-        header += [c for c in h if c not in header]
-    rows = []
-    for h, body in tables:
-        where = [h.index(c) if c in h else -1 for c in header]
-        rows += [[row[i] if i >= 0 else "" for i in where] for row in body]
-    return _csv_text(header, rows)
-
-
-def _parse_column(vals: list[str]) -> np.ndarray:
-    for typ in (np.int64, np.float64):
-        try:
-            return np.array(vals, dtype=typ)
-        except ValueError:
-            continue
-    return np.array(vals, dtype=object)
-
-
-def read_table(path: str | Path) -> dict[str, np.ndarray]:
-    """A tidy CSV as ``{column: array}`` (int64, float64 or object columns)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"results table {str(path)!r} does not exist")
-    with open(path, newline="") as f:
-        r = csv.reader(f)
-        header = next(r)
-        rows = list(r)
-    return {h: _parse_column([row[i] for row in rows]) for i, h in enumerate(header)}
-
-
-# ---------------------------------------------------------------- execution
-
-def _git_revision() -> str:
+def verify_cell(cfg: SweepConfig, cell: Cell, cells_dir: Path) -> str | None:
+    """None if the cell's files are complete and belong to this sweep, else why not
+    ("missing" when it never finished)."""
+    csv_path, meta_path = cells_dir / f"{cell.id}.csv", cells_dir / f"{cell.id}.json"
+    if not meta_path.exists():
+        return "missing" if not csv_path.exists() else "no metadata (unfinished write)"
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
-                             capture_output=True, text=True, timeout=10, check=False)
-        rev = out.stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=Path(__file__).parent, capture_output=True, text=True,
-                               timeout=10, check=False).stdout.strip()
-        return (rev + ("+dirty" if dirty else "")) if rev else "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        meta = read_json(meta_path, "cell metadata")
+    except ValueError:
+        return "metadata is not valid JSON"
+    if not isinstance(meta, dict):
+        return "metadata is not an object"
+    for k, want in (("key", cell.key), ("runner", cfg.runner), ("root_seed", cfg.root_seed),
+                    ("reps", cfg.reps), ("cell_hash", cfg.cell_hash(cell))):
+        if meta.get(k) != want:
+            return f"computed with {k} = {meta.get(k)!r}, this sweep has {want!r}"
+    try:
+        text = csv_path.read_bytes().decode()
+    except (OSError, UnicodeDecodeError):
+        return "table missing or not text"
+    if hashlib.sha256(text.encode()).hexdigest() != meta.get("sha256"):
+        return "table differs from its recorded checksum (cut or edited)"
+    try:
+        _, body = read_csv(csv_path)
+    except ValueError as exc:
+        return str(exc)
+    if len(body) != meta.get("rows") or len(body) != cfg.reps * meta.get("rows_per_rep", -1):
+        return f"{len(body)} rows, expected {meta.get('rows')}"
+    return None
 
 
-def _versions() -> dict:
+def _compute_cell(target: str, runner_name: str, root_seed: int, reps: int, cell: Cell,
+                  cell_hash: str, names: list[str], cells_dir: str) -> tuple[str, int, float]:
+    """Run one cell and write its table, then its metadata (the commit point), atomically;
+    returns (id, rows, seconds)."""
+    t0 = time.perf_counter()
+    runner = runners.load(target)
+    cols = runner.run_cell(dict(cell.params), root_seed, cell.key, reps)
+    header, rows = _cell_rows(cell, names, cols, reps)
+    text = csv_text(header, rows)
+    d = Path(cells_dir)
+    atomic_write(d / f"{cell.id}.csv", text)
+    write_json(d / f"{cell.id}.json",
+               _meta(runner_name, root_seed, reps, cell, cell_hash, text, len(rows)))
+    return cell.id, len(rows), time.perf_counter() - t0
+
+
+# ---------------------------------------------------------------- workers
+
+def _die_with_parent(parent: int) -> None:
+    """Make this worker exit when the sweep process dies: PR_SET_PDEATHSIG (Linux: SIGKILL
+    when the parent, the forkserver, exits, which it does once the sweep is gone), and a thread
+    polling the sweep's pid for other platforms."""
+    import signal
+
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    ppid = os.getppid()
+
+    def watch():
+        while True:
+            time.sleep(0.5)
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:
+                pass
+            if os.getppid() != ppid:
+                os._exit(1)
+
+    if ppid == 1:
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True, name="obandits-watchdog").start()
+
+
+def _init_worker(threads: int, parent: int | None = None) -> None:
     import numba
 
-    from . import __version__
-
-    return {"obandits": __version__, "python": platform.python_version(),
-            "numpy": np.__version__, "numba": numba.__version__}
-
-
-def _init_worker(threads: int) -> None:
-    import numba
-
+    if parent is not None:
+        _die_with_parent(parent)
     numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
 
 
-def _mp_context(runner: str):
+def _mp_context(target: str):
     """Workers fork from a server that has imported the runner's module (NumPy, Numba and the
     package: about 0.6 s per worker otherwise). The server runs no kernel, so no Numba thread
     pool exists when it forks; where there is no forkserver, workers are spawned. Workers load
@@ -334,159 +409,401 @@ def _mp_context(runner: str):
     if "forkserver" not in mp.get_all_start_methods():
         return mp.get_context("spawn")
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload([__name__, runner.split(":")[0]])
+    ctx.set_forkserver_preload([__name__, target.split(":")[0]])
     return ctx
 
 
-def _compute_cell(runner: str, root_seed: int, reps: int, cell: Cell, names: list[str],
-                  path: str) -> tuple[str, int, float]:
-    """Run one cell and write its table atomically; returns (id, rows, seconds)."""
-    t0 = time.perf_counter()
-    _, func = _load_runner(runner)
-    cols = func(dict(cell.params), root_seed, cell.key, reps)
-    header, rows = _cell_rows(cell, names, cols)
-    _atomic_write(Path(path), _csv_text(header, rows))
-    return cell.id, len(rows), time.perf_counter() - t0
+@contextlib.contextmanager
+def main_not_reimported():
+    """Worker processes start without re-running the caller's script: they need only the
+    package (cells run :func:`_compute_cell`), and a script calling :func:`run` at top level
+    (no ``if __name__ == "__main__"`` guard) would otherwise run its sweep again in each."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is None or getattr(main, "__spec__", None) is not None:
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
 
 
-def _manifest(cfg: SweepConfig, status: str, timings: dict) -> dict:
+def _cause(exc: BaseException) -> BaseException | None:
+    return None if isinstance(exc, OSError) else exc
+
+
+def _failed(cell: Cell, exc: BaseException, out: Path) -> Exception:
+    if isinstance(exc, OSError):  # a result file that cannot be written: the error names it
+        return exc
+    return CellFailed(f"cell {cell.id} {cell.key} failed: {type(exc).__name__}: {exc} "
+                      f"(finished cells are kept in {out}; rerun to resume)")
+
+
+def _run_local(args, cells, workers, threads, on_done, out) -> None:
+    if workers == 1 or len(args) <= 1:
+        _init_worker(threads)
+        for a, cell in zip(args, cells):
+            try:
+                res = _compute_cell(*a)
+            except Exception as exc:
+                raise _failed(cell, exc, out) from _cause(exc)
+            on_done(*res)
+        return
+    pool = ProcessPoolExecutor(min(workers, len(args)), _mp_context(args[0][0]),
+                               initializer=_init_worker, initargs=(threads, os.getpid()))
+    try:
+        with main_not_reimported():  # the processes start at the first submit
+            pending = {pool.submit(_compute_cell, *a): c for a, c in zip(args, cells)}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                cell = pending.pop(fut)
+                try:
+                    res = fut.result()
+                except Exception as exc:
+                    raise _failed(cell, exc, out) from _cause(exc)
+                on_done(*res)
+    except BaseException:
+        # Fail fast: drop queued cells and stop the running ones (their temporary files are
+        # removed by the next run, under the lock).
+        for p in list((getattr(pool, "_processes", None) or {}).values()):
+            p.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _run_dask(args, cells, threads, on_done, out, scheduler: str | None,
+              dask_workers: int) -> None:
+    from .dask_executor import run_dask
+
+    run_dask(args, cells, threads, on_done, out, scheduler, dask_workers, _compute_cell,
+             _failed)
+
+
+# ---------------------------------------------------------------- the sweep
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class DirLock:
+    """``out/.lock`` holding the writer's pid: a second sweep is refused with that pid; the
+    lock of a dead process is taken over."""
+
+    def __init__(self, out: Path):
+        self.path = Path(out) / LOCK
+
+    def __enter__(self):
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                try:
+                    pid = int(self.path.read_text().strip() or 0)
+                except (OSError, ValueError):
+                    pid = 0
+                if pid and pid != os.getpid() and _pid_alive(pid):
+                    raise ValueError(f"{self.path.parent} is in use by another sweep (pid "
+                                     f"{pid}, lock {self.path}); wait for it or give another "
+                                     f"--out") from None
+                try:
+                    self.path.unlink()  # stale: its writer is gone
+                except FileNotFoundError:
+                    pass
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(str(os.getpid()))
+            return self
+        raise ValueError(f"cannot take the lock {self.path}")
+
+    def __exit__(self, *exc):
+        try:
+            self.path.unlink()
+        except OSError:
+            pass
+
+
+def _check_same_sweep(cfg: SweepConfig, out: Path) -> dict:
+    if not (out / MANIFEST).exists():
+        return {}
+    old = read_manifest(out)
+    # Same seed, reps and runner: finished cells stay valid (a cell's file is named by the hash
+    # of its parameters), so a config may also be extended with new cells and rerun.
+    diff = [k for k in ("root_seed", "reps", "runner") if old.get(k) != getattr(cfg, k)]
+    if diff:
+        what = ", ".join(f"{k} {old.get(k)!r} there, {getattr(cfg, k)!r} here" for k in diff)
+        raise ValueError(f"{out} holds a different sweep ({what}); give another --out or "
+                         f"delete it")
+    return {c["id"]: c.get("seconds") for c in old["cells"]
+            if isinstance(c, dict) and c.get("seconds") is not None}
+
+
+def _manifest(cfg: SweepConfig, status: str, timings: dict, executor: str) -> dict:
     from .seeding import _key_words
 
     return {
         "name": cfg.name, "status": status, "source": cfg.source, "config": cfg.raw,
+        "config_sha256": hashlib.sha256(json.dumps(cfg.raw, sort_keys=True, default=str)
+                                        .encode()).hexdigest(),
         "runner": cfg.runner, "root_seed": cfg.root_seed, "reps": cfg.reps,
+        "executor": executor,
         "seeding": "SeedSequence(entropy=root_seed, spawn_key=spawn_key).spawn(reps)[rep]",
         "cells": [{"id": c.id, "params": c.params, "key": c.key,
                    "spawn_key": list(_key_words(c.key)), "seconds": timings.get(c.id)}
                   for c in cfg.cells],
-        "versions": _versions(), "git_revision": _git_revision(),
+        "versions": versions(), "git_revision": git_revision(),
         "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
 
-def _check_same_sweep(cfg: SweepConfig, out: Path) -> dict:
-    mpath = out / MANIFEST
-    if not mpath.exists():
-        return {}
+def _prepare_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output directory {out} is a file; give a directory")
     try:
-        old = json.loads(mpath.read_text())
-    except json.JSONDecodeError:
-        raise ValueError(f"{mpath} is not valid JSON; delete the directory to start over"
-                         ) from None
-    # Same seed, reps and runner: finished cells stay valid (a cell's file is named by the hash
-    # of its parameters), so a config may also be extended with new cells and rerun.
-    same = (old.get("root_seed") == cfg.root_seed and old.get("reps") == cfg.reps
-            and old.get("runner") == cfg.runner)
-    if not same:
-        raise ValueError(f"{out} holds a different sweep (root seed, reps or runner differ); "
-                         f"give another --out or delete it")
-    return {c["id"]: c.get("seconds") for c in old["cells"] if c.get("seconds") is not None}
+        (out / CELLS).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot create output directory {out}: "
+                                 f"{exc.strerror or exc}") from None
+    if not os.access(out, os.W_OK) or not os.access(out / CELLS, os.W_OK):
+        raise OSError(13, f"output directory {out} is not writable")
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    """How a sweep runs (not what it computes): the ``obandits sweep`` flags and the keywords
+    of :func:`run_sweep` / :func:`run`, with their defaults and help, in one place."""
+
+    workers: int | None = option(None, "processes (default: all cores; with --executor dask "
+                                       "and no --scheduler, the LocalCluster's processes)")
+    threads: int | None = option(None, "Numba threads per process (default 1; all cores if "
+                                       "--workers 1)")
+    executor: str = option("local", "local process pool or a Dask cluster",
+                           choices=("local", "dask"))
+    scheduler: str | None = option(None, "Dask scheduler address, e.g. tcp://host:8786 "
+                                         "(implies --executor dask)")
+    max_cells: int | None = option(None, f"cells above which --yes is needed (default "
+                                         f"{MAX_CELLS})")
+    max_work: float | None = option(None, f"cells x reps x T x K above which --yes is needed "
+                                          f"(default {MAX_WORK:g})")
+    yes: bool = option(False, "confirm a sweep above the size limits")
+    quiet: bool = option(False, "no progress bar")
+
+    def run_kwargs(self) -> dict:
+        kw = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "quiet"}
+        return {**kw, "progress": not self.quiet}
 
 
 def run_sweep(cfg: SweepConfig, out: str | Path, *, workers: int | None = None,
-              threads: int | None = None, progress: bool = True) -> Path:
+              threads: int | None = None, progress: bool = True, executor: str = "local",
+              scheduler: str | None = None, max_cells: int | None = None,
+              max_work: float | None = None, yes: bool = False,
+              log=None) -> Path:
     """Run every unfinished cell of ``cfg`` into ``out`` and write ``results.csv``.
 
     ``workers`` processes (default: all cores) each run whole cells with ``threads`` Numba
-    threads (default: 1, or all cores when ``workers == 1``). Returns the results path."""
+    threads (default: 1, or all cores when ``workers == 1``). ``executor="dask"`` runs the
+    cells on a Dask cluster at ``scheduler`` (a ``LocalCluster`` of ``workers`` processes when
+    None). The first failing cell stops the sweep (:class:`CellFailed`). Returns the results
+    path."""
     from tqdm import tqdm
 
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     ncpu = os.cpu_count() or 1
     workers = v.int_scalar("workers", ncpu if workers is None else workers, min_value=1)
     threads = v.int_scalar("threads", (ncpu if workers == 1 else 1) if threads is None
                            else threads, min_value=1)
+    v.choice("executor", executor, ("local", "dask"))
+    if scheduler is not None and executor != "dask":
+        executor = "dask"
+    check_size(cfg, max_cells=max_cells, max_work=max_work, yes=yes)
     out = Path(out)
-    (out / CELLS).mkdir(parents=True, exist_ok=True)
-    timings = _check_same_sweep(cfg, out)
-    for stale in (out / CELLS).glob(".*.tmp*"):
-        stale.unlink()
-    _atomic_write(out / MANIFEST, json.dumps(_manifest(cfg, "running", timings), indent=1))
-    names = cfg.param_names
-    todo = [c for c in cfg.cells if not (out / CELLS / f"{c.id}.csv").exists()]
-    bar = tqdm(total=len(cfg.cells), initial=len(cfg.cells) - len(todo), unit="cell",
-               desc=cfg.name, disable=not progress, dynamic_ncols=True)
-    t0 = time.perf_counter()
-    args = [(cfg.runner, cfg.root_seed, cfg.reps, c, names, str(out / CELLS / f"{c.id}.csv"))
-            for c in todo]
-    try:
-        if workers == 1 or len(todo) <= 1:
-            _init_worker(threads)
-            for a in args:
-                cid, _, sec = _compute_cell(*a)
-                timings[cid] = sec
-                bar.update(1)
-        else:
-            with ProcessPoolExecutor(min(workers, len(todo)), _mp_context(cfg.runner),
-                                     initializer=_init_worker, initargs=(threads,)) as pool:
-                pending = {pool.submit(_compute_cell, *a) for a in args}
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        cid, _, sec = fut.result()
-                        timings[cid] = sec
-                        bar.update(1)
-    finally:
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output directory {out} is a file; give a directory")
+    if out.is_dir():
+        _check_same_sweep(cfg, out)  # before anything is written
+    if scheduler is not None:  # an unreachable scheduler is refused before anything is written
+        from .dask_executor import client_for
+
+        client_for(scheduler, workers)[0].close()
+    _prepare_out(out)
+    target = runners.spec(cfg.runner)
+    with DirLock(out):
+        timings = _check_same_sweep(cfg, out)
+        for d in (out, out / CELLS):
+            for stale in d.glob(".*.tmp*"):
+                stale.unlink()
+        write_json(out / MANIFEST, _manifest(cfg, "running", timings, executor))
+        todo = []
+        for c in cfg.cells:
+            why = verify_cell(cfg, c, out / CELLS)
+            if why is not None:
+                if why != "missing":
+                    log(f"recomputing cell {c.id} {c.key}: {why}")
+                todo.append(c)
+        names = cfg.param_names
+        bar = tqdm(total=len(cfg.cells), initial=len(cfg.cells) - len(todo), unit="cell",
+                   desc=cfg.name, disable=not progress, dynamic_ncols=True)
+        t0 = time.perf_counter()
+        args = [(target, cfg.runner, cfg.root_seed, cfg.reps, c, cfg.cell_hash(c), names,
+                 str(out / CELLS)) for c in todo]
+
+        def on_done(cid, _rows, sec):
+            timings[cid] = sec
+            bar.update(1)
+
+        try:
+            if executor == "dask" and todo:
+                _run_dask(args, todo, threads, on_done, out, scheduler, workers)
+            else:
+                _run_local(args, todo, workers, threads, on_done, out)
+        except BaseException:
+            bar.close()
+            try:  # record the finished cells; never hide the real error behind this one
+                write_json(out / MANIFEST, _manifest(cfg, "running", timings, executor))
+            except OSError:
+                pass
+            raise
         bar.close()
-        _atomic_write(out / MANIFEST, json.dumps(_manifest(cfg, "running", timings), indent=1))
-    # All cells present: concatenate in grid order. Cells written by an earlier, smaller
-    # config may lack later parameter names, so rows go under the union of the headers
-    # (a missing parameter is an empty field), never under a header they do not match.
-    _atomic_write(out / RESULTS, _merge_cells([out / CELLS / f"{c.id}.csv" for c in cfg.cells]))
-    man = _manifest(cfg, "complete", timings)
-    man["wall_seconds_this_run"] = time.perf_counter() - t0
-    _atomic_write(out / MANIFEST, json.dumps(man, indent=1))
+        # All cells present: concatenate in grid order.
+        atomic_write(out / RESULTS, merge_cells([out / CELLS / f"{c.id}.csv"
+                                                 for c in cfg.cells]))
+        man = _manifest(cfg, "complete", timings, executor)
+        man["wall_seconds_this_run"] = time.perf_counter() - t0
+        write_json(out / MANIFEST, man)
     return out / RESULTS
 
 
-def summary(cfg: SweepConfig, out: str | Path) -> str:
-    """The runner module's summary of ``results.csv`` if it has one, else cell counts."""
-    mod, _ = _load_runner(cfg.runner)
-    table = read_table(Path(out) / RESULTS)
-    if hasattr(mod, "summary"):
-        return mod.summary(table)
-    n = len(next(iter(table.values())))
-    return markdown_table(["cells", "rows"], [[len(cfg.cells), n]])
+def finished(out: str | Path) -> tuple[dict, runners.Runner, dict]:
+    """The manifest, runner and results table of a complete sweep directory."""
+    out = Path(out)
+    man = read_manifest(out)
+    if man.get("status") != "complete":
+        raise ValueError(f"sweep in {out} is not complete; rerun it to finish")
+    try:
+        runner = runners.get(man.get("runner"))
+    except ValueError as exc:
+        raise ValueError(f"{out / MANIFEST}: {exc}") from None
+    table = read_table(out / RESULTS)
+    if not table_rows(table):
+        raise ValueError(f"{out / RESULTS} has no rows")
+    if not isinstance(man.get("config"), dict):
+        raise ValueError(f"{out / MANIFEST} has no config")
+    return man, runner, table
+
+
+def summary(cfg: SweepConfig, out: str | Path, table: dict | None = None) -> str:
+    """The runner's summary of ``results.csv`` (or of ``table``, already read)."""
+    table = read_table(Path(out) / RESULTS) if table is None else table
+    return runners.get(cfg.runner).summarise(table, cfg.raw)
+
+
+def check_dir(out: str | Path) -> tuple[list[dict], str]:
+    """The runner's claims on a finished sweep, from its data files alone: writes
+    ``checks.csv`` and ``checks.md``; returns the claims and their markdown."""
+    out = Path(out)
+    man, runner, table = finished(out)
+    if runner.check is None:
+        return [], f"runner {runner.name} makes no claims"
+    claims = runner.check(table, man["config"])
+    return claims, write_claims(out, claims)
+
+
+def write_claims(out: str | Path, claims: list[dict]) -> str:
+    """``checks.csv`` and ``checks.md`` of a runner's claims in ``out``; returns the markdown."""
+    out = Path(out)
+    write_rows(out / "checks.csv", [_flat_claim(c) for c in claims])
+    text = claims_markdown(claims)
+    atomic_write(out / "checks.md", text + "\n")
+    return text
+
+
+def _flat_claim(c: dict) -> dict:
+    lo, hi = c.get("ci") or (float("nan"), float("nan"))
+    row = {"claim": c["claim"], "text": c.get("text", ""), "value": c.get("value"),
+           "ci_low": lo, "ci_high": hi, "holds": c.get("holds"), "where": c.get("where", "")}
+    row.update({k: x for k, x in c.items() if k not in row and k != "ci"})
+    return row
+
+
+def plot_dir(out: str | Path) -> list[Path]:
+    """The runner's figures of a finished sweep, from its data files alone."""
+    out = Path(out)
+    man, runner, table = finished(out)
+    return list(runner.figures(table, man["config"], out))
+
+
+def run(config, out: str | Path | None = None, **kw):
+    """Run (or resume) a sweep from a TOML path or a plain dict and return its tidy table: a
+    pandas DataFrame when pandas is importable, else ``{column: array}``. ``out=None`` runs in
+    a temporary directory. Keywords go to :func:`run_sweep` (``workers``, ``threads``,
+    ``executor``, ``scheduler``, ``progress``, ``yes`` ...)."""
+    import tempfile
+
+    cfg = config_from_dict(config, "config") if isinstance(config, dict) else load_config(config)
+    kw.setdefault("progress", False)
+    if out is None:
+        with tempfile.TemporaryDirectory(prefix=f"obandits-{cfg.name}-") as tmp:
+            table = read_table(run_sweep(cfg, tmp, **kw))
+    else:
+        table = read_table(run_sweep(cfg, out, **kw))
+    try:
+        import pandas as pd
+    except ImportError:
+        return table
+    return pd.DataFrame(table)
 
 
 # ---------------------------------------------------------------- command line
 
 def _cmd_sweep(args) -> int:
     cfg = load_config(args.config)
-    out = Path(args.out) if args.out else Path("results") / cfg.name
-    print(f"sweep {cfg.name}: {len(cfg.cells)} cells x {cfg.reps} reps -> {out}", flush=True)
-    path = run_sweep(cfg, out, workers=args.workers, threads=args.threads,
-                     progress=not args.quiet)
+    opts = from_args(SweepOptions, args)
+    out = Path(args.out) if args.out else Path("runs") / cfg.name
+    line = check_size(cfg, max_cells=opts.max_cells, max_work=opts.max_work, yes=opts.yes)
+    print(f"sweep {cfg.name}: {line} -> {out}", flush=True)
+    path = run_sweep(cfg, out, **opts.run_kwargs())
     print(f"\nresults: {path}\n")
     print(summary(cfg, out))
     return 0
 
 
 def _cmd_plot(args) -> int:
-    out = Path(args.results)
-    mpath = out / MANIFEST
-    if not mpath.is_file():
-        raise ValueError(f"{out} has no {MANIFEST}; give the output directory of a sweep")
-    man = json.loads(mpath.read_text())
-    mod, _ = _load_runner(man["runner"])
-    if not hasattr(mod, "plot"):
-        raise ValueError(f"runner module of {man['runner']!r} has no plot()")
-    for p in mod.plot(out):
+    for p in plot_dir(args.results):
         print(p)
+    return 0
+
+
+def _cmd_check(args) -> int:
+    out = Path(args.results)
+    man, runner, table = finished(out)
+    print(runner.summarise(table, man["config"]))
+    _, text = check_dir(out)
+    print("\n" + text)
     return 0
 
 
 def register(sub) -> None:
     p = sub.add_parser("sweep", help="run a declarative TOML sweep (resumable)")
-    p.add_argument("config", help="TOML file ([sweep], [fixed], [[grid]])")
-    p.add_argument("--out", help="output directory (default results/<sweep name>)")
-    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="Numba threads per process (default 1; all cores if --workers 1)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("config", help="TOML file ([sweep], [fixed], [[grid]], [check])")
+    p.add_argument("--out", help="output directory (default runs/<sweep name>)")
+    add_arguments(p, SweepOptions)
     p.set_defaults(func=_cmd_sweep)
-    p = sub.add_parser("plot", help="figures of a finished sweep (by its runner)")
+    p = sub.add_parser("plot", help="figures of a finished sweep, from its data files")
     p.add_argument("results", help="the sweep's output directory")
     p.set_defaults(func=_cmd_plot)
+    p = sub.add_parser("check", help="summary table and claims of a finished sweep, from its "
+                       "data files (writes checks.csv, checks.md)")
+    p.add_argument("results", help="the sweep's output directory")
+    p.set_defaults(func=_cmd_check)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,17 +8,17 @@ import numpy as np
 import pytest
 
 from obandits.bandit import theory
-from obandits.bandit.check import minimax_table
+from obandits.bandit.analysis import minimax_table
 from obandits.bandit.runner import DEFAULTS
 from obandits.cli import COMMAND_MODULES, MAIN_STEPS, main
-from obandits.sweep import load_config, read_table
+from obandits.sweep import check_size, load_config, read_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
 TINY = """
 [sweep]
 name = "tiny"
-runner = "obandits.bandit.runner:run_cell"
+runner = "bandit"
 root_seed = 1
 reps = 3
 
@@ -136,6 +136,11 @@ def test_commands_end_to_end(tiny, tmp_path, capsys):
     mm = read_table(out / "minimax.csv")
     assert set(mm["learner"]) >= {"ucb1", "outcome-ucb", "kl-ucb", "thompson", "uniform"}
     assert main(["plot", str(out)]) == 0
+    checks_md = (out / "checks.md").read_bytes()
+    (out / "checks.md").unlink()
+    assert main(["check", str(out)]) == 0  # the generic command, from the data files alone
+    assert (out / "checks.md").read_bytes() == checks_md
+    assert "Minimax proxy" in capsys.readouterr().out
     assert (out / "figures" / "bandit_theorems.png").stat().st_size > 10_000
     # rerun: all cells already done, same table
     before = (out / "results.csv").read_bytes()
@@ -165,7 +170,7 @@ def test_command_errors_are_one_clear_line(tmp_path, capsys):
 @pytest.mark.parametrize("extra, msg", [('role = "aside"', "check role must be one of"),
                                         ('role = "diagnostic"', "needs a 'why'")])
 def test_bad_check_role_is_rejected(extra, msg):
-    from obandits.bandit.check import _result
+    from obandits.bandit.analysis import _result
     spec = dict(tomllib.loads(extra))
     with pytest.raises(ValueError, match=msg):
         _result("c", spec, "x", 1.0, (0.0, 2.0), True, "w")
@@ -174,6 +179,7 @@ def test_bad_check_role_is_rejected(extra, msg):
 def test_shipped_configs_validate():
     for name in ("reduced.toml", "theorems.toml"):
         cfg = load_config(ROOT / "experiments" / "bandit" / name)
+        check_size(cfg)  # the shipped sweeps need no --yes
         assert len(cfg.cells) > 50 and set(cfg.section("check")) == {
             "t_slope", "k_flat", "needle", "m_slope"}
         # each claim of issue 3 keeps at least one table counted as a claim
@@ -183,7 +189,7 @@ def test_shipped_configs_validate():
             assert all(t.get("why") for t in tables if t.get("role") == "diagnostic")
     assert "obandits.sweep" in COMMAND_MODULES and "obandits.bandit.cli" in COMMAND_MODULES
     assert MAIN_STEPS[0][0] == "bonus demo"
-    assert any(m == "obandits.bandit.experiment" for _, m, _ in MAIN_STEPS)
+    assert any(f == "_step_bandit" for _, f in MAIN_STEPS)
 
 
 def _table(values):

@@ -1,4 +1,5 @@
-"""The theorem checks of issue 3 (Spec 1 §5) on a finished bandit sweep.
+"""The theorem checks of issue 3 (Spec 1 §5): a bandit sweep's results table in, claims out
+(pure: no files read or written; figures are in :mod:`obandits.bandit.figures`).
 
 **Minimax proxy**: gap-dependent regret grows like ``log T``; the ``sqrt(T)`` rates are
 worst-case rates. For each group (every cell parameter except ``gap``) and checkpoint ``t``, the
@@ -26,16 +27,11 @@ minimax proxy while ``K <~ sqrt(T log T)``, or the slope in m before UCB's const
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 
 from ..metrics import power_law_fit
-from ..sweep import MANIFEST, RESULTS, _atomic_write, read_table
-from ..tables import markdown_table
-from . import theory
-from .runner import DEFAULTS, REQUIRED
+from ..tables import claims_markdown
+from .params import DEFAULTS, REQUIRED
 
 GROUP = tuple(k for k in (*REQUIRED, *DEFAULTS) if k != "gap")
 N_BOOT = 1000
@@ -246,9 +242,9 @@ def _role(spec) -> tuple[str, str]:
 
 def _result(claim, spec, text, value, ci, holds, where) -> dict:
     role, why = _role(spec)
-    return {"claim": claim, "measured": text, "value": float(value), "ci_low": float(ci[0]),
-            "ci_high": float(ci[1]), "holds": bool(holds), "where": where, "role": role,
-            "why": why}
+    return {"claim": claim, "text": text, "value": float(value),
+            "ci": (float(ci[0]), float(ci[1])), "holds": bool(holds), "where": where,
+            "role": role, "why": why}
 
 
 def _missing(claim, spec) -> dict:
@@ -256,14 +252,23 @@ def _missing(claim, spec) -> dict:
                    f"selection {spec} not in the sweep")
 
 
-def run_checks(results_dir) -> tuple[list[dict], list[dict]]:
-    """Minimax table and claims of a finished sweep; writes ``minimax.csv``, ``checks.csv`` and
-    ``checks.md`` into ``results_dir``."""
-    results_dir = Path(results_dir)
-    man = _manifest(results_dir)
-    table = read_table(results_dir / RESULTS)
-    mm = minimax_table(table)
-    spec = man["config"].get("check", {})
+COLUMNS = ("gap", "t", "rep", "regret", *GROUP)
+
+
+def _need_columns(table: dict) -> None:
+    missing = [k for k in COLUMNS if k not in table]
+    if missing:
+        raise ValueError(f"not a bandit results table: columns {missing} are missing")
+    if not len(table["regret"]):
+        raise ValueError("the bandit results table has no rows")
+
+
+def claims(table: dict, raw: dict, mm: list[dict] | None = None) -> list[dict]:
+    """The claims of the config's ``[check.*]`` tables on a results table (``mm``: its
+    :func:`minimax_table`, if already computed)."""
+    _need_columns(table)
+    mm = minimax_table(table) if mm is None else mm
+    spec = raw.get("check", {})
     checks = []
     if "t_slope" in spec:
         checks.append(check_t_slope(mm, spec["t_slope"]))
@@ -273,191 +278,12 @@ def run_checks(results_dir) -> tuple[list[dict], list[dict]]:
         checks += check_needle(mm, one)
     for one in _tables(spec, "m_slope"):
         checks.append(check_m_slope(mm, one))
-    _write_csv(results_dir / "minimax.csv",
-               [{k: v for k, v in r.items() if not k.startswith("_")} for r in mm])
-    _write_csv(results_dir / "checks.csv", checks)
-    _atomic_write(results_dir / "checks.md", checks_markdown(checks) + "\n")
-    return mm, checks
+    return checks
 
 
-def checks_markdown(checks: list[dict]) -> str:
-    """The claims, a verdict line, then the diagnostics (measured, not counted)."""
-    def cells(c):
-        return [c["claim"], c["measured"], f"[{c['ci_low']:.2f}, {c['ci_high']:.2f}]",
-                "yes" if c["holds"] else "NO", c["where"]]
-    claims = [c for c in checks if c.get("role", "claim") == "claim"]
-    diags = [c for c in checks if c.get("role", "claim") == "diagnostic"]
-    n_ok = sum(c["holds"] for c in claims)
-    text = (markdown_table(["claim", "measured", "95% CI", "holds", "where"],
-                           [cells(c) for c in claims])
-            + f"\n\n**{n_ok} of {len(claims)} claims hold.**")
-    if diags:
-        text += ("\n\nDiagnostics and controls (measured against the same threshold, not "
-                 "claims of the theorems; the last column says what each shows):\n\n"
-                 + markdown_table(["diagnostic", "measured", "95% CI", "meets threshold",
-                                   "where", "why"],
-                                  [cells(c) + [c["why"]] for c in diags]))
-    return text
+def minimax_rows(mm: list[dict]) -> list[dict]:
+    """The minimax table without its private arrays (for ``minimax.csv``)."""
+    return [{k: v for k, v in r.items() if not k.startswith("_")} for r in mm]
 
 
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    from ..sweep import _csv_text, _fmt
-
-    if not rows:
-        _atomic_write(path, "")
-        return
-    header = list(rows[0])
-    _atomic_write(path, _csv_text(header, [[_fmt(r.get(h, "")) for h in header]
-                                           for r in rows]))
-
-
-def _manifest(results_dir: Path) -> dict:
-    p = results_dir / MANIFEST
-    if not p.is_file():
-        raise ValueError(f"{results_dir} has no {MANIFEST}; give a sweep's output directory")
-    man = json.loads(p.read_text())
-    if man.get("status") != "complete":
-        raise ValueError(f"sweep in {results_dir} is not complete; rerun it to finish")
-    return man
-
-
-# ---------------------------------------------------------------- figures
-
-def make_figures(results_dir: Path) -> list[Path]:
-    """``figures/bandit_theorems.png`` in ``results_dir``: (a) minimax proxy vs T, (b) vs K on
-    the LLM-like family, (c) vs K on the needle family, (d) vs m; bands are the bootstrap
-    intervals, dashed lines the theory shapes through the last point."""
-    from .. import plotting
-
-    mm, _ = run_checks(results_dir)
-    spec = _manifest(results_dir)["config"].get("check", {})
-    fig, axes = plotting.subplots(2, 2)
-    lbl = {r: r for r in ("ucb1", "kl-ucb", "thompson", "uniform", "outcome-ucb")}
-
-    ax = axes[0][0]
-    s = spec.get("t_slope", {})
-    sel = _filters(s, ("family", "K", "m"))
-    for learner in sorted({r["learner"] for r in _select(mm, **sel)}):
-        rows = sorted(_largest_T(_select(mm, learner=learner, **sel)), key=lambda r: r["t"])
-        rows = [r for r in rows if r["t"] >= 16]
-        if len(rows) < 2:
-            continue
-        tail = [r for r in rows if r["t"] >= s.get("t_min", 1)]
-        fit = _try_fit([r["t"] for r in tail], tail)
-        _band(ax, [r["t"] for r in rows], rows, lbl[learner], fit)
-        if learner == s.get("learner"):
-            T = np.array([r["t"] for r in rows], float)
-            cur = theory.minimax_outcome(rows[0]["m"], T)
-            plotting.theory_line(ax, T, theory.scale_to(cur, cur[-1], rows[-1]["regret"]),
-                                 "sqrt(m T log T)")
-    ax.set(xlabel="T", ylabel="minimax-proxy regret",
-           title=f"(a) regret vs T ({s.get('family', '')}, K={s.get('K')}, m={s.get('m')})")
-
-    s = spec.get("k_flat", {})
-    ax = axes[0][1]
-    sel = _filters(s, ("family", "m"))
-    for learner, T in sorted({(r["learner"], r["T"]) for r in _select(mm, **sel)}):
-        rows = sorted([r for r in _select(mm, learner=learner, T=T, **sel)
-                       if r["t"] == r["T"]], key=lambda r: r["K"])
-        if len(rows) < 2:
-            continue
-        _band(ax, [r["K"] for r in rows], rows, lbl[learner], _try_fit([r["K"] for r in rows],
-                                                                        rows))
-        if learner == "ucb1":
-            K = np.array([r["K"] for r in rows], float)
-            cur = theory.minimax_arm(K, T)
-            plotting.theory_line(ax, K, theory.scale_to(cur, cur[0], rows[0]["regret"]),
-                                 "sqrt(K T log T)")
-    ax.set(xlabel="K (arms)", ylabel="minimax-proxy regret at T",
-           title=f"(b) LLM-like family, m={s.get('m')}")
-
-    # (c) the lower bound: the first needle check (all its learners), then the outcome-level
-    # learner of the others (minimax proxy at longer horizons); fits over K log T <= frac T.
-    ax = axes[1][0]
-    for i, s in enumerate(_tables(spec, "needle")):
-        tag = "verifiable" if s.get("reward") == "deterministic" else "proxy"
-        for learner in s.get("learners", []) if i == 0 else ["outcome-ucb"]:
-            rows = _needle_rows(mm, s, learner)
-            if learner not in s.get("learners", []) or len(rows) < 2:
-                continue
-            fit_rows = _needle_fit_rows(rows, s)
-            fit = _try_fit([r["K"] for r in fit_rows], fit_rows) if len(fit_rows) > 1 else None
-            _band(ax, [r["K"] for r in rows], rows, f"{lbl[learner]} {tag} T={rows[0]['T']}",
-                  fit)
-            if i == 0 and learner == "outcome-ucb":
-                K = np.array([r["K"] for r in rows], float)
-                cur = theory.needle(K, rows[0]["T"])
-                plotting.theory_line(ax, K, theory.scale_to(cur, cur[-1], rows[-1]["regret"]),
-                                     "min(T, K)")
-    ax.set(xlabel="K (arms)", ylabel="regret at T", title="(c) needle family, m=2")
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=6, loc="lower right")  # seven series: keep the lines visible
-
-    ax = axes[1][1]
-    series: dict = {}
-    for s in _tables(spec, "m_slope"):
-        series[(s.get("learner"), s.get("K"))] = s  # the last range of a series gives its fit
-    for (learner, K), s in series.items():
-        rows = _m_rows(mm, s, in_range=False)
-        if len(rows) < 2:
-            continue
-        tail = _m_rows(mm, s)
-        arms = _arms_label(K)
-        _band(ax, [r["m"] for r in rows], rows,
-              f"{lbl[learner]} {arms} (fit m in [{tail[0]['m']}, {tail[-1]['m']}])",
-              _try_fit([r["m"] for r in tail], tail) if len(tail) > 1 else None)
-        if learner == "outcome-ucb":
-            m = np.array([r["m"] for r in rows], float)
-            cur = theory.minimax_outcome(m, rows[0]["T"])
-            plotting.theory_line(ax, m, theory.scale_to(cur, cur[-1], rows[-1]["regret"]),
-                                 "sqrt(m T log T)")
-    fam = next(iter(series.values()), {}).get("family", "")
-    ax.set(xlabel="m (outcomes)", ylabel="minimax-proxy regret at T",
-           title=f"(d) regret vs m ({fam})")
-    path = results_dir / "figures" / "bandit_theorems.png"
-    plotting.save(fig, path)
-    return [path, _gap_figure(results_dir, spec.get("t_slope", {}))]
-
-
-def _band(ax, xs, rows, label, fit) -> None:
-    from .. import plotting
-
-    plotting.loglog_band(ax, xs, [r["regret"] for r in rows], [r["ci_low"] for r in rows],
-                         [r["ci_high"] for r in rows], label, fit=fit)
-
-
-def _gap_figure(results_dir: Path, s: dict) -> Path:
-    """Mean regret vs t at fixed gaps (the ``t_slope`` group): gap-dependent regret grows like
-    ``log T``; dashed: ``sum_{suboptimal} log t / gap`` scaled through the last point."""
-    from .. import plotting
-
-    table = read_table(results_dir / RESULTS)
-    fig, axes = plotting.subplots(1, 1, size=(6.0, 4.2))
-    ax = axes[0][0]
-    sel = np.ones(len(table["t"]), bool)
-    for k in ("family", "K", "m"):
-        if k in s:
-            sel &= table[k] == s[k]
-    sel &= table["learner"] == s.get("learner", "outcome-ucb")
-    if sel.any():
-        sel &= table["T"] == table["T"][sel].max()
-        gaps = sorted(set(table["gap"][sel]))
-        for g in gaps[::max(1, len(gaps) // 4)]:
-            one = sel & (table["gap"] == g)
-            ts = np.array(sorted(set(table["t"][one])))
-            ts = ts[ts >= 16]
-            y = np.array([table["regret"][one & (table["t"] == t)].mean() for t in ts])
-            if len(ts) < 2 or y[-1] <= 0:
-                continue
-            ax.plot(ts, y, marker="o", ms=3, label=f"gap {g:g}")
-            m = int(s.get("m", 2))
-            cur = theory.gap_dependent(np.full(m - 1, g), ts)
-            ax.plot(ts, theory.scale_to(cur, cur[-1], y[-1]), ls="--", color="0.4", lw=1)
-        ax.set_xscale("log")
-    ax.set(xlabel="t", ylabel="mean pseudo-regret",
-           title=f"gap-dependent regret ({s.get('learner', '')}, {s.get('family', '')}, "
-                 f"K={s.get('K')}, m={s.get('m')}); dashed: (m-1) log t / gap, scaled")
-    ax.title.set_fontsize(8)
-    path = results_dir / "figures" / "bandit_gap_dependent.png"
-    plotting.save(fig, path)
-    return path
+checks_markdown = claims_markdown
