@@ -146,7 +146,7 @@ def thread_speedup(K=64, T=1 << 20, reps=32):
 
 
 SPEEDUP_CFG = {
-    "sweep": {"name": "bench-speedup", "runner": "obandits.bandit.runner:run_cell",
+    "sweep": {"name": "bench-speedup", "runner": "bandit",
               "root_seed": 1, "reps": 16},
     "grid": [{"family": "partition", "K": 64, "m": 4, "learner": "ucb1", "T": 1 << 23,
               "gap": [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 0.9]}],

@@ -105,10 +105,10 @@ def arithmetic_task(n_train: int, n_test: int, *, levels=(1, 2, 3), seed: int = 
 
 def save_jsonl(problems: list[Problem], path) -> None:
     """Write problems as JSONL, atomically (a kill never leaves half a file)."""
-    from obandits.counts import _atomic_write
+    from obandits.results import atomic_write
 
     text = "".join(json.dumps(asdict(p)) + "\n" for p in problems).encode()
-    _atomic_write(Path(path), lambda fh: fh.write(text))
+    atomic_write(path, text, mkdir=True)
 
 
 _PROMPT_KEYS = ("prompt", "problem", "question")

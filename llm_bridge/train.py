@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from obandits.bonuses import COUNT_MODES, METHODS, SCALES
-from obandits.counts import _atomic_write
+from obandits.results import atomic_write
 
 from .cli import OneLineParser, add_dataclass_arguments, dataclass_from_args, flatten
 from .trainer import TrainConfig, _help
@@ -274,8 +274,9 @@ class RunLock:
 
 
 def _remove_stale_temp_files(out: Path) -> list[Path]:
-    """Temporary files that a killed run's atomic writes left behind (``NAME*.tmp``)."""
-    stale = [p for name in OUTPUT_FILES for p in out.glob(f"{name}*.tmp")]
+    """Temporary files that a killed run's atomic writes left behind
+    (:func:`obandits.results.tmp_name`: ``.NAME.tmpPID``)."""
+    stale = [p for name in OUTPUT_FILES for p in out.glob(f".{name}.tmp*")]
     for p in stale:
         p.unlink(missing_ok=True)
     return stale
@@ -296,7 +297,7 @@ def _same_problems(path: Path, problems) -> None:
 
 def _write_json(path: Path, obj) -> None:
     payload = (json.dumps(obj, indent=2) + "\n").encode()
-    _atomic_write(path, lambda fh: fh.write(payload))
+    atomic_write(path, payload, mkdir=True)
 
 
 def run(cfg: RunConfig | argparse.Namespace) -> dict:
@@ -367,7 +368,7 @@ def _train(cfg: RunConfig, mode: str, train, test) -> dict:
 
     # Rewritten atomically on resume: drops the records past the checkpoint.
     text = "".join(json.dumps(r) + "\n" for r in records).encode()
-    _atomic_write(log_path, lambda fh: fh.write(text))
+    atomic_write(log_path, text, mkdir=True)
 
     def emit(rec):
         records.append(rec)

@@ -30,7 +30,8 @@ import torch
 
 from obandits import _validate as v
 from obandits.bonuses import BonusConfig, advantages_with_history
-from obandits.counts import History, _atomic_write
+from obandits.counts import History
+from obandits.results import atomic_write
 from obandits.metrics import PASS_K, distinct_answers, mean_token_entropy, pass_at_k_curve
 
 from .answers import answer_key, extract_answer, is_correct
@@ -508,7 +509,7 @@ class GRPOTrainer:
         """Write a checkpoint atomically (temporary file, fsync, rename): a kill at any moment
         leaves either the previous checkpoint or the new one, never half a file."""
         state = self.state_dict()
-        _atomic_write(Path(path), lambda fh: torch.save(state, fh))
+        atomic_write(path, lambda fh: torch.save(state, fh), mkdir=True)
 
     def load(self, path) -> None:
         """Restore a checkpoint written by :meth:`save` (config must match). Every way a file

@@ -22,33 +22,15 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Hashable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from . import _validate as v
+from .results import atomic_write
 
 COUNTS_FORMAT, HISTORY_FORMAT, FORMAT_VERSION = "obandits.counts", "obandits.history", 1
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Write through a temporary file and rename, so a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())  # the data is on disk before the name points at it
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; checkpoints are ordinary files
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class CountTable:
@@ -95,7 +77,7 @@ class CountTable:
             np.savez(fh, format=np.array(COUNTS_FORMAT), version=np.array(FORMAT_VERSION),
                      counts=self.counts)
 
-        _atomic_write(Path(path), write)
+        atomic_write(path, write, mkdir=True)
 
     @classmethod
     def load(cls, path) -> CountTable:
@@ -305,7 +287,7 @@ class History:
 
     def save(self, path) -> None:
         payload = json.dumps(self.to_dict()).encode()
-        _atomic_write(Path(path), lambda fh: fh.write(payload))
+        atomic_write(path, payload, mkdir=True)
 
     @classmethod
     def load(cls, path) -> History:

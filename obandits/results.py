@@ -36,25 +36,34 @@ def tmp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp{os.getpid()}")
 
 
-def atomic_write(path: str | Path, data: str | bytes) -> None:
+def atomic_write(path: str | Path, data, *, mkdir: bool = False) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the whole new one: a
-    temporary file in the same directory, fsync, rename. The temporary file is removed if the
-    write fails (disk full ...), and the error names ``path``."""
+    temporary file in the same directory, fsync, rename. ``data`` is text, bytes, or a
+    callable that writes to the binary file handle it is given (``np.savez``, ``torch.save``).
+    ``mkdir`` creates missing parent directories. The temporary file is removed if the write
+    fails (disk full, an exception in ``data``), and an ``OSError`` names ``path``."""
     path = Path(path)
+    if mkdir:
+        path.parent.mkdir(parents=True, exist_ok=True)
     tmp = tmp_name(path)
     try:
-        with open(tmp, "wb" if isinstance(data, bytes) else "w",
-                  **({} if isinstance(data, bytes) else {"newline": ""})) as f:
-            f.write(data)
+        with open(tmp, "w" if isinstance(data, str) else "wb",
+                  **({"newline": ""} if isinstance(data, str) else {})) as f:
+            if callable(data):
+                data(f)
+            else:
+                f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            os.fsync(f.fileno())  # the data is on disk before the name points at it
         os.replace(tmp, path)
-    except OSError as exc:
+    except BaseException as exc:
         try:
             tmp.unlink()
         except OSError:
             pass
-        raise OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from None
+        if isinstance(exc, OSError):
+            raise OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from None
+        raise
 
 
 def csv_text(header: list, rows: list) -> str:

@@ -138,4 +138,4 @@ def test_sigkill_at_five_random_moments_then_resume_is_identical(tmp_path):
     assert _records(ref) == _records(out)
     for name in ("train.jsonl", "test.jsonl"):
         assert (ref / name).read_bytes() == (out / name).read_bytes()
-    assert not list(out.glob("*.tmp")) and not list(out.glob(".write-test*"))
+    assert not [*out.glob(".*.tmp*"), *out.glob("*.tmp"), *out.glob(".write-test*")]
