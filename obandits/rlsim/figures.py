@@ -97,3 +97,21 @@ def regret_figure(regrets: dict[str, np.ndarray], path, title="") -> Path:
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=9)
     return write(fig, path, dpi=90)
+
+
+def from_table(table: dict, raw: dict | None, out_dir) -> list[Path]:
+    """Discovery and pass@k figures per configuration, from an rlsim results table alone."""
+    from .analysis import groups
+
+    out_dir = Path(out_dir)
+    paths = []
+    for i, (params, runs, cfg, _reps) in enumerate(groups(table)):
+        tag = "" if i == 0 else f"-{i}"
+        title = f"share={params['share']}, difficulty={params['difficulty_mean']}"
+        have = [m for m in (*COLORS,) if m in runs]
+        paths.append(discovery_figure(runs, out_dir / f"rlsim-discovery{tag}.png",
+                                      methods=have, title=title))
+        if all(m in runs for m in ("none",)):
+            paths.append(passk_figure(runs, cfg.early_index(), out_dir / f"rlsim-passk{tag}.png",
+                                      title=title))
+    return paths

@@ -1,0 +1,65 @@
+"""rlsim as a sweep runner: same numbers as ``rlsim compare``, claims from the table alone."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from obandits.results import read_table
+from obandits.rlsim import experiment as ex
+from obandits.rlsim.model import ModelConfig
+from obandits.rlsim.runner import RUNNER, validate_cell
+from obandits.rlsim.trainer import TrainConfig
+
+SMALL = {"n_train": 12, "n_test": 12, "steps": 3, "n_evals": 3, "batch_prompts": 6}
+
+
+def _cfg(reps):
+    return ex.ExperimentConfig(model=ModelConfig(n_train=12, n_test=12),
+                               train=TrainConfig(steps=3, n_evals=3, batch_prompts=6),
+                               n_seeds=reps, root_seed=5)
+
+
+@pytest.mark.parametrize("method", ["ucb-con", "base"])
+def test_run_cell_bit_identical_to_compare(method):
+    cfg = _cfg(2)
+    cols = RUNNER.run_cell({**SMALL, "method": method}, 5, "any-key", 2)
+    for rep in range(2):
+        ref = ex._run_one(cfg, method, rep)
+        sel = cols["rep"] == rep
+        np.testing.assert_array_equal(cols["solved"][sel], ref.solved)
+        np.testing.assert_array_equal(cols["ent_sum1"][sel], ref.ent_sum[:, 1])
+        np.testing.assert_array_equal(cols["test_pass_k32"][sel], ref.test_pass[:, -1])
+
+
+def test_claims_from_read_back_table_match_compare(tmp_path):
+    from obandits.results import csv_text
+
+    cfg = replace(_cfg(2), methods=("none", "ucb-con", "batch"))
+    table: dict[str, list] = {}
+    for m in (*cfg.methods, ex.BASE):
+        p = validate_cell({**SMALL, "method": m})
+        cols = RUNNER.run_cell(p, 5, m, 2)
+        n = len(cols["rep"])
+        for k, val in {**{k: np.full(n, v, object) for k, v in p.items()}, **cols}.items():
+            table.setdefault(k, []).append(np.asarray(val))
+    table = {k: np.concatenate(v) for k, v in table.items()}
+    path = tmp_path / "results.csv"
+    header = list(table)
+    path.write_text(csv_text(header, [list(r) for r in zip(*(table[h] for h in header))]))
+    got = RUNNER.check(read_table(path), {})
+    ref = ex.claims(ex.run_comparison(cfg, progress=False), cfg)
+    assert [(c["claim"], c["text"]) for c in got] == [(c.claim, c.text) for c in ref]
+    np.testing.assert_allclose([c["value"] for c in got], [c.diff_mean for c in ref],
+                               rtol=1e-12, atol=1e-15)
+    assert [c["verdict"] for c in got] == [c.verdict for c in ref]
+    assert "C1" in RUNNER.summarise(read_table(path), {})
+
+
+@pytest.mark.parametrize("bad,msg", [({"method": "ucbx"}, "method"),
+                                     ({"method": "none", "beta_kl": 0.1}, "kl_beta"),
+                                     ({"method": "none", "stepz": 3}, "did you mean"),
+                                     ({"method": "none", "ks": "1,x"}, "ks")])
+def test_validate_names_the_field(bad, msg):
+    with pytest.raises(ValueError, match=msg):
+        validate_cell(bad)
