@@ -63,3 +63,35 @@ def test_claims_from_read_back_table_match_compare(tmp_path):
 def test_validate_names_the_field(bad, msg):
     with pytest.raises(ValueError, match=msg):
         validate_cell(bad)
+
+
+COT_SMALL = {"T1": 60, "T2": 30, "iters": 8, "n_train": 10, "n_eval": 40, "pool": 60}
+
+
+def test_cot_run_cell_equals_cot_paper_seeds():
+    from obandits.cot import experiments as cx
+    from obandits.cot.runner import METHODS, config
+    from obandits.cot.runner import RUNNER as COT
+    from obandits.cot.runner import validate_cell as cv
+
+    names = ["base", "GRPO", "GRPO+reject", "ORM best-of-N", "KL closed form"]
+    cfg = config(cv({**COT_SMALL, "method": "base"}), 2, 3)
+    ref = cx.run_seeds(cfg, [METHODS[n] for n in names], "paper", progress=False)
+    for name in names:
+        cols = COT.run_cell({**COT_SMALL, "method": name}, 3, "ignored", 2)
+        for rep in range(2):
+            for t in (0, 1):
+                sel = (cols["rep"] == rep) & (cols["task"] == t)
+                for m in cx.METRICS:
+                    want = ref[rep]["final"][name][t][m]
+                    got = float(cols[m][sel][0])
+                    assert (np.isnan(got) if want is None else got == want), (name, rep, t, m)
+
+
+def test_cot_validate_names_the_field():
+    from obandits.cot.runner import validate_cell as cv
+
+    with pytest.raises(ValueError, match="n_rollouts"):
+        cv({"method": "GRPO", "group": 4})
+    with pytest.raises(ValueError, match="method"):
+        cv({"method": "GRPOO"})
