@@ -95,3 +95,18 @@ def test_cot_validate_names_the_field():
         cv({"method": "GRPO", "group": 4})
     with pytest.raises(ValueError, match="method"):
         cv({"method": "GRPOO"})
+
+
+def test_rlsim_cli_runs_through_engine(tmp_path):
+    from obandits.cli import main
+
+    out = tmp_path / "cmp"
+    rc = main(["rlsim", "compare", "--reps", "2", "--steps", "3", "--n-train", "12",
+               "--n-test", "12", "--batch", "6", "--methods", "none,ucb-con", "--out", str(out),
+               "--quiet", "--no-figures"])
+    assert rc in (0, None)
+    table = read_table(out / "results.csv")
+    assert sorted(set(table["method"])) == ["base", "none", "ucb-con"]
+    ref = RUNNER.run_cell(validate_cell({**SMALL, "method": "ucb-con"}), 0, "k", 2)
+    sel = table["method"] == "ucb-con"
+    np.testing.assert_array_equal(table["solved"][sel], ref["solved"])

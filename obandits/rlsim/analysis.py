@@ -16,6 +16,7 @@ import numpy as np
 from ..tables import markdown_table
 from .experiment import LABEL, claim_verdicts, claims_table
 from .experiment import claims as _claims
+from .experiment import summarise as _tables
 
 
 def _param_cols(table: dict) -> list[str]:
@@ -110,6 +111,15 @@ def report(table: dict) -> str:
         head = ", ".join(f"{k}={params[k]}" for k in ("share", "difficulty_mean", "steps", "c",
                                                         "b0", "kl_beta"))
         verdicts = claim_verdicts(checks)
-        parts.append(f"### {head} ({reps} repetitions)\n\n" + claims_table(checks) + "\n\n"
-                     + markdown_table(["claim", "verdict"], sorted(verdicts.items())))
+        tabs = _tables(runs, cfg)
+        parts.append("\n".join([
+            f"### {head} ({reps} repetitions)\n",
+            "Training discovery (end of training)\n", tabs["discovery"],
+            "\nTest pass@k, early checkpoint\n", tabs["pass_early"],
+            "\nTest pass@k, late checkpoint (end)\n", tabs["pass_late"],
+            "\nTable 1 analogue: policy entropy (nats) on correct / incorrect samples\n",
+            tabs["entropy"],
+            "\nTable 2 analogue: distinct answers per group of n\n", tabs["distinct"],
+            "\nClaims\n", claims_table(checks), "",
+            markdown_table(["claim", "verdict"], sorted(verdicts.items()))]))
     return "\n\n".join(parts)

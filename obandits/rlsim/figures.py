@@ -109,9 +109,12 @@ def from_table(table: dict, raw: dict | None, out_dir) -> list[Path]:
         tag = "" if i == 0 else f"-{i}"
         title = f"share={params['share']}, difficulty={params['difficulty_mean']}"
         have = [m for m in (*COLORS,) if m in runs]
-        paths.append(discovery_figure(runs, out_dir / f"rlsim-discovery{tag}.png",
-                                      methods=have, title=title))
-        if all(m in runs for m in ("none",)):
-            paths.append(passk_figure(runs, cfg.early_index(), out_dir / f"rlsim-passk{tag}.png",
-                                      title=title))
+        if {"none", BASE} <= set(runs):
+            paths.append(discovery_figure(runs, out_dir / f"rlsim_discovery{tag}.png",
+                                          ("none", BASE), "RL vs base sampling, " + title))
+        paths.append(discovery_figure(runs, out_dir / f"rlsim_training{tag}.png", have,
+                                      "training discovery per method, " + title))
+        if "none" in runs:
+            paths.append(passk_figure(runs, cfg.early_index(), out_dir / f"rlsim_passk{tag}.png",
+                                      title))
     return paths
