@@ -400,7 +400,7 @@ def test_large_tree_post_training_runs():
 # CLI end to end
 # ------------------------------------------------------------------------------------------
 
-TINY = ["--seeds", "2", "--iters", "20", "--n-eval", "100", "--pool", "300", "--T1", "40",
+TINY = ["--reps", "2", "--iters", "20", "--n-eval", "100", "--pool", "300", "--T1", "40",
         "--T2", "10", "--n-train", "20", "--quiet"]
 
 
@@ -410,12 +410,14 @@ def test_cli_end_to_end(tmp_path):
     out, fig = tmp_path / "res", tmp_path / "fig"
     rc = main(["cot", "all", *TINY, "--small-grid", "--out", str(out), "--figures", str(fig)])
     assert rc == 0
-    for name in ("paper", "forgetting", "sensitivity", "bonuses"):
+    assert (out / "paper" / "paper.md").read_text().startswith("###")
+    assert (out / "paper" / "results.csv").exists()  # a sweep directory (tidy CSV, manifest)
+    for name in ("forgetting", "sensitivity", "bonuses"):
         assert (out / f"{name}.md").read_text().startswith("|")
         assert (out / f"{name}.json").exists()
     for name in ("coverage", "forgetting", "sensitivity", "bonuses"):
         assert (fig / f"cot_{name}.png").stat().st_size > 1000
-    rc = main(["cot-experiments", *TINY, "--small-grid", "--L", "5", "--out", str(out),
+    rc = main(["cot-experiments", *TINY, "--small-grid", "--L", "5", "--out", str(out / "L5"),
                "--no-figures"])
     assert rc == 0
 

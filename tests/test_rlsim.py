@@ -69,7 +69,8 @@ def test_bad_model_parameters_are_rejected(kwargs, word):
 @pytest.mark.parametrize("kwargs, word", [
     (dict(n=0), "n must"), (dict(steps=0), "steps"), (dict(lr_theta=-1.0), "lr_theta"),
     (dict(steps=5, n_evals=6), "n_evals"), (dict(ks=()), "ks"), (dict(ks=(0,)), "ks entry"),
-    (dict(beta_kl=float("inf")), "beta_kl"), (dict(beta_kl=3.0), "diverge"), (dict(hard_q=2.0), "hard_q"),
+    (dict(beta_kl=float("inf")), "beta_kl"), (dict(beta_kl=3.0), "diverge"),
+    (dict(hard_q=2.0), "hard_q"),
     (dict(bonus="ucb"), "bonus"),
 ])
 def test_bad_train_parameters_are_rejected(kwargs, word):
@@ -339,24 +340,26 @@ def test_comparison_is_independent_of_the_thread_count_and_summarises():
 
 
 def test_cli_end_to_end_on_a_tiny_budget(tmp_path, capsys):
-    common = ["--seeds", "2", "--steps", "4", "--n-train", "8", "--n-test", "4", "--batch", "4",
-              "--n", "4", "--quiet"]
-    rc = cli_main(["rlsim", "compare", *common, "--out", str(tmp_path / "c.md"),
-                   "--figures", str(tmp_path)])
+    common = ["--reps", "2", "--steps", "4", "--n-train", "8", "--n-test", "4", "--batch", "4",
+              "--n-rollouts", "4", "--quiet"]
+    rc = cli_main(["rlsim", "compare", *common, "--out", str(tmp_path / "c")])
     assert rc == 0
-    text = (tmp_path / "c.md").read_text()
+    text = capsys.readouterr().out
     assert "Table 1 analogue" in text and "C1" in text and "pass@32" in text
+    assert (tmp_path / "c" / "results.csv").is_file()
     for f in ("rlsim_discovery.png", "rlsim_training.png", "rlsim_passk.png"):
-        assert (tmp_path / f).stat().st_size > 1000
+        assert (tmp_path / "c" / f).stat().st_size > 1000
     rc = cli_main(["rlsim", "sensitivity", *common, "--shares", "0,1", "--difficulties", "-2",
-                   "--methods", "none,ucb-con,batch", "--out", str(tmp_path / "s.md")])
-    assert rc == 0 and "C1 hard distinct" in (tmp_path / "s.md").read_text()
+                   "--methods", "none,ucb-con,batch", "--out", str(tmp_path / "s")])
+    text = capsys.readouterr().out
+    assert rc == 0 and "share=0.0" in text and "share=1.0" in text and "C1" in text
     rc = cli_main(["rlsim", "bandit", "--K", "8", "--m", "3", "--horizon", "64", "--seeds", "2",
                    "--figures", str(tmp_path), "--out", str(tmp_path / "b.md")])
     assert rc == 0 and (tmp_path / "rlsim_bandit_regret.png").exists()
     assert cli_main(["rlsim", "compare", *common, "--share", "-1", "--no-figures",
-                     "--out", str(tmp_path / "x.md")]) == 2
+                     "--out", str(tmp_path / "x")]) == 2
     assert "share must be >= 0.0" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
 
 
 def test_reference_regret_runs_the_bandit_simulators_learners():

@@ -7,5 +7,16 @@
 * :mod:`.posttrain`   -- REINFORCE, RAFT, PPO-clip, GRPO, rejection, KL penalty, outcome
   bonuses (one compiled loop), and the methods' exact population gradients;
 * :mod:`.select`      -- ORM / soft / PRM best-of-N and DPRM sampling;
-* :mod:`.experiments` -- experiments (a)-(d); :mod:`.cli` -- ``obandits cot ...``.
+* :mod:`.experiments` -- experiments (a)-(d); :mod:`.runner` / :mod:`.analysis` /
+  :mod:`.figures` -- table (a) on the sweep engine; :mod:`.cli` -- ``obandits cot ...``.
 """
+
+from .chain import ChainConfig, TreeChain, build_chain, paper_config, two_task_config
+from .experiments import BONUS_METHODS, PAPER_METHODS, ExperimentConfig, run_seed
+from .learner import PretrainConfig
+from .posttrain import RLConfig, post_train
+from .select import SelectConfig
+
+__all__ = ["BONUS_METHODS", "PAPER_METHODS", "ChainConfig", "ExperimentConfig", "PretrainConfig",
+           "RLConfig", "SelectConfig", "TreeChain", "build_chain", "paper_config", "post_train",
+           "run_seed", "two_task_config"]

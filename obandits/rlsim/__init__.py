@@ -2,8 +2,12 @@
 features, a compiled GRPO trainer with the outcome bonuses of :mod:`obandits.bonuses`, base-model
 sampling at the same budget, and the experiments behind ``obandits rlsim``."""
 
+from .experiment import ExperimentConfig, claims, run_comparison
 from .model import Model, ModelConfig, build_model, from_bandit_instance
 from .trainer import RunResult, TrainConfig, policy_probs, run_training
 
-__all__ = ["Model", "ModelConfig", "RunResult", "TrainConfig", "build_model",
-           "from_bandit_instance", "policy_probs", "run_training"]
+__all__ = ["ExperimentConfig", "Model", "ModelConfig", "RunResult", "TrainConfig",
+           "build_model", "claims", "from_bandit_instance", "policy_probs", "run_comparison",
+           "run_training"]
+# The sweep runner (obandits.rlsim.runner.RUNNER) is loaded by name through
+# obandits.runners.REGISTRY; it is not imported here (it imports the engine's interface).

@@ -1,31 +1,24 @@
 """``obandits rlsim ...``: the simulated RL experiments (Spec 1 §4).
 
-* ``obandits rlsim compare`` -- 5 methods x seeds + base sampling: figures (Figs. 2-6
-  analogues), Tables 1-2 analogues, claim checks, written to a markdown report.
-* ``obandits rlsim sensitivity`` -- claim verdicts over sharing strength x difficulty.
+* ``obandits rlsim compare`` -- 5 methods x reps + base sampling through the sweep engine
+  (``experiments/rlsim/compare.toml`` with the options applied) into ``runs/rlsim-compare``:
+  tidy CSV, claims C1-C4, figures (Figs. 2-6 analogues). ``--reference`` also refreshes the
+  committed report and figures.
+* ``obandits rlsim sensitivity`` -- the same over sharing strength x difficulty.
 * ``obandits rlsim bandit`` -- GRPO learners' pseudo-regret on an outcome-bandit instance.
 """
 
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 from ..bonuses import METHODS
 from .experiment import (
-    ExperimentConfig,
     bandit_regret,
-    claim_verdicts,
-    claims,
-    claims_table,
     needle_instance,
     reference_regret,
     regret_comparison,
-    run_comparison,
-    sensitivity,
-    sensitivity_table,
-    summarise,
 )
 from .model import ModelConfig
 from .trainer import TrainConfig
@@ -39,12 +32,13 @@ def _floats(text: str) -> tuple[float, ...]:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seeds", type=int, default=8, help="seeds (models x streams; default 8)")
+    p.add_argument("--reps", type=int, default=8, help="repetitions (models x streams; default 8)")
     p.add_argument("--root-seed", type=int, default=0, help="root seed (default 0)")
     p.add_argument("--steps", type=int, default=TrainConfig.steps, help="GRPO steps")
     p.add_argument("--batch", type=int, default=TrainConfig.batch_prompts,
                    help="problems per step (capped at --n-train)")
-    p.add_argument("--n", type=int, default=TrainConfig.n, help="samples per problem per step")
+    p.add_argument("--n-rollouts", type=int, default=TrainConfig.n,
+                   help="samples per problem per step (group size)")
     p.add_argument("--n-train", type=int, default=ModelConfig.n_train)
     p.add_argument("--n-test", type=int, default=ModelConfig.n_test)
     p.add_argument("--share", type=float, default=ModelConfig.share,
@@ -53,27 +47,10 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="mean logit of the base model's P(correct)")
     p.add_argument("--c", type=float, default=0.2, help="bonus scale c")
     p.add_argument("--b0", type=float, default=0.5, help="UCB-Con baseline b0")
-    p.add_argument("--beta-kl", type=float, default=0.0, help="KL weight to the base policy")
+    p.add_argument("--kl-beta", type=float, default=0.0, help="KL weight to the base policy")
     p.add_argument("--methods", default=",".join(METHODS), help="comma-separated methods")
     p.add_argument("--workers", type=int, default=2, help="threads (default 2)")
-    p.add_argument("--out", default=None, help="markdown report path")
-
-
-def _config(a) -> ExperimentConfig:
-    model = ModelConfig(n_train=a.n_train, n_test=a.n_test, share=a.share,
-                        difficulty_mean=a.difficulty)
-    train = TrainConfig(n=a.n, batch_prompts=min(a.batch, a.n_train), steps=a.steps,
-                        n_evals=min(TrainConfig.n_evals, a.steps), beta_kl=a.beta_kl)
-    methods = tuple(m.strip() for m in a.methods.split(",") if m.strip())
-    return ExperimentConfig(model=model, train=train, methods=methods, c=a.c, b0=a.b0,
-                            n_seeds=a.seeds, root_seed=a.root_seed)
-
-
-def _params(cfg: ExperimentConfig) -> str:
-    return (f"model: {cfg.model}\n\ntrain: {cfg.train}"
-            f"\n\nmethods {cfg.methods}, c={cfg.c}, b0={cfg.b0}, seeds={cfg.n_seeds}, "
-            f"root_seed={cfg.root_seed}, early checkpoint = step "
-            f"{cfg.train.eval_steps()[cfg.early_index()]} of {cfg.train.steps}")
+    p.add_argument("--out", default=None, help="sweep output directory (default runs/rlsim-...)")
 
 
 def _write(path, text: str) -> None:
@@ -84,68 +61,85 @@ def _write(path, text: str) -> None:
         print(f"wrote {path}")
 
 
-def compare(cfg: ExperimentConfig | None = None, *, out="experiments/rlsim/results/compare.md",
-            figures="figures", workers: int = 2, progress: bool = True) -> str:
-    """Run the comparison, write figures and the report; return the report text."""
-    cfg = cfg or ExperimentConfig()
-    t0 = time.perf_counter()
-    res = run_comparison(cfg, workers=workers, progress=progress)
-    wall = time.perf_counter() - t0
-    tabs = summarise(res, cfg)
-    chk = claims(res, cfg)
-    verdicts = claim_verdicts(chk)
-    parts = [f"# rlsim comparison\n\n{_params(cfg)}\n\nwall time {wall:.1f} s\n",
-             "## Training discovery (end of training)\n", tabs["discovery"],
-             "\n## Test pass@k, early checkpoint\n", tabs["pass_early"],
-             "\n## Test pass@k, late checkpoint (end)\n", tabs["pass_late"],
-             "\n## Table 1 analogue: policy entropy (nats) on correct / incorrect samples\n",
-             tabs["entropy"],
-             "\n## Table 2 analogue: distinct answers per group of n\n", tabs["distinct"],
-             "\n## Claims\n", claims_table(chk), "\n",
-             "verdicts: " + ", ".join(f"{k} {v}" for k, v in verdicts.items()), ""]
-    text = "\n".join(parts)
-    if figures:
-        from .figures import discovery_figure, passk_figure
+def sweep_dict(a, name: str, **grid) -> dict:
+    """The sweep config (as a TOML dict) the command-line options describe: every method plus
+    base sampling, one cell each, ``grid`` adding model parameters to vary."""
+    methods = [m.strip() for m in a.methods.split(",") if m.strip()]
+    fixed = {"n_train": a.n_train, "n_test": a.n_test, "share": a.share,
+             "difficulty_mean": a.difficulty, "n_rollouts": a.n_rollouts,
+             "batch_prompts": min(a.batch, a.n_train), "steps": a.steps,
+             "n_evals": min(TrainConfig.n_evals, a.steps), "kl_beta": a.kl_beta, "c": a.c,
+             "b0": a.b0}
+    for k in grid:
+        fixed.pop(k, None)
+    return {"sweep": {"name": name, "runner": "rlsim", "root_seed": a.root_seed,
+                      "reps": a.reps},
+            "fixed": fixed, "grid": [{"method": [*methods, "base"], **grid}]}
 
-        fdir = Path(figures)
-        title = f"share={cfg.model.share}, difficulty={cfg.model.difficulty_mean}, " \
-                f"{cfg.n_seeds} seeds (mean ± std)"
-        discovery_figure(res, fdir / "rlsim_discovery.png", ("none", "base"),
-                         "RL vs base sampling, " + title)
-        discovery_figure(res, fdir / "rlsim_training.png", (*cfg.methods, "base"),
-                         "training discovery per method, " + title)
-        passk_figure(res, cfg.early_index(), fdir / "rlsim_passk.png", title)
-        text += f"\nfigures: {fdir}/rlsim_discovery.png, rlsim_training.png, rlsim_passk.png\n"
+
+def run_through_engine(raw: dict, out, *, workers: int = 2, progress: bool = True,
+                       figures=None, report=None) -> str:
+    """Run ``raw`` with :func:`obandits.sweep.run_sweep` into ``out`` (tidy CSV, manifest,
+    resumable), then print the claims report; figures go to ``out`` (or ``figures``) and the
+    report also to ``report`` when given."""
+    from ..results import read_table
+    from ..sweep import config_from_dict, run_sweep
+    from .runner import RUNNER
+
+    cfg = config_from_dict(raw, "obandits rlsim")
+    path = run_sweep(cfg, out, workers=workers, progress=progress)
+    table = read_table(path)
+    text = f"# {raw['sweep']['name']}\n\ndata: {path}\n\n" + RUNNER.summarise(table, raw) + "\n"
+    if figures is not False:
+        for p in RUNNER.figures(table, raw, Path(figures or out)):
+            text += f"\nfigure: {p}"
     print(text)
-    _write(out, text)
+    _write(report, text)
     return text
 
 
-def headline() -> str:
-    """The default comparison (5 methods x 8 seeds): a short step for ``obandits main``."""
-    return compare()
+def compare(*, out=None, figures=None, workers: int = 2, progress: bool = True) -> str:
+    """The default comparison (``experiments/rlsim/compare.toml``: 5 methods x 8 reps + base)
+    through the sweep engine. ``out``: a ``.md`` report path (the sweep data go next to it,
+    in ``<stem>/``) or a sweep directory (default ``runs/rlsim-compare``)."""
+    out = Path(out or "runs/rlsim-compare")
+    report = out if out.suffix == ".md" else None
+    data = out.with_suffix("") if report else out
+    return run_through_engine(sweep_dict(_defaults(), "rlsim-compare"), data, workers=workers,
+                              progress=progress, figures=figures, report=report)
+
+
+def _defaults():
+    p = argparse.ArgumentParser()
+    _common(p)
+    _reference_flags(p)
+    return p.parse_args([])
+
+
+def _reference_flags(p) -> None:
+    p.add_argument("--reference", action="store_true",
+                   help="also refresh the committed report under experiments/rlsim/results "
+                        "and the figures under figures/ (default: only runs/)")
+    p.add_argument("--no-figures", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _cmd_compare(a) -> int:
-    compare(_config(a), out=a.out or "experiments/rlsim/results/compare.md",
-            figures=None if a.no_figures else a.figures, workers=a.workers,
-            progress=not a.quiet)
+    run_through_engine(
+        sweep_dict(a, "rlsim-compare"), a.out or "runs/rlsim-compare", workers=a.workers,
+        progress=not a.quiet, figures=False if a.no_figures else
+        ("figures" if a.reference else None),
+        report="experiments/rlsim/results/compare.md" if a.reference else None)
     return 0
 
 
 def _cmd_sensitivity(a) -> int:
-    cfg = _config(a)
-    rows = sensitivity(cfg, _floats(a.shares), _floats(a.difficulties), workers=a.workers,
-                       progress=not a.quiet)
-    text = (f"# rlsim sensitivity\n\n{_params(cfg)}\n\n(share and difficulty_mean vary per "
-            f"row; each cell: mean paired difference over seeds, in the paper's direction when "
-            f"> 0; ✓ holds (> 2 s.e.), ~ direction only, ✗ fails, = identical on every seed)"
-            f"\n\n" + sensitivity_table(rows) + "\n")
-    for r in rows:
-        text += (f"\n### share={r['share']}, difficulty_mean={r['difficulty_mean']}\n\n"
-                 + claims_table(r["checks"]) + "\n")
-    print(sensitivity_table(rows))
-    _write(a.out or "experiments/rlsim/results/sensitivity.md", text)
+    run_through_engine(
+        sweep_dict(a, "rlsim-sensitivity", share=list(_floats(a.shares)),
+                   difficulty_mean=list(_floats(a.difficulties))),
+        a.out or "runs/rlsim-sensitivity", workers=a.workers, progress=not a.quiet,
+        figures=False if a.no_figures else None,
+        report="experiments/rlsim/results/sensitivity.md" if a.reference else None)
     return 0
 
 
@@ -170,7 +164,7 @@ def _cmd_bandit(a) -> int:
                       f"K={a.K}, m={a.m}")
         text += f"\nfigure: {path}\n"
     print(text)
-    _write(a.out or "experiments/rlsim/results/bandit.md", text)
+    _write(a.out or "runs/rlsim-bandit/bandit.md", text)
     return 0
 
 
@@ -181,15 +175,13 @@ def register(sub) -> None:
     c = ss.add_parser("compare", help="5 methods x seeds vs base sampling: figures, tables, "
                                       "claims C1-C4")
     _common(c)
-    c.add_argument("--figures", default="figures", help="figure folder (default figures)")
-    c.add_argument("--no-figures", action="store_true")
-    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    _reference_flags(c)
     c.set_defaults(func=_cmd_compare)
     s = ss.add_parser("sensitivity", help="claim verdicts over sharing x difficulty")
     _common(s)
     s.add_argument("--shares", default="0,0.5,1,2", help="sharing strengths")
     s.add_argument("--difficulties", default="-1,-3,-5", help="difficulty means")
-    s.add_argument("--quiet", action="store_true")
+    _reference_flags(s)
     s.set_defaults(func=_cmd_sensitivity)
     b = ss.add_parser("bandit", help="GRPO learners' pseudo-regret on a needle bandit instance")
     b.add_argument("--K", type=int, default=64)
@@ -203,7 +195,7 @@ def register(sub) -> None:
     b.add_argument("--seeds", type=int, default=8)
     b.add_argument("--root-seed", type=int, default=0)
     b.add_argument("--methods", default=",".join(METHODS))
-    b.add_argument("--figures", default="figures")
+    b.add_argument("--figures", default="runs/rlsim-bandit")
     b.add_argument("--no-figures", action="store_true")
     b.add_argument("--out", default=None)
     b.set_defaults(func=_cmd_bandit)

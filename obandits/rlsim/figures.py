@@ -97,3 +97,24 @@ def regret_figure(regrets: dict[str, np.ndarray], path, title="") -> Path:
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=9)
     return write(fig, path, dpi=90)
+
+
+def from_table(table: dict, raw: dict | None, out_dir) -> list[Path]:
+    """Discovery and pass@k figures per configuration, from an rlsim results table alone."""
+    from .analysis import groups
+
+    out_dir = Path(out_dir)
+    paths = []
+    for i, (params, runs, cfg, _reps) in enumerate(groups(table)):
+        tag = "" if i == 0 else f"-{i}"
+        title = f"share={params['share']}, difficulty={params['difficulty_mean']}"
+        have = [m for m in (*COLORS,) if m in runs]
+        if {"none", BASE} <= set(runs):
+            paths.append(discovery_figure(runs, out_dir / f"rlsim_discovery{tag}.png",
+                                          ("none", BASE), "RL vs base sampling, " + title))
+        paths.append(discovery_figure(runs, out_dir / f"rlsim_training{tag}.png", have,
+                                      "training discovery per method, " + title))
+        if "none" in runs:
+            paths.append(passk_figure(runs, cfg.early_index(), out_dir / f"rlsim_passk{tag}.png",
+                                      title))
+    return paths

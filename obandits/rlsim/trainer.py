@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import _validate as v
 from ..bonuses import BonusConfig, shaped_advantages_nb
+from ..countnb import counts_for_batch, finish_batch
 from ..counts import CountTable
 from ..metrics import PASS_K
 from ..nbrng import categorical_cdf, randint, uniform
@@ -306,16 +307,10 @@ def _train_kernel(phi, mu, bern, base_logits, feats, share, n_train, thr, hard,
                 reg += mustar[p] - mu[p, a]
         o_regret[s] = reg
         # history counts N(x, a): before this batch (default) or with it counted in first
-        if count_after:
-            for j in range(NB):
-                counts[prob_ids[group[j]], outcome[j]] += 1
-        for j in range(NB):
-            count[j] = counts[prob_ids[group[j]], outcome[j]]
+        counts_for_batch(counts, prob_ids, group, outcome, count_after, count)
         shaped_advantages_nb(group, outcome, reward, count, batch, method, c, b0, acr, thr,
                              scale, eps, ddof, tot, grpo, bon)
-        if not count_after:
-            for j in range(NB):
-                counts[prob_ids[group[j]], outcome[j]] += 1
+        finish_batch(counts, prob_ids, group, outcome, count_after)
         # measurements of this batch
         ei = min(e, E - 1)
         for b in range(batch):
