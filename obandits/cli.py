@@ -77,14 +77,10 @@ def _step_bandit(runs: Path, reference: bool) -> str:
     return str(runs / "bandit-reduced")
 
 
-def _sweep_configs(sim: str) -> list[Path]:
-    """The headline sweep config of a simulator once it runs on the sweep engine
-    (``experiments/<sim>/{main,headline,reduced}.toml``), if its runner imports."""
-    for name in ("main.toml", "headline.toml", "reduced.toml"):
-        p = ROOT / "experiments" / sim / name
-        if p.is_file():
-            return [p]
-    return []
+# The headline sweeps of the simulators on the sweep engine (``--reference`` instead runs the
+# simulators' own commands, which also refresh the committed reports and figures).
+HEADLINE_SWEEPS = {"rlsim": ROOT / "experiments" / "rlsim" / "compare.toml",
+                   "cot": ROOT / "experiments" / "cot" / "paper.toml"}
 
 
 def _run_sweep_step(conf: Path, runs: Path) -> str:
@@ -99,28 +95,24 @@ def _run_sweep_step(conf: Path, runs: Path) -> str:
     return str(out)
 
 
-def _step_rlsim(runs: Path, reference: bool) -> str:
-    confs = _sweep_configs("rlsim")
-    if confs:
-        return ", ".join(_run_sweep_step(c, runs) for c in confs)
-    from .rlsim.cli import compare
+def _dispatch(argv: list[str]) -> None:
+    rc = main(argv)
+    if rc:
+        raise UserError(f"obandits {' '.join(argv)} failed (exit {rc})")
 
-    out = "experiments/rlsim/results/compare.md" if reference else runs / "rlsim" / "compare.md"
-    compare(out=out, figures="figures" if reference else runs / "rlsim" / "figures")
-    return str(out)
+
+def _step_rlsim(runs: Path, reference: bool) -> str:
+    if reference:
+        _dispatch(["rlsim", "compare", "--reference"])
+        return "experiments/rlsim/results/compare.md"
+    return _run_sweep_step(HEADLINE_SWEEPS["rlsim"], runs)
 
 
 def _step_cot(runs: Path, reference: bool) -> str:
-    confs = _sweep_configs("cot")
-    if confs:
-        return ", ".join(_run_sweep_step(c, runs) for c in confs)
-    from .cot.experiments import ExperimentConfig, experiment_paper
-
-    out = "experiments/cot/results" if reference else str(runs / "cot")
-    figs = "figures" if reference else str(runs / "cot" / "figures")
-    r = experiment_paper(ExperimentConfig(seeds=5), out, figs)
-    print(r["table"], flush=True)
-    return out
+    if reference:
+        _dispatch(["cot", "paper", "--reference"])
+        return "experiments/cot/results"
+    return _run_sweep_step(HEADLINE_SWEEPS["cot"], runs)
 
 
 def _cmd_main(args) -> int:
