@@ -265,14 +265,45 @@ def shaped_advantages(group, outcome, reward, count, config: BonusConfig | None 
 
 
 @nb.njit(cache=True, nogil=True)
+def _heapsort_by_key(key, idx, lo, hi):
+    """Sort ``idx[lo:hi]`` by ``key[idx]`` in place (heapsort; order among equal keys is
+    irrelevant here). Hand-written: ``np.argsort`` costs about a second of compilation."""
+    n = hi - lo
+    for root0 in range(n // 2 - 1, -1, -1):
+        _sift_down(key, idx, lo, root0, n)
+    for end in range(n - 1, 0, -1):
+        tmp = idx[lo]
+        idx[lo] = idx[lo + end]
+        idx[lo + end] = tmp
+        _sift_down(key, idx, lo, 0, end)
+
+
+@nb.njit(cache=True, nogil=True)
+def _sift_down(key, idx, lo, root, n):
+    while True:
+        child = 2 * root + 1
+        if child >= n:
+            return
+        if child + 1 < n and key[idx[lo + child + 1]] > key[idx[lo + child]]:
+            child += 1
+        if key[idx[lo + child]] <= key[idx[lo + root]]:
+            return
+        tmp = idx[lo + root]
+        idx[lo + root] = idx[lo + child]
+        idx[lo + child] = tmp
+        root = child
+
+
+@nb.njit(cache=True, nogil=True)
 def _batch_bonus_nb(group, outcome, n_groups, size, skip, c, out_bonus):
     """Batch bonus ``-(c/n) (dups - 1)``: samples gathered per group by a counting sort."""
     n = group.shape[0]
     start = np.empty(n_groups + 1, np.int64)
+    fill = np.empty(n_groups, np.int64)
     start[0] = 0
     for g in range(n_groups):
+        fill[g] = start[g]
         start[g + 1] = start[g] + size[g]
-    fill = start[:-1].copy()
     order = np.empty(n, np.int64)
     for i in range(n):
         g = group[i]
@@ -292,16 +323,15 @@ def _batch_bonus_nb(group, outcome, n_groups, size, skip, c, out_bonus):
                         dup += 1
                 out_bonus[order[j]] = -c * (dup - 1) / m
         else:
-            idx = order[s:e]
-            perm = np.argsort(outcome[idx], kind="mergesort")
-            r0 = 0
-            while r0 < m:
+            _heapsort_by_key(outcome, order, s, e)
+            r0 = s
+            while r0 < e:
                 r1 = r0 + 1
-                a = outcome[idx[perm[r0]]]
-                while r1 < m and outcome[idx[perm[r1]]] == a:
+                a = outcome[order[r0]]
+                while r1 < e and outcome[order[r1]] == a:
                     r1 += 1
                 for k in range(r0, r1):
-                    out_bonus[idx[perm[k]]] = -c * (r1 - r0 - 1) / m
+                    out_bonus[order[k]] = -c * (r1 - r0 - 1) / m
                 r0 = r1
 
 
@@ -357,7 +387,9 @@ def shaped_advantages_nb(group, outcome, reward, count, n_groups, method, c, b0,
         if method == M_BATCH:
             _batch_bonus_nb(group, outcome, n_groups, size, skip, c, out_bonus)
         else:
-            base = np.full(n_groups, b0 if method == M_UCB_CON else 0.0)
+            base = np.empty(n_groups)
+            for g in range(n_groups):
+                base[g] = b0 if method == M_UCB_CON else 0.0
             for i in range(n):
                 u = 1.0 if count[i] <= 1.0 else np.sqrt(1.0 / count[i])
                 out_bonus[i] = u

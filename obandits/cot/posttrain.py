@@ -34,7 +34,7 @@ from ..bonuses import METHOD_CODE, shaped_advantages_nb
 from ..nbrng import randint
 from .chain import TreeChain, forward, valid_path_probs, valid_paths
 from .instances import Instances, success_probs
-from .learner import policy, row_softmax, sample_path
+from .learner import axpy3, copy3, fill3, policy, row_softmax, sample_path
 
 RL_METHODS = ("reinforce", "raft", "ppo", "grpo")
 RL_CODE = {m: i for i, m in enumerate(RL_METHODS)}
@@ -137,7 +137,7 @@ def posttrain_nb(theta, base_theta, start, target, ptr, codes, method, n_iters, 
     outcome = np.empty(G, np.int64)
     count = np.empty(G)
     o_tot, o_grpo, o_bonus = np.empty(G), np.empty(G), np.empty(G)
-    snaps[0] = theta
+    copy3(theta, snaps[0])
     k_snap = 1
     for it in range(n_iters):
         i = randint(st, n_inst)
@@ -196,7 +196,7 @@ def posttrain_nb(theta, base_theta, start, target, ptr, codes, method, n_iters, 
             if any_adv or kl_beta > 0.0:
                 stats[1] += 1
                 for _ep in range(n_ep):
-                    grad[:] = 0.0
+                    fill3(grad, 0.0)
                     for j in range(G):
                         for l in range(Lm1):
                             s = paths[j, l]
@@ -222,9 +222,9 @@ def posttrain_nb(theta, base_theta, start, target, ptr, codes, method, n_iters, 
                                 for m in range(M):
                                     grad[l, s, m] -= kl_beta * p[m] * (
                                         np.log(p[m]) - np.log(b[m]) - kl)
-                    theta += (eta / G) * grad
+                    axpy3(eta / G, grad, theta)
         if (it + 1) % snap_every == 0 and k_snap < snaps.shape[0]:
-            snaps[k_snap] = theta
+            copy3(theta, snaps[k_snap])
             k_snap += 1
 
 

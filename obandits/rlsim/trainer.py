@@ -219,8 +219,12 @@ def _train_kernel(phi, mu, bern, base_logits, feats, share, n_train, thr, hard,
     counts = np.zeros((n_train, m), np.int64)
     solved = np.zeros(n_train, np.bool_)
     mustar = np.empty(P)
-    for p in range(P):
-        mustar[p] = mu[p].max()
+    for p in range(P):  # a loop: mu[p].max() costs 0.4 CPU-s of compilation
+        mx = mu[p, 0]
+        for a in range(1, m):
+            if mu[p, a] > mx:
+                mx = mu[p, a]
+        mustar[p] = mx
     # outputs per checkpoint
     o_samples = np.zeros(E, np.int64)
     o_solved = np.zeros(E, np.int64)
