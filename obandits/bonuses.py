@@ -346,6 +346,28 @@ def shaped_advantages_nb(group, outcome, reward, count, n_groups, method, c, b0,
     statistics are accumulated in streaming passes over the samples (no gather), which is what
     makes it faster than the NumPy reference on shuffled groups.
     """
+    shaped_parts_nb(group, outcome, reward, count, n_groups, method, c, b0, all_correct_rule,
+                    correct_threshold, scale, eps, ddof, out_total, out_grpo, out_bonus,
+                    True, True)
+
+
+def kernel_parts(method_code: int, c: float) -> tuple:
+    """``(bonus_on, batch_on)`` for :func:`shaped_parts_nb`: ``None`` where the part is not
+    needed, so that kernels calling it compile only the parts a run uses (cold start)."""
+    if method_code == M_NONE or c == 0.0:
+        return None, None
+    return True, (True if method_code == M_BATCH else None)
+
+
+@nb.njit(cache=True, nogil=True)
+def shaped_parts_nb(group, outcome, reward, count, n_groups, method, c, b0,
+                    all_correct_rule, correct_threshold, scale, eps, ddof,
+                    out_total, out_grpo, out_bonus, bonus_on, batch_on):
+    """:func:`shaped_advantages_nb` with ``bonus_on`` / ``batch_on`` each ``None`` or ``True``
+    (see :func:`kernel_parts`): Numba prunes the branches behind a ``None`` at compile time,
+    so the bonus code (``bonus_on``) and the Batch bonus's sort (``batch_on``) compile only
+    where used. A method that needs a pruned part raises ``ValueError``.
+    """
     n = group.shape[0]
     size = np.zeros(n_groups, np.int64)
     mean = np.zeros(n_groups)
@@ -379,29 +401,35 @@ def shaped_advantages_nb(group, outcome, reward, count, n_groups, method, c, b0,
     # Bonus part; skip[g] marks groups the all-correct rule silences.
     for i in range(n):
         out_bonus[i] = 0.0
-    if method != M_NONE and c != 0.0:
-        skip = np.zeros(n_groups, np.bool_)
-        if all_correct_rule:
-            for g in range(n_groups):
-                skip[g] = wrong[g] == 0
-        if method == M_BATCH:
-            _batch_bonus_nb(group, outcome, n_groups, size, skip, c, out_bonus)
-        else:
-            base = np.empty(n_groups)
-            for g in range(n_groups):
-                base[g] = b0 if method == M_UCB_CON else 0.0
-            for i in range(n):
-                u = 1.0 if count[i] <= 1.0 else np.sqrt(1.0 / count[i])
-                out_bonus[i] = u
-                if method == M_UCB_MEAN:
-                    base[group[i]] += u
-            if method == M_UCB_MEAN:
+    if bonus_on is not None:
+        if method != M_NONE and c != 0.0:
+            skip = np.zeros(n_groups, np.bool_)
+            if all_correct_rule:
                 for g in range(n_groups):
-                    if size[g] > 0:
-                        base[g] /= size[g]
-            for i in range(n):
-                g = group[i]
-                out_bonus[i] = 0.0 if skip[g] else c * (out_bonus[i] - base[g])
+                    skip[g] = wrong[g] == 0
+            if method == M_BATCH:
+                if batch_on is not None:
+                    _batch_bonus_nb(group, outcome, n_groups, size, skip, c, out_bonus)
+                else:
+                    raise ValueError("shaped_parts_nb: method Batch with batch_on=None")
+            else:
+                base = np.empty(n_groups)
+                for g in range(n_groups):
+                    base[g] = b0 if method == M_UCB_CON else 0.0
+                for i in range(n):
+                    u = 1.0 if count[i] <= 1.0 else np.sqrt(1.0 / count[i])
+                    out_bonus[i] = u
+                    if method == M_UCB_MEAN:
+                        base[group[i]] += u
+                if method == M_UCB_MEAN:
+                    for g in range(n_groups):
+                        if size[g] > 0:
+                            base[g] /= size[g]
+                for i in range(n):
+                    g = group[i]
+                    out_bonus[i] = 0.0 if skip[g] else c * (out_bonus[i] - base[g])
+    elif method != M_NONE and c != 0.0:
+        raise ValueError("shaped_parts_nb: a bonus method with bonus_on=None")
     for i in range(n):
         out_total[i] = out_grpo[i] + out_bonus[i]
 

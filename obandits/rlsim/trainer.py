@@ -3,7 +3,7 @@
 One compiled kernel runs a whole training run: each step draws ``batch_prompts`` training
 problems (a fresh random permutation every epoch), ``n`` traces per problem from the current
 softmax policy, the verifiable reward of each trace's answer, the shaped advantages
-``A_i = Â_i + B_i`` from :func:`obandits.bonuses.shaped_advantages_nb` (the one implementation
+``A_i = Â_i + B_i`` from :func:`obandits.bonuses.shaped_parts_nb` (the one implementation
 of the GRPO advantage and of the four bonuses) with the history counts ``N(x, a)``, and one
 exact policy-gradient step on the surrogate
 
@@ -26,7 +26,7 @@ import numba as nb
 import numpy as np
 
 from .. import _validate as v
-from ..bonuses import BonusConfig, shaped_advantages_nb
+from ..bonuses import BonusConfig, kernel_parts, shaped_parts_nb
 from ..countnb import counts_for_batch, finish_batch
 from ..counts import CountTable
 from ..metrics import PASS_K
@@ -207,7 +207,7 @@ def batch_surrogate(base_logits, feats, share, theta, w, problems, ys, adv, beta
 def _train_kernel(phi, mu, bern, base_logits, feats, share, n_train, thr, hard,
                   n, batch, steps, lr_theta, lr_w, beta, learn,
                   method, c, b0, acr, scale, eps, ddof, count_after,
-                  eval_at, ks, trace_steps, st):
+                  eval_at, ks, trace_steps, st, bonus_on, batch_on):
     P, T = phi.shape
     m = mu.shape[1]
     F = feats.shape[2]
@@ -312,8 +312,8 @@ def _train_kernel(phi, mu, bern, base_logits, feats, share, n_train, thr, hard,
         o_regret[s] = reg
         # history counts N(x, a): before this batch (default) or with it counted in first
         counts_for_batch(counts, prob_ids, group, outcome, count_after, count)
-        shaped_advantages_nb(group, outcome, reward, count, batch, method, c, b0, acr, thr,
-                             scale, eps, ddof, tot, grpo, bon)
+        shaped_parts_nb(group, outcome, reward, count, batch, method, c, b0, acr, thr,
+                        scale, eps, ddof, tot, grpo, bon, bonus_on, batch_on)
         finish_batch(counts, prob_ids, group, outcome, count_after)
         # measurements of this batch
         ei = min(e, E - 1)
@@ -498,7 +498,8 @@ def run_training(model: Model, config: TrainConfig, *, seed: int = 0, rep: int =
                         cfg.steps, cfg.lr_theta, cfg.lr_w, cfg.beta_kl, bool(learn),
                         bc.method_code, bc.c, bc.b0, bc.all_correct_rule, bc.scale_code, bc.eps,
                         bc.ddof, bc.count_mode == "after", eval_at,
-                        np.asarray(cfg.ks, np.int64), cfg.trace_steps, st)
+                        np.asarray(cfg.ks, np.int64), cfg.trace_steps, st,
+                        *kernel_parts(bc.method_code, bc.c))
     (samples, solved, d_all, d_uns, n_uns, d_hard, s_hard, tp1, tpass, tent, ent_sum, ent_cnt,
      gd, gc, regret, theta, w, counts, *tr) = out
     names = ("problem", "group", "outcome", "reward", "count", "total", "grpo", "bonus",
