@@ -265,36 +265,6 @@ def shaped_advantages(group, outcome, reward, count, config: BonusConfig | None 
 
 
 @nb.njit(cache=True, nogil=True)
-def _heapsort_by_key(key, idx, lo, hi):
-    """Sort ``idx[lo:hi]`` by ``key[idx]`` in place (heapsort; order among equal keys is
-    irrelevant here). Hand-written: ``np.argsort`` costs about a second of compilation."""
-    n = hi - lo
-    for root0 in range(n // 2 - 1, -1, -1):
-        _sift_down(key, idx, lo, root0, n)
-    for end in range(n - 1, 0, -1):
-        tmp = idx[lo]
-        idx[lo] = idx[lo + end]
-        idx[lo + end] = tmp
-        _sift_down(key, idx, lo, 0, end)
-
-
-@nb.njit(cache=True, nogil=True)
-def _sift_down(key, idx, lo, root, n):
-    while True:
-        child = 2 * root + 1
-        if child >= n:
-            return
-        if child + 1 < n and key[idx[lo + child + 1]] > key[idx[lo + child]]:
-            child += 1
-        if key[idx[lo + child]] <= key[idx[lo + root]]:
-            return
-        tmp = idx[lo + root]
-        idx[lo + root] = idx[lo + child]
-        idx[lo + child] = tmp
-        root = child
-
-
-@nb.njit(cache=True, nogil=True)
 def _batch_bonus_nb(group, outcome, n_groups, size, skip, c, out_bonus):
     """Batch bonus ``-(c/n) (dups - 1)``: samples gathered per group by a counting sort."""
     n = group.shape[0]
@@ -305,6 +275,9 @@ def _batch_bonus_nb(group, outcome, n_groups, size, skip, c, out_bonus):
         fill[g] = start[g]
         start[g + 1] = start[g] + size[g]
     order = np.empty(n, np.int64)
+    keys = np.empty(0, np.int64)  # hash table for groups above 32, allocated on first use
+    dups = np.empty(0, np.int64)
+    used = np.empty(0, np.bool_)
     for i in range(n):
         g = group[i]
         order[fill[g]] = i
@@ -314,7 +287,7 @@ def _batch_bonus_nb(group, outcome, n_groups, size, skip, c, out_bonus):
         m = e - s
         if m == 0 or skip[g]:
             continue
-        if m <= 32:  # small groups: pairwise comparison beats sorting
+        if m <= 32:  # small groups: pairwise comparison beats hashing
             for j in range(s, e):
                 a = outcome[order[j]]
                 dup = 0
@@ -322,17 +295,41 @@ def _batch_bonus_nb(group, outcome, n_groups, size, skip, c, out_bonus):
                     if outcome[order[k]] == a:
                         dup += 1
                 out_bonus[order[j]] = -c * (dup - 1) / m
-        else:
-            _heapsort_by_key(outcome, order, s, e)
-            r0 = s
-            while r0 < e:
-                r1 = r0 + 1
-                a = outcome[order[r0]]
-                while r1 < e and outcome[order[r1]] == a:
-                    r1 += 1
-                for k in range(r0, r1):
-                    out_bonus[order[k]] = -c * (r1 - r0 - 1) / m
-                r0 = r1
+        else:  # larger groups: duplicates counted in an open-addressing hash table
+            if keys.shape[0] == 0:
+                cap = 64
+                while cap < 2 * n:
+                    cap *= 2
+                keys = np.empty(cap, np.int64)
+                dups = np.empty(cap, np.int64)
+                used = np.empty(cap, np.bool_)
+            cap = 64
+            while cap < 2 * m:
+                cap *= 2
+            mask = cap - 1
+            for h in range(cap):
+                used[h] = False
+            for j in range(s, e):
+                h = _slot(keys, used, mask, outcome[order[j]])
+                if used[h]:
+                    dups[h] += 1
+                else:
+                    used[h] = True
+                    keys[h] = outcome[order[j]]
+                    dups[h] = 1
+            for j in range(s, e):
+                h = _slot(keys, used, mask, outcome[order[j]])
+                out_bonus[order[j]] = -c * (dups[h] - 1) / m
+
+
+@nb.njit(cache=True, nogil=True)
+def _slot(keys, used, mask, x):
+    """Slot of key ``x`` (linear probing; a free slot when absent). Hand-written: the
+    ``np.argsort`` this replaces cost about a second of compilation."""
+    h = ((x * -7046029254386353131) >> 29) & mask  # Fibonacci hashing (odd 64-bit constant)
+    while used[h] and keys[h] != x:
+        h = (h + 1) & mask
+    return h
 
 
 @nb.njit(cache=True, nogil=True)

@@ -34,3 +34,20 @@ def test_pruned_part_needed_raises():
         _run(shaped_parts_nb, METHOD_CODE["ucb"], 0.7, None, None)
     with pytest.raises(ValueError, match="batch_on=None"):
         _run(shaped_parts_nb, METHOD_CODE["batch"], 0.7, True, None)
+
+
+@pytest.mark.parametrize("stride", [1, 1 << 29, (1 << 40) + 3])
+def test_batch_hash_path_exact(stride):
+    """Groups above 32 count duplicates in a hash table (keys sharing low or high bits): the
+    kernel's ``-c (dup - 1) / m``, bit for bit."""
+    rng = np.random.default_rng(stride % 1000)
+    n, c = 300, 0.9
+    group = rng.integers(0, 3, n)
+    outcome = rng.integers(0, 40, n) * stride
+    out = [np.empty(n) for _ in range(3)]
+    shaped_advantages_nb(group, outcome, np.zeros(n), np.ones(n), 3, METHOD_CODE["batch"], c,
+                         0.0, False, 1.0, 0, 1e-6, 0, *out)
+    for i in range(n):
+        same = group == group[i]
+        dup = int(np.sum(same & (outcome == outcome[i])))
+        assert out[2][i] == -c * (dup - 1) / int(same.sum())
