@@ -254,7 +254,9 @@ def _train_kernel(phi, mu, bern, base_logits, feats, share, n_train, thr, hard,
     tr_bon = np.zeros(TS)
     tr_y = np.zeros(TS, np.int64)
 
-    perm = np.arange(n_train)
+    perm = np.empty(n_train, np.int64)
+    for i in range(n_train):
+        perm[i] = i
     pos = n_train
     group = np.empty(NB, np.int64)
     outcome = np.empty(NB, np.int64)
