@@ -269,11 +269,15 @@ def _batch_bonus_nb(group, outcome, n_groups, size, skip, c, out_bonus):
     """Batch bonus ``-(c/n) (dups - 1)``: samples gathered per group by a counting sort."""
     n = group.shape[0]
     start = np.empty(n_groups + 1, np.int64)
+    fill = np.empty(n_groups, np.int64)
     start[0] = 0
     for g in range(n_groups):
+        fill[g] = start[g]
         start[g + 1] = start[g] + size[g]
-    fill = start[:-1].copy()
     order = np.empty(n, np.int64)
+    keys = np.empty(0, np.int64)  # hash table for groups above 32, allocated on first use
+    dups = np.empty(0, np.int64)
+    used = np.empty(0, np.bool_)
     for i in range(n):
         g = group[i]
         order[fill[g]] = i
@@ -283,7 +287,7 @@ def _batch_bonus_nb(group, outcome, n_groups, size, skip, c, out_bonus):
         m = e - s
         if m == 0 or skip[g]:
             continue
-        if m <= 32:  # small groups: pairwise comparison beats sorting
+        if m <= 32:  # small groups: pairwise comparison beats hashing
             for j in range(s, e):
                 a = outcome[order[j]]
                 dup = 0
@@ -291,18 +295,41 @@ def _batch_bonus_nb(group, outcome, n_groups, size, skip, c, out_bonus):
                     if outcome[order[k]] == a:
                         dup += 1
                 out_bonus[order[j]] = -c * (dup - 1) / m
-        else:
-            idx = order[s:e]
-            perm = np.argsort(outcome[idx], kind="mergesort")
-            r0 = 0
-            while r0 < m:
-                r1 = r0 + 1
-                a = outcome[idx[perm[r0]]]
-                while r1 < m and outcome[idx[perm[r1]]] == a:
-                    r1 += 1
-                for k in range(r0, r1):
-                    out_bonus[idx[perm[k]]] = -c * (r1 - r0 - 1) / m
-                r0 = r1
+        else:  # larger groups: duplicates counted in an open-addressing hash table
+            if keys.shape[0] == 0:
+                cap = 64
+                while cap < 2 * n:
+                    cap *= 2
+                keys = np.empty(cap, np.int64)
+                dups = np.empty(cap, np.int64)
+                used = np.empty(cap, np.bool_)
+            cap = 64
+            while cap < 2 * m:
+                cap *= 2
+            mask = cap - 1
+            for h in range(cap):
+                used[h] = False
+            for j in range(s, e):
+                h = _slot(keys, used, mask, outcome[order[j]])
+                if used[h]:
+                    dups[h] += 1
+                else:
+                    used[h] = True
+                    keys[h] = outcome[order[j]]
+                    dups[h] = 1
+            for j in range(s, e):
+                h = _slot(keys, used, mask, outcome[order[j]])
+                out_bonus[order[j]] = -c * (dups[h] - 1) / m
+
+
+@nb.njit(cache=True, nogil=True)
+def _slot(keys, used, mask, x):
+    """Slot of key ``x`` (linear probing; a free slot when absent). Hand-written: the
+    ``np.argsort`` this replaces cost about a second of compilation."""
+    h = ((x * -7046029254386353131) >> 29) & mask  # Fibonacci hashing (odd 64-bit constant)
+    while used[h] and keys[h] != x:
+        h = (h + 1) & mask
+    return h
 
 
 @nb.njit(cache=True, nogil=True)
@@ -315,6 +342,28 @@ def shaped_advantages_nb(group, outcome, reward, count, n_groups, method, c, b0,
     ``M_*`` / ``S_*`` of this module. Writes the three output arrays in place. Per-group
     statistics are accumulated in streaming passes over the samples (no gather), which is what
     makes it faster than the NumPy reference on shuffled groups.
+    """
+    shaped_parts_nb(group, outcome, reward, count, n_groups, method, c, b0, all_correct_rule,
+                    correct_threshold, scale, eps, ddof, out_total, out_grpo, out_bonus,
+                    True, True)
+
+
+def kernel_parts(method_code: int, c: float) -> tuple:
+    """``(bonus_on, batch_on)`` for :func:`shaped_parts_nb`: ``None`` where the part is not
+    needed, so that kernels calling it compile only the parts a run uses (cold start)."""
+    if method_code == M_NONE or c == 0.0:
+        return None, None
+    return True, (True if method_code == M_BATCH else None)
+
+
+@nb.njit(cache=True, nogil=True)
+def shaped_parts_nb(group, outcome, reward, count, n_groups, method, c, b0,
+                    all_correct_rule, correct_threshold, scale, eps, ddof,
+                    out_total, out_grpo, out_bonus, bonus_on, batch_on):
+    """:func:`shaped_advantages_nb` with ``bonus_on`` / ``batch_on`` each ``None`` or ``True``
+    (see :func:`kernel_parts`): Numba prunes the branches behind a ``None`` at compile time,
+    so the bonus code (``bonus_on``) and the Batch bonus's sort (``batch_on``) compile only
+    where used. A method that needs a pruned part raises ``ValueError``.
     """
     n = group.shape[0]
     size = np.zeros(n_groups, np.int64)
@@ -349,27 +398,35 @@ def shaped_advantages_nb(group, outcome, reward, count, n_groups, method, c, b0,
     # Bonus part; skip[g] marks groups the all-correct rule silences.
     for i in range(n):
         out_bonus[i] = 0.0
-    if method != M_NONE and c != 0.0:
-        skip = np.zeros(n_groups, np.bool_)
-        if all_correct_rule:
-            for g in range(n_groups):
-                skip[g] = wrong[g] == 0
-        if method == M_BATCH:
-            _batch_bonus_nb(group, outcome, n_groups, size, skip, c, out_bonus)
-        else:
-            base = np.full(n_groups, b0 if method == M_UCB_CON else 0.0)
-            for i in range(n):
-                u = 1.0 if count[i] <= 1.0 else np.sqrt(1.0 / count[i])
-                out_bonus[i] = u
-                if method == M_UCB_MEAN:
-                    base[group[i]] += u
-            if method == M_UCB_MEAN:
+    if bonus_on is not None:
+        if method != M_NONE and c != 0.0:
+            skip = np.zeros(n_groups, np.bool_)
+            if all_correct_rule:
                 for g in range(n_groups):
-                    if size[g] > 0:
-                        base[g] /= size[g]
-            for i in range(n):
-                g = group[i]
-                out_bonus[i] = 0.0 if skip[g] else c * (out_bonus[i] - base[g])
+                    skip[g] = wrong[g] == 0
+            if method == M_BATCH:
+                if batch_on is not None:
+                    _batch_bonus_nb(group, outcome, n_groups, size, skip, c, out_bonus)
+                else:
+                    raise ValueError("shaped_parts_nb: method Batch with batch_on=None")
+            else:
+                base = np.empty(n_groups)
+                for g in range(n_groups):
+                    base[g] = b0 if method == M_UCB_CON else 0.0
+                for i in range(n):
+                    u = 1.0 if count[i] <= 1.0 else np.sqrt(1.0 / count[i])
+                    out_bonus[i] = u
+                    if method == M_UCB_MEAN:
+                        base[group[i]] += u
+                if method == M_UCB_MEAN:
+                    for g in range(n_groups):
+                        if size[g] > 0:
+                            base[g] /= size[g]
+                for i in range(n):
+                    g = group[i]
+                    out_bonus[i] = 0.0 if skip[g] else c * (out_bonus[i] - base[g])
+    elif method != M_NONE and c != 0.0:
+        raise ValueError("shaped_parts_nb: a bonus method with bonus_on=None")
     for i in range(n):
         out_total[i] = out_grpo[i] + out_bonus[i]
 

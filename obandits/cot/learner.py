@@ -75,6 +75,33 @@ def sample_path(theta, start, inv_t, st, p, path):
         path[l + 1] = draw(st, p)
 
 
+# Loops instead of ``a[:] = x`` / ``a += k * b`` in the kernels: NumPy slice assignments and
+# array expressions cost seconds of compilation (their shape-error messages alone ~3 CPU-s).
+@nb.njit(cache=True)
+def fill3(a, x):
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            for k in range(a.shape[2]):
+                a[i, j, k] = x
+
+
+@nb.njit(cache=True)
+def copy3(src, dst):
+    for i in range(src.shape[0]):
+        for j in range(src.shape[1]):
+            for k in range(src.shape[2]):
+                dst[i, j, k] = src[i, j, k]
+
+
+@nb.njit(cache=True)
+def axpy3(a, x, y):
+    """``y += a * x`` elementwise."""
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            for k in range(x.shape[2]):
+                y[i, j, k] += a * x[i, j, k]
+
+
 @nb.njit(cache=True)
 def _max_err(theta, P, n_states, p):
     err = 0.0
@@ -104,7 +131,7 @@ def pretrain_nb(theta, P, n_states, steps1, eta1, steps2, eta2, batch, st, err_e
     k = 0
     for t in range(steps1 + steps2):
         eta = eta1 if t < steps1 else eta2
-        grad[:] = 0.0
+        fill3(grad, 0.0)
         for _b in range(batch):
             s = randint(st, n_states[0])
             for l in range(Lm1):
@@ -114,7 +141,7 @@ def pretrain_nb(theta, P, n_states, steps1, eta1, steps2, eta2, batch, st, err_e
                     grad[l, s, j] -= p[j]
                 grad[l, s, s2] += 1.0
                 s = s2
-        theta += (eta / batch) * grad
+        axpy3(eta / batch, grad, theta)
         if (t + 1) % err_every == 0 and k < err_out.shape[0]:
             err_out[k] = _max_err(theta, P, n_states, p)
             k += 1

@@ -11,7 +11,7 @@ log-probability summed over steps, mean over the group):
 * REINFORCE  ``A_j = R_j``                                  (``theta += eta R grad log p``)
 * RAFT       SFT on the correct CoTs: ``A_j = G R_j / #correct`` (nothing when none is)
 * PPO-clip   ``A_j = R_j - mean(R)``, per-step ratio clipped at ``1 +- clip``
-* GRPO       ``A_j`` = group-normalised reward (+ bonus) from ``shaped_advantages_nb``, clipped
+* GRPO       ``A_j`` = group-normalised reward (+ bonus) from ``shaped_parts_nb``, clipped
 * KL penalty ``- beta grad KL(p_theta(.|o_l) || p_base(.|o_l))`` at every visited state.
 
 Population objectives (the ``G -> inf`` limits whose exact gradients :func:`exact_gradient`
@@ -30,11 +30,11 @@ import numba as nb
 import numpy as np
 
 from .. import _validate as v
-from ..bonuses import METHOD_CODE, shaped_advantages_nb
+from ..bonuses import METHOD_CODE, kernel_parts, shaped_parts_nb
 from ..nbrng import randint
 from .chain import TreeChain, forward, valid_path_probs, valid_paths
 from .instances import Instances, success_probs
-from .learner import policy, row_softmax, sample_path
+from .learner import axpy3, copy3, fill3, policy, row_softmax, sample_path
 
 RL_METHODS = ("reinforce", "raft", "ppo", "grpo")
 RL_CODE = {m: i for i, m in enumerate(RL_METHODS)}
@@ -116,7 +116,7 @@ def _correct(path, target, M, ptr, codes, i):
 @nb.njit(cache=True)
 def posttrain_nb(theta, base_theta, start, target, ptr, codes, method, n_iters, G, eta, clip,
                  epochs, reject, kl_beta, bonus_code, bonus_c, bonus_b0, outcome_path, counts,
-                 st, snap_every, snaps, reward_trace, stats):
+                 st, snap_every, snaps, reward_trace, stats, bonus_on, batch_on):
     """The whole post-training run (see the module docstring); ``theta`` updated in place.
 
     ``snaps[k]`` gets ``theta`` after ``k * snap_every`` iterations; ``reward_trace[t]`` the
@@ -137,7 +137,7 @@ def posttrain_nb(theta, base_theta, start, target, ptr, codes, method, n_iters, 
     outcome = np.empty(G, np.int64)
     count = np.empty(G)
     o_tot, o_grpo, o_bonus = np.empty(G), np.empty(G), np.empty(G)
-    snaps[0] = theta
+    copy3(theta, snaps[0])
     k_snap = 1
     for it in range(n_iters):
         i = randint(st, n_inst)
@@ -177,8 +177,9 @@ def posttrain_nb(theta, base_theta, start, target, ptr, codes, method, n_iters, 
                     else:
                         outcome[j] = paths[j, L - 1]
                     count[j] = counts[i, outcome[j]] if bonus_code != 0 else 0.0
-                shaped_advantages_nb(group, outcome, reward, count, 1, bonus_code, bonus_c,
-                                     bonus_b0, True, 1.0, 0, 1e-6, 0, o_tot, o_grpo, o_bonus)
+                shaped_parts_nb(group, outcome, reward, count, 1, bonus_code, bonus_c,
+                                bonus_b0, True, 1.0, 0, 1e-6, 0, o_tot, o_grpo, o_bonus,
+                                bonus_on, batch_on)
                 for j in range(G):
                     adv[j] = o_tot[j]
                     if bonus_code != 0:
@@ -196,7 +197,7 @@ def posttrain_nb(theta, base_theta, start, target, ptr, codes, method, n_iters, 
             if any_adv or kl_beta > 0.0:
                 stats[1] += 1
                 for _ep in range(n_ep):
-                    grad[:] = 0.0
+                    fill3(grad, 0.0)
                     for j in range(G):
                         for l in range(Lm1):
                             s = paths[j, l]
@@ -222,9 +223,9 @@ def posttrain_nb(theta, base_theta, start, target, ptr, codes, method, n_iters, 
                                 for m in range(M):
                                     grad[l, s, m] -= kl_beta * p[m] * (
                                         np.log(p[m]) - np.log(b[m]) - kl)
-                    theta += (eta / G) * grad
+                    axpy3(eta / G, grad, theta)
         if (it + 1) % snap_every == 0 and k_snap < snaps.shape[0]:
-            snaps[k_snap] = theta
+            copy3(theta, snaps[k_snap])
             k_snap += 1
 
 
@@ -260,11 +261,14 @@ def post_train(chain: TreeChain, theta0: np.ndarray, inst: Instances, config: RL
                          f"{inst.n} x {n_out} cells (max {MAX_COUNT_CELLS}); use 'final' or a "
                          f"smaller tree")
     counts = np.zeros((inst.n, n_out) if use_counts else (1, 1))
+    # the bonus kernel's parts compile only where this run reaches them (cold start)
+    parts = (kernel_parts(METHOD_CODE[config.bonus], config.bonus_c)
+             if config.method == "grpo" else (None, None))
     posttrain_nb(theta, np.asarray(theta_base, np.float64), s, g, inst.ptr, inst.codes,
                  RL_CODE[config.method], config.iters, config.group, config.lr, config.clip,
                  config.epochs, config.reject, config.kl_beta, METHOD_CODE[config.bonus],
                  config.bonus_c, config.bonus_b0, config.bonus_outcome == "path", counts,
-                 state, config.snap_every, snaps, trace, stats)
+                 state, config.snap_every, snaps, trace, stats, *parts)
     return RLRun(theta, snaps, np.arange(n_snap) * config.snap_every, trace, int(stats[0]),
                  int(stats[1]))
 
