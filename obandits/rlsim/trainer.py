@@ -253,34 +253,44 @@ class _RunRec(NamedTuple):
 
 
 class _StateRec(NamedTuple):
-    """The parameters, history and this step's batch (rewritten every step)."""
+    """What a run carries from step to step."""
 
     theta: np.ndarray  # (P, T); test rows stay 0: test problems move only through w
     w: np.ndarray  # (F,)
     counts: np.ndarray  # (n_train, m) int64: N(x, a)
-    solved: np.ndarray  # (n_train,) bool
+    solved: np.ndarray  # (n_train,) bool: solved at least once so far
     perm: np.ndarray  # (n_train,) int64: this epoch's problem order
     st: np.ndarray  # uint64[4] generator state
-    prob_ids: np.ndarray  # (B,) the batch's problems
+
+
+class _BatchRec(NamedTuple):
+    """This step's batch of ``B`` groups of ``n`` samples (rewritten every step)."""
+
+    prob_ids: np.ndarray  # (B,) the groups' problems
     group: np.ndarray  # (B*n,) sample -> group
-    outcome: np.ndarray  # (B*n,) sample's answer
+    outcome: np.ndarray  # (B*n,) answer
     reward: np.ndarray  # (B*n,)
     count: np.ndarray  # (B*n,) history count the bonus sees
     tot: np.ndarray  # (B*n,) shaped advantage
     grpo: np.ndarray  # (B*n,) its GRPO part
     bon: np.ndarray  # (B*n,) its bonus part
-    ys: np.ndarray  # (B*n,) sample's trace
-    probs: np.ndarray  # (B, T) pi of the batch's problems
+    ys: np.ndarray  # (B*n,) trace
+    probs: np.ndarray  # (B, T) policy on the groups' problems
     logp: np.ndarray  # (B, T)
-    ent: np.ndarray  # (B,) policy entropy per problem
-    cdf: np.ndarray  # (T,) scratch
-    p0: np.ndarray  # (T,) scratch: base policy
+    ent: np.ndarray  # (B,) its entropy
+
+
+class _ScratchRec(NamedTuple):
+    """Work vectors."""
+
+    cdf: np.ndarray  # (T,) cumulative policy of one problem
+    p0: np.ndarray  # (T,) base policy (KL term)
     logp0: np.ndarray  # (T,)
-    gz: np.ndarray  # (T,) scratch: dJ_b/dz
+    gz: np.ndarray  # (T,) dJ_b/dz
     gw: np.ndarray  # (F,) dJ/dw summed over the batch
     zero_w: np.ndarray  # (F,) zeros
     zero_t: np.ndarray  # (T,) zeros
-    pb: np.ndarray  # (T,) scratch: policy at a checkpoint
+    pb: np.ndarray  # (T,) policy at a checkpoint
     lpb: np.ndarray  # (T,)
 
 
@@ -314,13 +324,13 @@ class _OutRec(NamedTuple):
 
 
 @_step
-def _next_problem(sr, pos, n_train):
-    """The next training problem of the epoch's order and the new position; a new epoch
-    reshuffles (Fisher-Yates) first."""
-    perm = sr.perm
+def _next_problem(perm, pos, st):
+    """The next training problem of the epoch's order ``perm`` and the new position; a new
+    epoch reshuffles (Fisher-Yates) first."""
+    n_train = perm.shape[0]
     if pos == n_train:
         for i in range(n_train - 1, 0, -1):
-            j = randint(sr.st, i + 1)
+            j = randint(st, i + 1)
             tmp = perm[i]
             perm[i] = perm[j]
             perm[j] = tmp
@@ -329,119 +339,91 @@ def _next_problem(sr, pos, n_train):
 
 
 @_step
-def _sample_group(mr, sr, n, b, p, reg):
-    """Group ``b`` on problem ``p``: the policy, ``n`` traces from it, their answers and
-    rewards; returns ``reg`` plus the group's pseudo-regret (summed sample by sample)."""
-    T = mr.phi.shape[1]
-    sr.prob_ids[b] = p
-    sr.ent[b] = _policy(mr.base_logits[p], sr.theta[p], mr.feats[p], mr.share, sr.w,
-                        sr.probs[b], sr.logp[b])
+def _sample_group(phi_p, mu_p, mustar_p, bern, st, probs_b, cdf, ys, group, outcome, reward,
+                  n, b, reg):
+    """Group ``b``: ``n`` traces from the problem's policy ``probs_b``, their answers
+    (``phi_p``) and rewards (``mu_p``; Bernoulli draws when ``bern``) into samples
+    ``b*n .. b*n+n-1``; returns ``reg`` plus the group's pseudo-regret, summed sample by
+    sample."""
     acc = 0.0
-    for t in range(T):
-        acc += sr.probs[b, t]
-        sr.cdf[t] = acc
+    for t in range(cdf.shape[0]):
+        acc += probs_b[t]
+        cdf[t] = acc
     for i in range(n):
         j = b * n + i
-        y = categorical_cdf(sr.st, sr.cdf)
-        a = mr.phi[p, y]
-        sr.ys[j] = y
-        sr.group[j] = b
-        sr.outcome[j] = a
-        if mr.bern:
-            sr.reward[j] = 1.0 if uniform(sr.st) < mr.mu[p, a] else 0.0
+        y = categorical_cdf(st, cdf)
+        a = phi_p[y]
+        ys[j] = y
+        group[j] = b
+        outcome[j] = a
+        if bern:
+            reward[j] = 1.0 if uniform(st) < mu_p[a] else 0.0
         else:
-            sr.reward[j] = mr.mu[p, a]
-        reg += mr.mustar[p] - mr.mu[p, a]
+            reward[j] = mu_p[a]
+        reg += mustar_p - mu_p[a]
     return reg
 
 
 @_step
-def _advantages(mr, rr, sr, bonus_on, batch_on):
-    """Shaped advantages of the batch with the history counts ``N(x, a)`` (read before this
-    batch is added, or after with ``count_after``): Spec 1 §2-3 via the shared kernel."""
-    counts_for_batch(sr.counts, sr.prob_ids, sr.group, sr.outcome, rr.count_after, sr.count)
-    shaped_parts_nb(sr.group, sr.outcome, sr.reward, sr.count, rr.batch, rr.method, rr.c,
-                    rr.b0, rr.acr, mr.thr, rr.scale, rr.eps, rr.ddof, sr.tot, sr.grpo,
-                    sr.bon, bonus_on, batch_on)
-    finish_batch(sr.counts, sr.prob_ids, sr.group, sr.outcome, rr.count_after)
-
-
-@_step
-def _measure_batch(mr, rr, sr, out, ei):
-    """Add the batch to interval ``ei``'s entropy and distinct-answer tallies; mark solved
-    problems."""
-    n = rr.n
-    for b in range(rr.batch):
+def _measure_batch(reward, outcome, ent, prob_ids, thr, n, solved, ent_sum, ent_cnt,
+                   grp_dist, grp_cnt):
+    """Add the batch to one interval's tallies (``[0]`` correct samples / solved groups,
+    ``[1]`` the others): entropy of each sample's problem, distinct answers per group; mark
+    solved problems."""
+    for b in range(prob_ids.shape[0]):
         any_ok = False
         nd = 0
         for i in range(n):
             j = b * n + i
-            ok = sr.reward[j] >= mr.thr
+            ok = reward[j] >= thr
             if ok:
                 any_ok = True
-                sr.solved[sr.prob_ids[b]] = True
+                solved[prob_ids[b]] = True
             new = True
             for k in range(b * n, j):
-                if sr.outcome[k] == sr.outcome[j]:
+                if outcome[k] == outcome[j]:
                     new = False
                     break
             if new:
                 nd += 1
-            out.ent_sum[ei, 0 if ok else 1] += sr.ent[b]
-            out.ent_cnt[ei, 0 if ok else 1] += 1
-        out.grp_dist[ei, 0 if any_ok else 1] += nd
-        out.grp_cnt[ei, 0 if any_ok else 1] += 1
+            ent_sum[0 if ok else 1] += ent[b]
+            ent_cnt[0 if ok else 1] += 1
+        grp_dist[0 if any_ok else 1] += nd
+        grp_cnt[0 if any_ok else 1] += 1
 
 
 @_step
-def _record_trace(sr, out, s):
-    """Copy step ``s``'s samples, counts and advantages into the audit trace."""
-    NB = sr.group.shape[0]
-    for j in range(NB):
-        q = s * NB + j
-        out.tr_prob[q] = sr.prob_ids[sr.group[j]]
-        out.tr_group[q] = sr.group[j]
-        out.tr_out[q] = sr.outcome[j]
-        out.tr_rew[q] = sr.reward[j]
-        out.tr_cnt[q] = sr.count[j]
-        out.tr_tot[q] = sr.tot[j]
-        out.tr_grpo[q] = sr.grpo[j]
-        out.tr_bon[q] = sr.bon[j]
-        out.tr_y[q] = sr.ys[j]
-
-
-@_step
-def _policy_step(mr, rr, sr):
-    """One exact policy-gradient step on the batch (gradients from the pre-update policy):
-    ``theta_p += lr_theta dJ_b/dtheta_p``, ``w += lr_w (1/B) sum_b dJ_b/dw``."""
-    n = rr.n
-    T = mr.phi.shape[1]
-    F = sr.w.shape[0]
+def _policy_step(base_logits, feats, share, theta, w, prob_ids, probs, logp, ys, adv, beta,
+                 lr_theta, lr_w, sc):
+    """One exact policy-gradient step on the batch, all gradients from the pre-update policy
+    (``probs``, ``logp``): ``theta_p += lr_theta dJ_b/dtheta_p``, ``w += lr_w (1/B) sum_b
+    dJ_b/dw`` (module doc); ``sc`` the scratch record."""
+    B, T = probs.shape
+    F = w.shape[0]
+    n = ys.shape[0] // B
+    gz, gw, p0, logp0 = sc.gz, sc.gw, sc.p0, sc.logp0
     for f in range(F):
-        sr.gw[f] = 0.0
-    for b in range(rr.batch):
-        p = sr.prob_ids[b]
-        if rr.beta > 0.0:
-            _policy(mr.base_logits[p], sr.zero_t, mr.feats[p], mr.share, sr.zero_w, sr.p0,
-                    sr.logp0)
-        _surrogate_grad_z(sr.probs[b], sr.logp[b], sr.logp0, sr.ys[b * n:(b + 1) * n],
-                          sr.tot[b * n:(b + 1) * n], rr.beta, sr.gz)
+        gw[f] = 0.0
+    for b in range(B):
+        p = prob_ids[b]
+        if beta > 0.0:
+            _policy(base_logits[p], sc.zero_t, feats[p], share, sc.zero_w, p0, logp0)
+        _surrogate_grad_z(probs[b], logp[b], logp0, ys[b * n:(b + 1) * n],
+                          adv[b * n:(b + 1) * n], beta, gz)
         for t in range(T):
-            sr.theta[p, t] += rr.lr_theta * sr.gz[t]
+            theta[p, t] += lr_theta * gz[t]
             for f in range(F):
-                sr.gw[f] += mr.share * mr.feats[p, t, f] * sr.gz[t]
+                gw[f] += share * feats[p, t, f] * gz[t]
     for f in range(F):
-        sr.w[f] += rr.lr_w * sr.gw[f] / rr.batch
+        w[f] += lr_w * gw[f] / B
 
 
 @_step
-def _evaluate(mr, rr, sr, out, e, drawn):
+def _evaluate(mr, ks, theta, w, counts, solved, pb, lpb, out, e, drawn):
     """Checkpoint ``e``: discovery counts over training problems, exact train pass@1, test
-    pass@k and test entropy of the current policy."""
-    n_train = mr.n_train
-    P, T = mr.phi.shape
-    m = mr.mu.shape[1]
-    NK = rr.ks.shape[0]
+    pass@k and test entropy of the current policy (``pb``, ``lpb`` scratch)."""
+    n_train, phi, mu, thr, bern, hard = mr.n_train, mr.phi, mr.mu, mr.thr, mr.bern, mr.hard
+    P, T = phi.shape
     out.samples[e] = drawn
     ns = 0
     da = 0
@@ -451,18 +433,18 @@ def _evaluate(mr, rr, sr, out, e, drawn):
     sh = 0
     for p in range(n_train):
         d = 0
-        for a in range(m):
-            if sr.counts[p, a] > 0:
+        for a in range(mu.shape[1]):
+            if counts[p, a] > 0:
                 d += 1
         da += d
-        if sr.solved[p]:
+        if solved[p]:
             ns += 1
         else:
             du += d
             nu += 1
-        if mr.hard[p]:
+        if hard[p]:
             dh += d
-            if sr.solved[p]:
+            if solved[p]:
                 sh += 1
     out.solved[e] = ns
     out.dist_all[e] = da
@@ -471,56 +453,90 @@ def _evaluate(mr, rr, sr, out, e, drawn):
     out.dist_hard[e] = dh
     out.solved_hard[e] = sh
     tp1 = 0.0
-    pb, lpb = sr.pb, sr.lpb
+    tent = 0.0
+    tpass = out.test_pass[e]
     for p in range(P):
-        hb = _policy(mr.base_logits[p], sr.theta[p], mr.feats[p], mr.share, sr.w, pb, lpb)
+        hb = _policy(mr.base_logits[p], theta[p], mr.feats[p], mr.share, w, pb, lpb)
         q = 0.0
         for t in range(T):
-            a = mr.phi[p, t]
-            if mr.bern:
-                q += pb[t] * mr.mu[p, a]
-            elif mr.mu[p, a] >= mr.thr:
+            a = phi[p, t]
+            if bern:
+                q += pb[t] * mu[p, a]
+            elif mu[p, a] >= thr:
                 q += pb[t]
         q = min(max(q, 0.0), 1.0)
         if p < n_train:
             tp1 += q
         else:
-            out.test_ent[e] += hb
-            for ki in range(NK):
-                out.test_pass[e, ki] += -np.expm1(rr.ks[ki] * np.log1p(-q)) if q < 1.0 \
-                    else 1.0
+            tent += hb
+            for ki in range(ks.shape[0]):
+                tpass[ki] += -np.expm1(ks[ki] * np.log1p(-q)) if q < 1.0 else 1.0
     out.train_p1[e] = tp1 / n_train
     if P > n_train:
-        out.test_ent[e] /= P - n_train
-        for ki in range(NK):
-            out.test_pass[e, ki] /= P - n_train
+        tent /= P - n_train
+        for ki in range(ks.shape[0]):
+            tpass[ki] /= P - n_train
+    out.test_ent[e] = tent
 
 
-@nb.njit(cache=True, nogil=True)
-def _train_kernel(mr, rr, sr, out, bonus_on, batch_on):
-    """The whole run (see the module doc): per step, sample the batch, shape its advantages,
-    measure it, take the policy-gradient step, evaluate at the checkpoints. Writes ``sr`` and
-    ``out`` in place; ``bonus_on`` / ``batch_on`` as :func:`obandits.bonuses.kernel_parts`."""
+@_step
+def _record_trace(bt, out, s):
+    """Copy step ``s``'s samples, counts and advantages into the audit trace."""
+    NB = bt.group.shape[0]
+    for j in range(NB):
+        q = s * NB + j
+        out.tr_prob[q] = bt.prob_ids[bt.group[j]]
+        out.tr_group[q] = bt.group[j]
+        out.tr_out[q] = bt.outcome[j]
+        out.tr_rew[q] = bt.reward[j]
+        out.tr_cnt[q] = bt.count[j]
+        out.tr_tot[q] = bt.tot[j]
+        out.tr_grpo[q] = bt.grpo[j]
+        out.tr_bon[q] = bt.bon[j]
+        out.tr_y[q] = bt.ys[j]
+
+
+@nb.njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+def _train_kernel(mr, rr, sr, bt, sc, out, bonus_on, batch_on):
+    """The whole run (module doc). Per step: draw the batch (problems in epoch order, ``n``
+    traces each), shape its advantages (Spec 1 §2-3, the shared kernel, history counts read
+    before or after adding the batch), measure it, take the policy-gradient step, evaluate at
+    the checkpoints. Writes ``sr``, ``bt`` and ``out`` in place; ``bonus_on`` / ``batch_on``
+    as :func:`obandits.bonuses.kernel_parts`."""
+    phi, mu, mustar, base_logits, feats, share = (mr.phi, mr.mu, mr.mustar, mr.base_logits,
+                                                  mr.feats, mr.share)
+    theta, w, counts, st, perm = sr.theta, sr.w, sr.counts, sr.st, sr.perm
+    prob_ids, group, outcome, reward, ys = bt.prob_ids, bt.group, bt.outcome, bt.reward, bt.ys
+    probs, logp, ent, count, tot = bt.probs, bt.logp, bt.ent, bt.count, bt.tot
+    n, B, thr, count_after = rr.n, rr.batch, mr.thr, rr.count_after
     E = rr.eval_at.shape[0]
-    NB = rr.batch * rr.n
-    pos = mr.n_train
+    pos = perm.shape[0]
     drawn = 0
     e = np.int64(0)  # not the literal 0: a literal argument would compile _evaluate twice
     for s in range(rr.steps):
         reg = 0.0
-        for b in range(rr.batch):
-            p, pos = _next_problem(sr, pos, mr.n_train)
-            reg = _sample_group(mr, sr, rr.n, b, p, reg)
+        for b in range(B):
+            p, pos = _next_problem(perm, pos, st)
+            prob_ids[b] = p
+            ent[b] = _policy(base_logits[p], theta[p], feats[p], share, w, probs[b], logp[b])
+            reg = _sample_group(phi[p], mu[p], mustar[p], mr.bern, st, probs[b], sc.cdf, ys,
+                                group, outcome, reward, n, b, reg)
         out.regret[s] = reg
-        _advantages(mr, rr, sr, bonus_on, batch_on)
-        _measure_batch(mr, rr, sr, out, min(e, E - 1))
+        counts_for_batch(counts, prob_ids, group, outcome, count_after, count)
+        shaped_parts_nb(group, outcome, reward, count, B, rr.method, rr.c, rr.b0, rr.acr, thr,
+                        rr.scale, rr.eps, rr.ddof, tot, bt.grpo, bt.bon, bonus_on, batch_on)
+        finish_batch(counts, prob_ids, group, outcome, count_after)
+        ei = min(e, E - 1)
+        _measure_batch(reward, outcome, ent, prob_ids, thr, n, sr.solved, out.ent_sum[ei],
+                       out.ent_cnt[ei], out.grp_dist[ei], out.grp_cnt[ei])
         if s < rr.trace_steps:
-            _record_trace(sr, out, s)
+            _record_trace(bt, out, s)
         if rr.learn:
-            _policy_step(mr, rr, sr)
-        drawn += NB
+            _policy_step(base_logits, feats, share, theta, w, prob_ids, probs, logp, ys, tot,
+                         rr.beta, rr.lr_theta, rr.lr_w, sc)
+        drawn += B * n
         if e < E and s + 1 == rr.eval_at[e]:
-            _evaluate(mr, rr, sr, out, e, drawn)
+            _evaluate(mr, rr.ks, theta, w, counts, sr.solved, sc.pb, sc.lpb, out, e, drawn)
             e += 1
 
 
@@ -607,14 +623,13 @@ def run_training(model: Model, config: TrainConfig, *, seed: int = 0, rep: int =
                    counts=np.zeros((model.n_train, model.n_answers), i64),
                    solved=np.zeros(model.n_train, np.bool_),
                    perm=np.arange(model.n_train, dtype=i64),
-                   st=rep_states(seed, stream_key, rep + 1)[rep].copy(),
-                   prob_ids=np.zeros(B, i64), group=np.zeros(NB, i64),
+                   st=rep_states(seed, stream_key, rep + 1)[rep].copy())
+    bt = _BatchRec(prob_ids=np.zeros(B, i64), group=np.zeros(NB, i64),
                    outcome=np.zeros(NB, i64), reward=np.zeros(NB), count=np.zeros(NB),
                    tot=np.zeros(NB), grpo=np.zeros(NB), bon=np.zeros(NB), ys=np.zeros(NB, i64),
-                   probs=np.zeros((B, T)), logp=np.zeros((B, T)), ent=np.zeros(B),
-                   cdf=np.zeros(T), p0=np.zeros(T), logp0=np.zeros(T), gz=np.zeros(T),
-                   gw=np.zeros(F), zero_w=np.zeros(F), zero_t=np.zeros(T), pb=np.zeros(T),
-                   lpb=np.zeros(T))
+                   probs=np.zeros((B, T)), logp=np.zeros((B, T)), ent=np.zeros(B))
+    sc = _ScratchRec(*(np.zeros(T) for _ in range(4)), np.zeros(F), np.zeros(F),
+                     *(np.zeros(T) for _ in range(3)))
     z = {f"{k}": np.zeros(E, i64) for k in ("samples", "solved", "dist_all", "dist_uns",
                                              "n_uns", "dist_hard", "solved_hard")}
     out = _OutRec(**z, train_p1=np.zeros(E), test_pass=np.zeros((E, NK)),
@@ -624,7 +639,7 @@ def run_training(model: Model, config: TrainConfig, *, seed: int = 0, rep: int =
                   **{f"tr_{k}": np.zeros(TS, f64 if k in ("rew", "cnt", "tot", "grpo", "bon")
                                          else i64)
                      for k in ("prob", "group", "out", "rew", "cnt", "tot", "grpo", "bon", "y")})
-    _train_kernel(mr, rr, sr, out, *kernel_parts(bc.method_code, bc.c))
+    _train_kernel(mr, rr, sr, bt, sc, out, *kernel_parts(bc.method_code, bc.c))
     trace = {name: getattr(out, f"tr_{k}") for name, k in (
         ("problem", "prob"), ("group", "group"), ("outcome", "out"), ("reward", "rew"),
         ("count", "cnt"), ("total", "tot"), ("grpo", "grpo"), ("bonus", "bon"), ("trace", "y"))}
