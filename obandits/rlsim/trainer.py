@@ -20,6 +20,7 @@ The count table inside the kernel is the dense ``N[prompt, outcome]`` of
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -112,7 +113,7 @@ class TrainConfig:
 # --------------------------------------------------------------------------------------------
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _policy(base_p, theta_p, feats_p, share, w, probs, logp):
     """``z = l0 + theta + share * x @ w``; writes ``pi`` and ``log pi``; returns the entropy."""
     T = base_p.shape[0]
@@ -127,9 +128,9 @@ def _policy(base_p, theta_p, feats_p, share, w, probs, logp):
             zmax = z
     tot = 0.0
     for t in range(T):
-        probs[t] = np.exp(logp[t] - zmax)
+        probs[t] = math.exp(logp[t] - zmax)
         tot += probs[t]
-    lz = zmax + np.log(tot)
+    lz = zmax + math.log(tot)
     ent = 0.0
     for t in range(T):
         logp[t] -= lz
@@ -139,7 +140,7 @@ def _policy(base_p, theta_p, feats_p, share, w, probs, logp):
     return ent
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _surrogate_grad_z(probs, logp, logp0, ys, adv, beta, gz):
     """``dJ_b/dz`` for one group (see the module doc); returns ``J_b``."""
     T = probs.shape[0]
@@ -295,7 +296,7 @@ class _ScratchRec(NamedTuple):
 
 
 class _OutRec(NamedTuple):
-    """Outputs (see :class:`RunResult`); ``tr_*`` the trace (length trace_steps * B * n)."""
+    """Outputs (see :class:`RunResult`)."""
 
     samples: np.ndarray
     solved: np.ndarray
@@ -312,15 +313,21 @@ class _OutRec(NamedTuple):
     grp_dist: np.ndarray
     grp_cnt: np.ndarray
     regret: np.ndarray
-    tr_prob: np.ndarray
-    tr_group: np.ndarray
-    tr_out: np.ndarray
-    tr_rew: np.ndarray
-    tr_cnt: np.ndarray
-    tr_tot: np.ndarray
-    tr_grpo: np.ndarray
-    tr_bon: np.ndarray
-    tr_y: np.ndarray
+
+
+class _TraceRec(NamedTuple):
+    """The audit trace: every sample of the first ``trace_steps`` steps (length
+    ``trace_steps * B * n``; the keys of :attr:`RunResult.trace`)."""
+
+    problem: np.ndarray
+    group: np.ndarray
+    outcome: np.ndarray
+    reward: np.ndarray
+    count: np.ndarray
+    total: np.ndarray
+    grpo: np.ndarray
+    bonus: np.ndarray
+    trace: np.ndarray
 
 
 @_step
@@ -464,13 +471,16 @@ def _evaluate(mr, ks, theta, w, counts, solved, pb, lpb, out, e, drawn):
                 q += pb[t] * mu[p, a]
             elif mu[p, a] >= thr:
                 q += pb[t]
-        q = min(max(q, 0.0), 1.0)
+        if q < 0.0:  # clip rounding (comparisons: the min/max overloads compile slower)
+            q = 0.0
+        elif q > 1.0:
+            q = 1.0
         if p < n_train:
             tp1 += q
         else:
             tent += hb
             for ki in range(ks.shape[0]):
-                tpass[ki] += -np.expm1(ks[ki] * np.log1p(-q)) if q < 1.0 else 1.0
+                tpass[ki] += -math.expm1(ks[ki] * math.log1p(-q)) if q < 1.0 else 1.0
     out.train_p1[e] = tp1 / n_train
     if P > n_train:
         tent /= P - n_train
@@ -480,29 +490,30 @@ def _evaluate(mr, ks, theta, w, counts, solved, pb, lpb, out, e, drawn):
 
 
 @_step
-def _record_trace(bt, out, s):
-    """Copy step ``s``'s samples, counts and advantages into the audit trace."""
+def _record_trace(bt, tr, s):
+    """Copy step ``s``'s samples, counts and advantages into the audit trace ``tr``."""
     NB = bt.group.shape[0]
     for j in range(NB):
         q = s * NB + j
-        out.tr_prob[q] = bt.prob_ids[bt.group[j]]
-        out.tr_group[q] = bt.group[j]
-        out.tr_out[q] = bt.outcome[j]
-        out.tr_rew[q] = bt.reward[j]
-        out.tr_cnt[q] = bt.count[j]
-        out.tr_tot[q] = bt.tot[j]
-        out.tr_grpo[q] = bt.grpo[j]
-        out.tr_bon[q] = bt.bon[j]
-        out.tr_y[q] = bt.ys[j]
+        tr.problem[q] = bt.prob_ids[bt.group[j]]
+        tr.group[q] = bt.group[j]
+        tr.outcome[q] = bt.outcome[j]
+        tr.reward[q] = bt.reward[j]
+        tr.count[q] = bt.count[j]
+        tr.total[q] = bt.tot[j]
+        tr.grpo[q] = bt.grpo[j]
+        tr.bonus[q] = bt.bon[j]
+        tr.trace[q] = bt.ys[j]
 
 
 @nb.njit(cache=True, nogil=True, no_cfunc_wrapper=True)
-def _train_kernel(mr, rr, sr, bt, sc, out, bonus_on, batch_on):
+def _train_kernel(mr, rr, sr, bt, sc, out, tr, bonus_on, batch_on):
     """The whole run (module doc). Per step: draw the batch (problems in epoch order, ``n``
     traces each), shape its advantages (Spec 1 §2-3, the shared kernel, history counts read
     before or after adding the batch), measure it, take the policy-gradient step, evaluate at
-    the checkpoints. Writes ``sr``, ``bt`` and ``out`` in place; ``bonus_on`` / ``batch_on``
-    as :func:`obandits.bonuses.kernel_parts`."""
+    the checkpoints. Writes ``sr``, ``bt``, ``out`` and the trace ``tr`` in place. ``tr``,
+    ``bonus_on`` and ``batch_on`` may be ``None`` (see :func:`obandits.bonuses.kernel_parts`):
+    Numba then prunes the code behind them, so a run compiles only what it uses."""
     phi, mu, mustar, base_logits, feats, share = (mr.phi, mr.mu, mr.mustar, mr.base_logits,
                                                   mr.feats, mr.share)
     theta, w, counts, st, perm = sr.theta, sr.w, sr.counts, sr.st, sr.perm
@@ -526,11 +537,12 @@ def _train_kernel(mr, rr, sr, bt, sc, out, bonus_on, batch_on):
         shaped_parts_nb(group, outcome, reward, count, B, rr.method, rr.c, rr.b0, rr.acr, thr,
                         rr.scale, rr.eps, rr.ddof, tot, bt.grpo, bt.bon, bonus_on, batch_on)
         finish_batch(counts, prob_ids, group, outcome, count_after)
-        ei = min(e, E - 1)
+        ei = e if e < E else E - 1  # after the last checkpoint: into the last interval
         _measure_batch(reward, outcome, ent, prob_ids, thr, n, sr.solved, out.ent_sum[ei],
                        out.ent_cnt[ei], out.grp_dist[ei], out.grp_cnt[ei])
-        if s < rr.trace_steps:
-            _record_trace(bt, out, s)
+        if tr is not None:
+            if s < rr.trace_steps:
+                _record_trace(bt, tr, s)
         if rr.learn:
             _policy_step(base_logits, feats, share, theta, w, prob_ids, probs, logp, ys, tot,
                          rr.beta, rr.lr_theta, rr.lr_w, sc)
@@ -635,18 +647,16 @@ def run_training(model: Model, config: TrainConfig, *, seed: int = 0, rep: int =
     out = _OutRec(**z, train_p1=np.zeros(E), test_pass=np.zeros((E, NK)),
                   test_ent=np.zeros(E), ent_sum=np.zeros((E, 2)),
                   ent_cnt=np.zeros((E, 2), i64), grp_dist=np.zeros((E, 2)),
-                  grp_cnt=np.zeros((E, 2), i64), regret=np.zeros(cfg.steps),
-                  **{f"tr_{k}": np.zeros(TS, f64 if k in ("rew", "cnt", "tot", "grpo", "bon")
-                                         else i64)
-                     for k in ("prob", "group", "out", "rew", "cnt", "tot", "grpo", "bon", "y")})
-    _train_kernel(mr, rr, sr, bt, sc, out, *kernel_parts(bc.method_code, bc.c))
-    trace = {name: getattr(out, f"tr_{k}") for name, k in (
-        ("problem", "prob"), ("group", "group"), ("outcome", "out"), ("reward", "rew"),
-        ("count", "cnt"), ("total", "tot"), ("grpo", "grpo"), ("bonus", "bon"), ("trace", "y"))}
+                  grp_cnt=np.zeros((E, 2), i64), regret=np.zeros(cfg.steps))
+    tr = _TraceRec(*(np.zeros(TS, f64 if k in ("reward", "count", "total", "grpo", "bonus")
+                                else i64) for k in _TraceRec._fields))
+    _train_kernel(mr, rr, sr, bt, sc, out, tr if TS else None,
+                  *kernel_parts(bc.method_code, bc.c))
     return RunResult(out.samples, out.solved, out.dist_all, out.dist_uns, out.n_uns,
                      out.dist_hard, out.solved_hard, int(hard.sum()), out.train_p1,
                      out.test_pass, out.test_ent, out.ent_sum, out.ent_cnt, out.grp_dist,
-                     out.grp_cnt, out.regret, sr.theta, sr.w, sr.counts, trace, cfg.ks, eval_at)
+                     out.grp_cnt, out.regret, sr.theta, sr.w, sr.counts, tr._asdict(), cfg.ks,
+                     eval_at)
 
 
 def policy_probs(model: Model, theta: np.ndarray, w: np.ndarray) -> np.ndarray:
