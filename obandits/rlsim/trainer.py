@@ -16,6 +16,16 @@ same kernel is the base-model sampling baseline ("RL as sampling") at the same b
 
 The count table inside the kernel is the dense ``N[prompt, outcome]`` of
 :class:`obandits.counts.CountTable`; :attr:`RunResult.count_table` returns it as one.
+
+Layout: :func:`run_training` allocates every array with NumPy and hands the kernel records
+(NamedTuples of arrays: model, run settings, state, batch, scratch, outputs, trace); the
+driver :func:`_train_kernel` unpacks them once and calls small step functions
+(:func:`_next_problem`, :func:`_sample_group`, the shared count and advantage kernels,
+:func:`_measure_batch`, :func:`_record_trace`, :func:`_policy_step`, :func:`_discovery`,
+:func:`_policy_quality`) with the arrays each uses. Cold start (a first run compiles all of
+it): step functions have no Python wrappers and take arrays rather than records (records
+passed into compiled calls cost more compilation than the code itself), and code a run does
+not use (the trace, the bonus parts) sits behind ``None`` arguments, which Numba prunes.
 """
 
 from __future__ import annotations
@@ -401,20 +411,19 @@ def _measure_batch(reward, outcome, ent, prob_ids, thr, n, solved, ent_sum, ent_
 
 @_step
 def _policy_step(base_logits, feats, share, theta, w, prob_ids, probs, logp, ys, adv, beta,
-                 lr_theta, lr_w, sc):
+                 lr_theta, lr_w, gz, gw, p0, logp0, zero_t, zero_w):
     """One exact policy-gradient step on the batch, all gradients from the pre-update policy
     (``probs``, ``logp``): ``theta_p += lr_theta dJ_b/dtheta_p``, ``w += lr_w (1/B) sum_b
-    dJ_b/dw`` (module doc); ``sc`` the scratch record."""
+    dJ_b/dw`` (module doc). ``gz, gw, p0, logp0`` scratch, ``zero_t, zero_w`` zeros."""
     B, T = probs.shape
     F = w.shape[0]
     n = ys.shape[0] // B
-    gz, gw, p0, logp0 = sc.gz, sc.gw, sc.p0, sc.logp0
     for f in range(F):
         gw[f] = 0.0
     for b in range(B):
         p = prob_ids[b]
         if beta > 0.0:
-            _policy(base_logits[p], sc.zero_t, feats[p], share, sc.zero_w, p0, logp0)
+            _policy(base_logits[p], zero_t, feats[p], share, zero_w, p0, logp0)
         _surrogate_grad_z(probs[b], logp[b], logp0, ys[b * n:(b + 1) * n],
                           adv[b * n:(b + 1) * n], beta, gz)
         for t in range(T):
@@ -426,21 +435,18 @@ def _policy_step(base_logits, feats, share, theta, w, prob_ids, probs, logp, ys,
 
 
 @_step
-def _evaluate(mr, ks, theta, w, counts, solved, pb, lpb, out, e, drawn):
-    """Checkpoint ``e``: discovery counts over training problems, exact train pass@1, test
-    pass@k and test entropy of the current policy (``pb``, ``lpb`` scratch)."""
-    n_train, phi, mu, thr, bern, hard = mr.n_train, mr.phi, mr.mu, mr.thr, mr.bern, mr.hard
-    P, T = phi.shape
-    out.samples[e] = drawn
+def _discovery(counts, solved, hard):
+    """Over training problems: (solved, distinct answers, distinct answers on unsolved
+    problems, unsolved problems, distinct answers on base-hard problems, base-hard solved)."""
     ns = 0
     da = 0
     du = 0
     nu = 0
     dh = 0
     sh = 0
-    for p in range(n_train):
+    for p in range(counts.shape[0]):
         d = 0
-        for a in range(mu.shape[1]):
+        for a in range(counts.shape[1]):
             if counts[p, a] > 0:
                 d += 1
         da += d
@@ -453,17 +459,19 @@ def _evaluate(mr, ks, theta, w, counts, solved, pb, lpb, out, e, drawn):
             dh += d
             if solved[p]:
                 sh += 1
-    out.solved[e] = ns
-    out.dist_all[e] = da
-    out.dist_uns[e] = du
-    out.n_uns[e] = nu
-    out.dist_hard[e] = dh
-    out.solved_hard[e] = sh
+    return ns, da, du, nu, dh, sh
+
+
+@_step
+def _policy_quality(base_logits, feats, share, theta, w, phi, mu, thr, bern, n_train, ks,
+                    pb, lpb, test_pass):
+    """Exact quality of the current policy: returns (mean train pass@1, mean test entropy)
+    and writes the mean test pass@k into ``test_pass`` (``pb``, ``lpb`` scratch)."""
+    P, T = phi.shape
     tp1 = 0.0
     tent = 0.0
-    tpass = out.test_pass[e]
     for p in range(P):
-        hb = _policy(mr.base_logits[p], theta[p], mr.feats[p], mr.share, w, pb, lpb)
+        hb = _policy(base_logits[p], theta[p], feats[p], share, w, pb, lpb)
         q = 0.0
         for t in range(T):
             a = phi[p, t]
@@ -480,13 +488,12 @@ def _evaluate(mr, ks, theta, w, counts, solved, pb, lpb, out, e, drawn):
         else:
             tent += hb
             for ki in range(ks.shape[0]):
-                tpass[ki] += -math.expm1(ks[ki] * math.log1p(-q)) if q < 1.0 else 1.0
-    out.train_p1[e] = tp1 / n_train
+                test_pass[ki] += -math.expm1(ks[ki] * math.log1p(-q)) if q < 1.0 else 1.0
     if P > n_train:
         tent /= P - n_train
         for ki in range(ks.shape[0]):
-            tpass[ki] /= P - n_train
-    out.test_ent[e] = tent
+            test_pass[ki] /= P - n_train
+    return tp1 / n_train, tent
 
 
 @_step
@@ -523,7 +530,7 @@ def _train_kernel(mr, rr, sr, bt, sc, out, tr, bonus_on, batch_on):
     E = rr.eval_at.shape[0]
     pos = perm.shape[0]
     drawn = 0
-    e = np.int64(0)  # not the literal 0: a literal argument would compile _evaluate twice
+    e = 0
     for s in range(rr.steps):
         reg = 0.0
         for b in range(B):
@@ -545,10 +552,16 @@ def _train_kernel(mr, rr, sr, bt, sc, out, tr, bonus_on, batch_on):
                 _record_trace(bt, tr, s)
         if rr.learn:
             _policy_step(base_logits, feats, share, theta, w, prob_ids, probs, logp, ys, tot,
-                         rr.beta, rr.lr_theta, rr.lr_w, sc)
+                         rr.beta, rr.lr_theta, rr.lr_w, sc.gz, sc.gw, sc.p0, sc.logp0,
+                         sc.zero_t, sc.zero_w)
         drawn += B * n
         if e < E and s + 1 == rr.eval_at[e]:
-            _evaluate(mr, rr.ks, theta, w, counts, sr.solved, sc.pb, sc.lpb, out, e, drawn)
+            out.samples[e] = drawn
+            (out.solved[e], out.dist_all[e], out.dist_uns[e], out.n_uns[e], out.dist_hard[e],
+             out.solved_hard[e]) = _discovery(counts, sr.solved, mr.hard)
+            out.train_p1[e], out.test_ent[e] = _policy_quality(
+                base_logits, feats, share, theta, w, phi, mu, thr, mr.bern, mr.n_train, rr.ks,
+                sc.pb, sc.lpb, out.test_pass[e])
             e += 1
 
 
