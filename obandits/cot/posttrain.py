@@ -17,7 +17,9 @@ log-probability summed over steps, mean over the group):
 The compiled loop :func:`posttrain_nb` reads its scalars from a :class:`Hyper` record, updates
 a :class:`State` (policy, count history, random stream) and fills an :class:`Output`; each
 step (:func:`solved_by_fresh_cots`, :func:`sample_group`, :func:`plain_advantages` /
-:func:`grpo_advantages`, :func:`behaviour_probs`, :func:`gradient`) is its own small function.
+:func:`grpo_advantages`, :func:`behaviour_probs`, :func:`gradient`) is its own small function,
+inlined at Numba's IR level into the loop (each is used once; as a called function LLVM would
+optimise and generate its code again inside every caller, which costs cold-start time).
 
 Population objectives (the ``G -> inf`` limits whose exact gradients :func:`exact_gradient`
 computes; ``p_q`` = success probability of one CoT on instance ``q``): REINFORCE / PPO
@@ -43,7 +45,7 @@ from ..nbrng import randint
 from ..options import option
 from .chain import TreeChain, forward, valid_path_probs, valid_paths
 from .instances import Instances, success_probs
-from .learner import axpy3, copy3, fill3, policy, row_softmax, sample_path
+from .learner import axpy3, copy3, fill3, policy, row_softmax, row_softmax_call, sample_path
 
 RL_METHODS = ("reinforce", "raft", "ppo", "grpo")
 RL_CODE = {m: i for i, m in enumerate(RL_METHODS)}
@@ -201,7 +203,7 @@ def _correct(path, target, M, ptr, codes, i):
     return 1.0 if lo < ptr[i + 1] and codes[lo] == code else 0.0
 
 
-@nb.njit(cache=True, no_cpython_wrapper=True)
+@nb.njit(cache=True, inline="always")
 def solved_by_fresh_cots(theta, start, target, ptr, codes, i, n, rng, p, tmp):
     """Remedy 1: True when one of ``n`` fresh CoTs solves instance ``i``."""
     M = theta.shape[2]
@@ -212,7 +214,7 @@ def solved_by_fresh_cots(theta, start, target, ptr, codes, i, n, rng, p, tmp):
     return False
 
 
-@nb.njit(cache=True, no_cpython_wrapper=True)
+@nb.njit(cache=True, inline="always")
 def sample_group(theta, start, target, ptr, codes, i, rng, p, paths, reward):
     """Draw the group's CoTs (``paths``) and their rewards; returns the reward sum."""
     M = theta.shape[2]
@@ -224,7 +226,7 @@ def sample_group(theta, start, target, ptr, codes, i, rng, p, paths, reward):
     return rsum
 
 
-@nb.njit(cache=True, no_cpython_wrapper=True)
+@nb.njit(cache=True, inline="always")
 def plain_advantages(method, reward, rsum, adv):
     """REINFORCE ``R_j``; RAFT ``G R_j / #correct`` (0 when none is); PPO ``R_j - mean R``."""
     G = reward.shape[0]
@@ -239,7 +241,7 @@ def plain_advantages(method, reward, rsum, adv):
             adv[j] = reward[j] - rsum / G
 
 
-@nb.njit(cache=True, no_cpython_wrapper=True)
+@nb.njit(cache=True, inline="always")
 def grpo_advantages(hp, paths, reward, M, counts, i, group, row, outcome, count, o_tot,
                     o_grpo, o_bonus, adv, bonus_on, batch_on):
     """``adv``: GRPO's group-normalised reward plus the outcome bonus (Spec 1 §1-2, one group
@@ -267,17 +269,17 @@ def grpo_advantages(hp, paths, reward, M, counts, i, group, row, outcome, count,
         finish_batch(counts, row, group, outcome, hp.count_after)
 
 
-@nb.njit(cache=True, no_cpython_wrapper=True)
+@nb.njit(cache=True, inline="always")
 def behaviour_probs(theta, paths, p, p_old):
     """``p_old[j, l]``: the probability of step ``l`` of CoT ``j`` before the update."""
     G, Lm1 = p_old.shape
     for j in range(G):
         for l in range(Lm1):
-            row_softmax(theta, l, paths[j, l], 1.0, p)
+            row_softmax_call(theta, l, paths[j, l], 1.0, p)
             p_old[j, l] = p[paths[j, l + 1]]
 
 
-@nb.njit(cache=True, no_cpython_wrapper=True)
+@nb.njit(cache=True, inline="always")
 def gradient(theta, base_theta, paths, adv, p_old, clipped, clip_eps, kl_beta, p, b, grad,
              kl_on):
     """``grad`` = the per-CoT objective's gradient summed over the group: the (clipped)
@@ -313,13 +315,14 @@ def gradient(theta, base_theta, paths, adv, p_old, clipped, clip_eps, kl_beta, p
 
 
 @nb.njit(cache=True)
-def posttrain_nb(hp, task, st, out, w, reject_on, kl_on, grpo_on, bonus_on, batch_on):
+def posttrain_nb(hp, task, st, out, w, reject_on, kl_on, grpo_on, plain_on, bonus_on,
+                 batch_on):
     """The whole post-training run (module docstring): ``st`` updated in place, ``out``
-    filled. The last five arguments are ``None`` or ``True`` (:func:`switches`): Numba prunes
+    filled. The last six arguments are ``None`` or ``True`` (:func:`switches`): Numba prunes
     the code behind a ``None`` before compiling, so a run compiles only the parts it uses
-    (rejection, KL penalty, GRPO or the plain advantages, the bonus, the Batch bonus). One
-    iteration per pass of the loop; its steps are the functions above (one compiled level:
-    each further level would have LLVM optimise the steps again inside it)."""
+    (rejection, KL penalty, GRPO's or the other methods' advantages, the bonus, the Batch
+    bonus). One
+    iteration per pass of the loop; its steps are the functions above."""
     theta = st.theta
     G = hp.n_rollouts
     clipped = hp.method >= 2
@@ -343,7 +346,7 @@ def posttrain_nb(hp, task, st, out, w, reject_on, kl_on, grpo_on, bonus_on, batc
                 grpo_advantages(hp, w.paths, w.reward, theta.shape[2], st.counts, i, w.group,
                                 w.row, w.outcome, w.count, w.o_tot, w.o_grpo, w.o_bonus, w.adv,
                                 bonus_on, batch_on)
-            else:
+            if plain_on is not None:
                 plain_advantages(hp.method, w.reward, rsum, w.adv)
             behaviour_probs(theta, w.paths, w.p, w.p_old)
             any_adv = False
@@ -375,13 +378,14 @@ class RLRun:
 
 
 def switches(config: RLConfig) -> tuple:
-    """``(reject_on, kl_on, grpo_on, bonus_on, batch_on)`` of :func:`posttrain_nb`, each
-    ``None`` where the run never reaches that code (cold start: it is then not compiled)."""
+    """``(reject_on, kl_on, grpo_on, plain_on, bonus_on, batch_on)`` of :func:`posttrain_nb`,
+    each ``None`` where the run never reaches that code (cold start: then not compiled)."""
     on = lambda x: True if x else None  # noqa: E731
     grpo = config.method == "grpo"
     bonus, batch = (kernel_parts(config.bonus.method_code, config.bonus.c) if grpo
                     else (None, None))
-    return (on(config.reject > 0), on(config.kl_beta > 0.0), on(grpo), bonus, batch)
+    return (on(config.reject > 0), on(config.kl_beta > 0.0), on(grpo), on(not grpo), bonus,
+            batch)
 
 
 def hyper(config: RLConfig) -> Hyper:
