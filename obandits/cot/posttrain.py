@@ -321,8 +321,7 @@ def posttrain_nb(hp, task, st, out, w, reject_on, kl_on, grpo_on, plain_on, bonu
     filled. The last six arguments are ``None`` or ``True`` (:func:`switches`): Numba prunes
     the code behind a ``None`` before compiling, so a run compiles only the parts it uses
     (rejection, KL penalty, GRPO's or the other methods' advantages, the bonus, the Batch
-    bonus). One
-    iteration per pass of the loop; its steps are the functions above."""
+    bonus). One iteration per pass of the loop; its steps are the functions above."""
     theta = st.theta
     G = hp.n_rollouts
     clipped = hp.method >= 2
