@@ -65,6 +65,7 @@ from .results import (
     CELLS,
     MANIFEST,
     RESULTS,
+    PidLock,
     atomic_write,
     csv_text,
     fmt,
@@ -92,7 +93,6 @@ MAX_CELLS = 20_000          # cells beyond which a sweep needs confirming (--yes
 # Sum over cells of reps x T x K beyond which a sweep needs confirming (the full bandit
 # theorem sweep, 45 CPU-minutes, is 6.8e13; this is some 10 CPU-hours of it).
 MAX_WORK = 1e15
-LOCK = ".lock"
 
 
 def did_you_mean(word: str, allowed) -> str:
@@ -485,51 +485,9 @@ def _run_dask(args, cells, threads, on_done, out, scheduler: str | None,
 
 # ---------------------------------------------------------------- the sweep
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-class DirLock:
-    """``out/.lock`` holding the writer's pid: a second sweep is refused with that pid; the
-    lock of a dead process is taken over."""
-
-    def __init__(self, out: Path):
-        self.path = Path(out) / LOCK
-
-    def __enter__(self):
-        for _ in range(3):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                try:
-                    pid = int(self.path.read_text().strip() or 0)
-                except (OSError, ValueError):
-                    pid = 0
-                if pid and pid != os.getpid() and _pid_alive(pid):
-                    raise ValueError(f"{self.path.parent} is in use by another sweep (pid "
-                                     f"{pid}, lock {self.path}); wait for it or give another "
-                                     f"--out") from None
-                try:
-                    self.path.unlink()  # stale: its writer is gone
-                except FileNotFoundError:
-                    pass
-                continue
-            with os.fdopen(fd, "w") as f:
-                f.write(str(os.getpid()))
-            return self
-        raise ValueError(f"cannot take the lock {self.path}")
-
-    def __exit__(self, *exc):
-        try:
-            self.path.unlink()
-        except OSError:
-            pass
+def DirLock(out: Path) -> PidLock:
+    """``out/.lock`` holding the sweep's pid (:class:`obandits.results.PidLock`)."""
+    return PidLock(out, "another sweep")
 
 
 def _check_same_sweep(cfg: SweepConfig, out: Path) -> dict:
