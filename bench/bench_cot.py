@@ -31,6 +31,7 @@ def _time(fn, repeat=1):
 
 def main(pool: int | None = None) -> None:
     os.environ.setdefault("NUMBA_NUM_THREADS", "2")
+    from obandits.bonuses import BonusConfig
     from obandits.cot.chain import build_chain, two_task_config
     from obandits.cot.experiments import PAPER_METHODS, ExperimentConfig, run_seed
     from obandits.cot.instances import make_instances
@@ -61,10 +62,10 @@ def main(pool: int | None = None) -> None:
     theta0, _ = pretrain(chain, PretrainConfig(), st[0])
     inst = make_instances(chain, 0, 200, np.random.default_rng(0))
     big = {}
-    for meth, kw in (("GRPO+UCB-Con", dict(method="grpo", bonus="ucb-con")),
+    for meth, kw in (("GRPO+UCB-Con", dict(method="grpo", bonus=BonusConfig(method="ucb-con"))),
                      ("REINFORCE", dict(method="reinforce")),
                      ("PPO+KL", dict(method="ppo", kl_beta=1.0))):
-        rc = RLConfig(iters=1000, group=64, **kw)
+        rc = RLConfig(iters=1000, n_rollouts=64, **kw)
         post_train(chain, theta0, inst, replace(rc, iters=2), st[1].copy())
         big[meth] = _time(lambda rc=rc: post_train(chain, theta0, inst, rc, st[1].copy()),
                           repeat=3)

@@ -23,7 +23,7 @@ def _config(args):
     return ExperimentConfig(
         chain=chain,
         pretrain=PretrainConfig(T1=args.T1, T2=args.T2, eta=args.eta),
-        rl=RLConfig(iters=args.iters, group=args.n_rollouts, lr=args.lr,
+        rl=RLConfig(iters=args.iters, n_rollouts=args.n_rollouts, lr=args.lr,
                     snap_every=max(1, min(25, args.iters // 4))),
         select=SelectConfig(n=args.select_n, pool=args.pool),
         n_train=args.n_train, n_eval=args.n_eval, k=args.k, reject=args.reject,

@@ -121,6 +121,10 @@ class ExperimentConfig:
 
     def rl_for(self, spec: MethodSpec) -> RLConfig:
         kw = dict(spec.rl)
+        bonus = {k[6:] if k.startswith("bonus_") else "method": kw.pop(k)
+                 for k in [k for k in kw if k in ("bonus", "bonus_c", "bonus_b0")]}
+        if bonus:
+            kw["bonus"] = replace(self.rl.bonus, **bonus)
         if kw.get("reject") == -1:
             kw["reject"] = self.reject
         if kw.get("kl_beta") == -1.0:

@@ -35,7 +35,7 @@ METHODS = {m.name: m for m in (*PAPER_METHODS, *BONUS_METHODS)}
 DEFAULTS: dict = {
     "L": 4, "M0": 2, "M": 2, "C_size": 1, "eps": 0.1,
     "T1": PretrainConfig.T1, "T2": PretrainConfig.T2, "eta": PretrainConfig.eta,
-    "iters": RLConfig.iters, "n_rollouts": RLConfig.group, "lr": RLConfig.lr,
+    "iters": RLConfig.iters, "n_rollouts": RLConfig.n_rollouts, "lr": RLConfig.lr,
     "select_n": SelectConfig.n, "pool": SelectConfig.pool,
     "train_task": ExperimentConfig.train_task, "n_train": ExperimentConfig.n_train,
     "n_eval": ExperimentConfig.n_eval, "k": ExperimentConfig.k,
@@ -76,7 +76,7 @@ def config(p: dict, reps: int, root_seed: int) -> ExperimentConfig:
     it = v.int_scalar("iters", p["iters"], min_value=1)
     return ExperimentConfig(
         chain=chain, pretrain=PretrainConfig(T1=p["T1"], T2=p["T2"], eta=p["eta"]),
-        rl=RLConfig(iters=it, group=p["n_rollouts"], lr=p["lr"],
+        rl=RLConfig(iters=it, n_rollouts=p["n_rollouts"], lr=p["lr"],
                     snap_every=max(1, min(25, it // 4))),
         select=SelectConfig(n=p["select_n"], pool=p["pool"]), train_task=p["train_task"],
         n_train=p["n_train"], n_eval=p["n_eval"], k=p["k"],
