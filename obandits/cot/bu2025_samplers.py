@@ -32,7 +32,6 @@ from .. import _validate as v
 from ..nbrng import categorical_cdf
 from .chain import MAX_ENUMERATE, TreeChain, dprm_value, potential, valid_mass
 
-
 # ------------------------------------------------------------------------------------------
 # Prefix enumeration
 # ------------------------------------------------------------------------------------------
