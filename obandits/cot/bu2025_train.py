@@ -52,16 +52,21 @@ GROUP_METHOD = {"REINFORCE": "reinforce", "RAFT": "raft", "PPO": "ppo",
 TASK1 = 0  # they fine-tune on TASK1 only (l.1620-1646)
 
 
-def nb_state(rng: np.random.Generator) -> np.ndarray:
-    """A uint64[4] :mod:`obandits.nbrng` state drawn from ``rng`` (advances ``rng``)."""
+def _check_rng(rng) -> None:
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+
+
+def nb_state(rng: np.random.Generator) -> np.ndarray:
+    """A uint64[4] :mod:`obandits.nbrng` state drawn from ``rng`` (advances ``rng``)."""
+    _check_rng(rng)
     return state_from_sequence(np.random.SeedSequence(rng.integers(0, 2**63, size=4).tolist()))
 
 
 def init_theta(chain: TreeChain, cfg: Bu2025Config, rng: np.random.Generator) -> np.ndarray:
     """Their learner init (l.252-262): ``thetas[l] = randn(M_{l+1}, M_l) * 0.1``, transposed to
     ``theta[l, s, :]``; padding rows 0."""
+    _check_rng(rng)
     Lm1, Mx, M = chain.P.shape
     theta = np.zeros((Lm1, Mx, M))
     for l in range(Lm1):
@@ -203,15 +208,29 @@ def finetune(chain: TreeChain, theta0: np.ndarray, method: str, cfg: Bu2025Confi
     ``cfg.finetune_iterations`` iterations at ``cfg.finetune_lr`` (module docstring).
 
     ``reward``: the fine-tuning instances (default: :func:`finetune_instances` drawn from
-    ``rng``). ``pot_table``: PPO's potential table (default :func:`ppo_table`; ``ppo_potential=
-    'exact'`` needs none). ``stats``: if a dict, receives ``skipped`` and ``updates``."""
+    ``rng``). ``pot_table``: PPO's potential table (default :func:`ppo_table`). ``stats``: if a
+    dict, receives ``skipped`` (instances rejected) and ``updates`` (iterations that moved
+    theta). See :func:`finetune_state` for the compiled stream."""
+    v.choice("method", method, FINETUNE_METHODS)
+    _check_rng(rng)
+    inst = finetune_instances(chain, cfg, rng) if reward is None else reward
+    if pot_table is None and method == "PPO" and cfg.rl_variant == "authors":
+        pot_table = ppo_table(chain, cfg, rng)
+    return finetune_state(chain, theta0, method, cfg, nb_state(rng), inst, pot_table, stats)
+
+
+def finetune_state(chain: TreeChain, theta0: np.ndarray, method: str, cfg: Bu2025Config,
+                   state: np.ndarray, reward: Instances, pot_table: np.ndarray | None = None,
+                   stats: dict | None = None) -> np.ndarray:
+    """:func:`finetune` on an explicit :mod:`obandits.nbrng` ``state`` (uint64[4], advanced in
+    place). PPO (authors' variant) reads ``Q`` (and, with ``ppo_potential='exact'``, ``V``) from
+    ``pot_table`` when given, else draws fresh Monte-Carlo estimates per call."""
     v.choice("method", method, FINETUNE_METHODS)
     theta = np.array(theta0, dtype=np.float64, copy=True)
     if theta.shape != chain.P.shape or not np.all(np.isfinite(theta)):
         raise ValueError(f"theta0 must be a finite array of the chain's shape {chain.P.shape}, "
                          f"got shape {theta.shape}")
-    inst = finetune_instances(chain, cfg, rng) if reward is None else reward
-    if not isinstance(inst, Instances) or inst.task != TASK1:
+    if not isinstance(reward, Instances) or reward.task != TASK1:
         raise ValueError("reward must be obandits.cot.instances.Instances of TASK1 (task 0)")
     start, target = chain.tasks[TASK1]
     if cfg.rl_variant == "group":
@@ -220,30 +239,29 @@ def finetune(chain: TreeChain, theta0: np.ndarray, method: str, cfg: Bu2025Confi
                       epochs=cfg.ppo_epochs,
                       reject=cfg.rej_threshold if method == "Reinforce-rej" else 0,
                       snap_every=cfg.finetune_iterations)
-        run = post_train(chain, theta, inst, rl, nb_state(rng))
+        run = post_train(chain, theta, reward, rl, state)
         if stats is not None:
             stats.update(skipped=run.rejected, updates=run.updates)
         return run.theta
-    code = METHOD_CODE[method]
     table = np.zeros((1, 1))
     q_table = v_exact = False
-    if code == 2:
-        table = ppo_table(chain, cfg, rng) if pot_table is None else np.asarray(pot_table,
-                                                                                 np.float64)
-        if table is None:
-            table = np.zeros((1, 1))
-        else:
+    if method == "PPO":
+        if pot_table is None and cfg.ppo_potential == "exact":
+            pot_table = potential_exact_table(chain, TASK1, start)
+        if pot_table is not None:
+            table = np.asarray(pot_table, dtype=np.float64)
             need = (chain.L, chain.M ** (chain.L - 1))
             if table.shape != need or not np.all(np.isfinite(table)):
-                raise ValueError(f"pot_table must be a finite ({need[0]}, {need[1]}) prefix table, "
-                                 f"got shape {table.shape}")
+                raise ValueError(f"pot_table must be a finite {need} prefix table, got shape "
+                                 f"{table.shape}")
             q_table = True
             v_exact = cfg.ppo_potential == "exact"
     counters = np.zeros(2, np.int64)
-    authors_finetune_nb(theta, code, start, target, inst.ptr, inst.codes, cfg.finetune_iterations,
-                        cfg.finetune_lr, cfg.clip_eps, cfg.rej_threshold, chain.P, chain_cdf(chain),
-                        1.0 / valid_mass(chain, TASK1), cfg.N, table, q_table, v_exact,
-                        nb_state(rng), counters)
+    authors_finetune_nb(theta, METHOD_CODE[method], start, target, reward.ptr, reward.codes,
+                        cfg.finetune_iterations, cfg.finetune_lr, cfg.clip_eps,
+                        cfg.rej_threshold, chain.P, chain_cdf(chain),
+                        1.0 / valid_mass(chain, TASK1), cfg.N, table, q_table, v_exact, state,
+                        counters)
     if stats is not None:
         stats.update(skipped=int(counters[0]), updates=int(counters[1]))
     return theta
