@@ -1,6 +1,6 @@
 """Bu et al.'s learner, pretraining and fine-tuning (obandits.cot.bu2025_train, issue 14).
 
-The references below follow their script (``multi_task_tmc.py``, l.252-650) in THEIR layout
+The references below follow their script (``multi_task_tmc.py``, l.253-651) in THEIR layout
 (``thetas[l]`` of shape ``(M_{l+1}, M_l)``, updates ``np.outer(grad, e_s)``), drawing from the
 same :mod:`obandits.nbrng` stream in the same order as the kernels, so kernel and reference
 must agree to rounding.
@@ -50,7 +50,7 @@ def _predict(thetas, l, s):
 
 
 def _grad_logp(thetas, l, s, a):
-    """Their ``_compute_grad_logp`` (l.602-608)."""
+    """Their ``_compute_grad_logp`` (l.610-616)."""
     p = _predict(thetas, l, s)
     g = -p
     g[a] = 1 - p[a]
@@ -97,7 +97,7 @@ def _potential_mc(prefix, n, st, cdf):
 
 
 def _advantages(thetas, path, st, cdf, n, table=None, v_exact=False):
-    """Their ``_compute_advantages`` (l.610-640)."""
+    """Their ``_compute_advantages`` (l.618-651)."""
     if table is None:
         pots = [_potential_mc(path[:i + 1], n, st, cdf) for i in range(len(path))]
     else:
@@ -125,7 +125,7 @@ def _code(prefix):
 
 
 def _reference_finetune(theta, method, inst, n_iters, st, cfg, table=None, v_exact=False):
-    """Their ``finetune`` loop (l.452-489) and update rules (l.491-600), their layout."""
+    """Their ``finetune`` loop (l.452-489) and update rules (l.491-608), their layout."""
     thetas = _theirs(theta)
     cdf = np.cumsum(CHAIN.P, axis=2)
     start = CHAIN.tasks[0][0]
@@ -172,7 +172,7 @@ def test_init_is_their_layout_transposed():
     theta = bt.init_theta(CHAIN, CFG, np.random.default_rng(5))
     rng = np.random.default_rng(5)
     for l in range(CHAIN.L - 1):
-        theirs = rng.standard_normal((CHAIN.M, CHAIN.n_states[l])) * 0.1  # l.260
+        theirs = rng.standard_normal((CHAIN.M, CHAIN.n_states[l])) * 0.1  # l.261
         np.testing.assert_array_equal(theta[l], theirs.T)
 
 
@@ -210,7 +210,7 @@ def test_pretrain_matches_their_sgd():
 @pytest.mark.parametrize("method", FINETUNE_METHODS)
 def test_finetune_matches_their_update_rules(pretrained, inst, method):
     """Each rule against their code: REINFORCE l.491-508, RAFT (1 + log p) l.510-538,
-    PPO (MC potential - one-sample value, clip-scaled) l.540-589 + l.610-640, rej l.591-600."""
+    PPO (MC potential - one-sample value, clip-scaled) l.540-577 + l.618-651, rej l.579-608."""
     cfg = CFG.with_(finetune_iterations=40, rej_threshold=2)
     st = _state(11)
     stats = {}
