@@ -130,8 +130,8 @@ class Bu2025Config:
                             "never uses it since every call passes N")
     tau: float = option(0.5, "the 0.5 passed as 'temperature' to GRPO-KL's tilt, ORM-TAS, "
                         "DPRM-BoN and DPRM (l.1295-1339)")
-    temperature: float = option(1.0, "sampling temperature of every policy (their PARAMS' 0.5 "
-                                "is never read)")
+    temperature: float = option(1.0, "sampling temperature of every policy when scored (their "
+                                "PARAMS' 0.5 is never read); training always samples at 1")
     num_trials: int = option(200, "question instances per task (test) and for fine-tuning")
     scoring: str = option("sampled", "'sampled' as their script does, or 'exact' in "
                           "expectation", choices=SCORINGS)

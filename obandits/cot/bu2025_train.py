@@ -192,7 +192,8 @@ def ppo_table(chain: TreeChain, cfg: Bu2025Config, rng: np.random.Generator) -> 
     """The potential table their PPO reads, or ``None`` when it draws fresh estimates:
     ``ppo_potential='exact'``: the exact TASK1 potentials of every prefix from TASK1's start;
     ``quirk_mc_cache``: one Monte-Carlo draw (``N`` completions) per prefix, frozen for the
-    run like their cache (pass the same table to the samplers to share it as they do)."""
+    run like their cache (l.962-964; their PPO, GRPO-KL and PRM-BoN on TASK1 all read the same
+    cached entries, so pass one table to :func:`finetune` and to the samplers)."""
     start = chain.tasks[TASK1][0]
     if cfg.ppo_potential == "exact":
         return potential_exact_table(chain, TASK1, start)
@@ -208,9 +209,10 @@ def finetune(chain: TreeChain, theta0: np.ndarray, method: str, cfg: Bu2025Confi
     ``cfg.finetune_iterations`` iterations at ``cfg.finetune_lr`` (module docstring).
 
     ``reward``: the fine-tuning instances (default: :func:`finetune_instances` drawn from
-    ``rng``). ``pot_table``: PPO's potential table (default :func:`ppo_table`). ``stats``: if a
-    dict, receives ``skipped`` (instances rejected) and ``updates`` (iterations that moved
-    theta). See :func:`finetune_state` for the compiled stream."""
+    ``rng``; their script trains every method on one set, l.1622: draw it once and pass it).
+    ``pot_table``: PPO's potential table (default :func:`ppo_table`). ``stats``: if a dict,
+    receives ``skipped`` (instances rejected) and ``updates`` (iterations that moved theta).
+    See :func:`finetune_state` for the compiled stream."""
     v.choice("method", method, FINETUNE_METHODS)
     _check_rng(rng)
     inst = finetune_instances(chain, cfg, rng) if reward is None else reward
