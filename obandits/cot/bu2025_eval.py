@@ -27,6 +27,7 @@ by binomial convolution, all terms non-negative. The K draws share ``C``, so thi
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import lru_cache
 
 import numba as nb
 import numpy as np
@@ -219,7 +220,8 @@ class _Builder:
             for code in range(c.M ** d):
                 base = None if Q_base is None else Q_base[d, code % c.M if d else start, :c.M]
                 level.append(node_realisations(c, rule, reward_task, start, d, code, st.N, lam,
-                                               strength, base, st.mc_noise, self.dists))
+                                               strength, base, st.mc_noise, self.dists,
+                                               mean_only=not st.quirk_mc_cache))
             tree.append(level)
         plan = Plan(st.K, tree=tree, start=start)
         if not st.quirk_mc_cache:  # fresh values every step: i.i.d. paths from the mean policy
@@ -300,6 +302,7 @@ def mix_moments_nb(w, pi, child_m, binom):
     return out
 
 
+@lru_cache(maxsize=8)
 def _binom(K: int) -> np.ndarray:
     b = np.zeros((K + 1, K + 1))
     for n in range(K + 1):
@@ -316,16 +319,38 @@ def leaf_moments(p_correct: np.ndarray, K: int) -> np.ndarray:
     return m
 
 
-def mix_moments(w: np.ndarray, pi: np.ndarray, child_m: np.ndarray, binom: np.ndarray
-                ) -> np.ndarray:
+@nb.njit(cache=True)
+def _powers_nb(x, scale, out):
+    """``out[r, j] = scale[r] * x[r]^j``."""
+    for r in range(out.shape[0]):
+        acc = scale[r]
+        for j in range(out.shape[1]):
+            out[r, j] = acc
+            acc *= x[r]
+
+
+def mix_moments(w: np.ndarray, pi: np.ndarray, child_m: np.ndarray, binom: np.ndarray,
+                top_only: bool = False) -> np.ndarray:
     """:func:`mix_moments_nb`; with two children and many outcomes, through the mixed moments
-    ``T[j, m] = E[pi^j (1-pi)^m]`` (one matrix product) instead of one convolution each."""
+    ``T[j, m] = E[pi^j (1-pi)^m]`` (one matrix product) instead of one convolution each.
+    ``top_only``: only ``E[r^K]`` is wanted (the root), so only ``T[j, K-j]`` is formed and the
+    other entries are left 0."""
     R, C = pi.shape
     if C != 2 or R <= 64:
         return mix_moments_nb(w, pi, child_m, binom)
     K1 = child_m.shape[1]
     j = np.arange(K1)
-    T = (w[:, None] * pi[:, :1] ** j[None, :]).T @ (pi[:, 1:] ** j[None, :])
+    p0 = np.empty((R, K1))
+    p1 = np.empty((R, K1))
+    _powers_nb(np.ascontiguousarray(pi[:, 0]), w, p0)
+    _powers_nb(np.ascontiguousarray(pi[:, 1]), np.ones(R), p1)
+    if top_only:
+        K = K1 - 1
+        out = np.zeros(K1)
+        diag = np.einsum("rj,rj->j", p0, p1[:, ::-1])
+        out[K] = np.sum(binom[K] * diag * child_m[0] * child_m[1][::-1])
+        return out
+    T = p0.T @ p1
     n = j[:, None]
     jj = j[None, :]
     ok = jj <= n
@@ -347,9 +372,9 @@ def exact_miss(chain: TreeChain, plan: Plan, p_correct: np.ndarray) -> float:
     if plan.tree is not None:
         n = chain.M ** (chain.L - 1)
         m = leaves[plan.start * n:(plan.start + 1) * n]
-        for level in reversed(plan.tree):
-            m = np.stack([mix_moments(w, p, m[i * chain.M:(i + 1) * chain.M], binom)
-                          for i, (w, p) in enumerate(level)])
+        for d in range(len(plan.tree) - 1, -1, -1):
+            m = np.stack([mix_moments(w, p, m[i * chain.M:(i + 1) * chain.M], binom, d == 0)
+                          for i, (w, p) in enumerate(plan.tree[d])])
         return float(m[0, k])
     raise ValueError("their ORM-BoN with N > K has no exact score here; use mode='sampled' "
                      "or N <= K")

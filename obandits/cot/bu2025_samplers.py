@@ -351,15 +351,56 @@ def table_node_policies(chain: TreeChain, rule: str, table: np.ndarray, start: i
     return out
 
 
+@nb.njit(cache=True)
+def _pair_nb(v0, w0, v1, w1, rule, b0, b1, strength, mean_only, w_out, pi_out):
+    """Two children (the paper's M = 2): every pair of Monte-Carlo outcomes and its
+    ``pi_0`` under ``rule`` (0 tilt, 1 argmax, 2 soft; as :func:`node_policy`); with
+    ``mean_only`` only ``E[pi]`` (into ``pi_out[0]``). Returns the number of rows written."""
+    n = 0
+    acc0 = 0.0
+    for i in range(v0.shape[0]):
+        for k in range(v1.shape[0]):
+            a, b = v0[i], v1[k]
+            if rule == 1:
+                mx = max(a, b)
+                t0 = a >= mx - 1e-12 * abs(mx)
+                t1 = b >= mx - 1e-12 * abs(mx)
+                p0 = 0.5 if (t0 and t1) else (1.0 if t0 else 0.0)
+            else:
+                mx = max(a, b)
+                e0 = np.exp(strength * (a - mx))
+                e1 = np.exp(strength * (b - mx))
+                if rule == 0:
+                    e0 *= b0
+                    e1 *= b1
+                p0 = e0 / (e0 + e1)
+            ww = w0[i] * w1[k]
+            if mean_only:
+                acc0 += ww * p0
+            else:
+                w_out[n] = ww
+                pi_out[n, 0] = p0
+                pi_out[n, 1] = 1.0 - p0
+                n += 1
+    if mean_only:
+        pi_out[0, 0] = acc0
+        pi_out[0, 1] = 1.0 - acc0
+        w_out[0] = 1.0
+        n = 1
+    return n
+
+
 def node_realisations(chain: TreeChain, rule: str, reward_task: int, start: int, depth: int,
                       code: int, n_mc: int, lam: float, strength: float,
                       base: np.ndarray | None, mc_noise: bool = True,
-                      dist_cache: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+                      dist_cache: dict | None = None, mean_only: bool = False
+                      ) -> tuple[np.ndarray, np.ndarray]:
     """Every outcome ``(weights (R,), pis (R, M))`` of one node's next-state distribution over
     the Monte-Carlo noise of its ``M`` children's values (independent completions per child,
     as their per-prefix cache draws). ``lam = 0``: values are potentials, else DPRM values.
     Without ``mc_noise`` the values are exact (one outcome). ``dist_cache``: memo of the
-    children's value distributions, shared across strategies."""
+    children's value distributions, shared across strategies. ``mean_only``: just ``E[pi]``
+    (one outcome of weight 1), for values drawn afresh at every step."""
     M = chain.M
     prefix = np.empty(depth + 2, dtype=np.int64)
     prefix[0] = start
@@ -387,11 +428,20 @@ def node_realisations(chain: TreeChain, rule: str, reward_task: int, start: int,
         raise ValueError(f"N={n_mc} Monte-Carlo completions give {R} joint outcomes at a node, "
                          f"more than the {MAX_OUTCOMES} enumerated exactly; use a smaller N or "
                          f"mc_noise=False")
+    if M == 2 and (rule != "argmax" or mean_only):
+        w = np.empty(1 if mean_only else R)
+        pis = np.empty((len(w), 2))
+        b = (1.0, 1.0) if base is None else (float(base[0]), float(base[1]))
+        _pair_nb(dists[0][0], dists[0][1], dists[1][0], dists[1][1], NODE_RULES.index(rule),
+                 b[0], b[1], float(strength), mean_only, w, pis)
+        return w, pis
     vals = np.stack([g.reshape(-1) for g in np.meshgrid(*[dv[0] for dv in dists],
                                                          indexing="ij")], axis=1)
     w = np.prod(np.stack([g.reshape(-1) for g in np.meshgrid(*[dv[1] for dv in dists],
                                                               indexing="ij")], axis=1), axis=1)
     pis = node_policy(rule, vals, base, strength)
+    if mean_only:
+        return np.ones(1), (w @ pis)[None, :] / w.sum()
     if rule != "argmax":
         return w, pis
     # argmax outcomes are fixed by the set of tied best children: at most 2^M - 1 of them
