@@ -393,3 +393,133 @@ def test_sampled_agrees_with_exact_under_their_quirks():
             floor = np.sqrt(r[m] * (1 - r[m]) / n) / np.sqrt(reps)
             assert abs(mean[i, j] - r[m]) <= 4.5 * max(sd[i, j] / np.sqrt(reps), floor) + 1e-12, \
                 (r["strategy"], r["task"], m)
+
+
+# ------------------------------------------------------------------------------------------
+# Properties on random chains
+# ------------------------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as hs  # noqa: E402
+
+
+def _random_chain(seed, eps):
+    from obandits.cot.chain import TreeChain
+
+    rng = np.random.default_rng(seed)
+    high = rng.random((3, 2, 2)) < 0.5
+    high[:, :, 0] |= ~high[:, :, 1]  # every state keeps one high successor
+    w = np.where(high, 1.0, eps)
+    return TreeChain(paper_config(), high, w / w.sum(axis=2, keepdims=True),
+                     np.array([2, 2, 2, 2]))
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=hs.integers(0, 10**6), eps=hs.floats(0.01, 1.0), n_mc=hs.integers(1, 6),
+       lam=hs.floats(0.05, 5.0))
+def test_reward_values_lie_in_unit_interval(seed, eps, n_mc, lam):
+    chain = _random_chain(seed, eps)
+    for task in (0, 1):
+        for start in (0, 1):
+            for t in (ev.potential_exact_table(chain, task, start),
+                      ev.dprm_exact_table(chain, task, start, lam),
+                      ev.mc_potential_table(chain, task, start, n_mc, _state(seed)),
+                      ev.dprm_mc_table(chain, task, start, n_mc, lam, _state(seed))):
+                assert np.all(t >= -1e-12) and np.all(t <= 1 + 1e-12)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=hs.integers(0, 10**6), eps=hs.floats(0.02, 1.0), quirks=hs.booleans(),
+       N=hs.integers(1, 5))
+def test_every_plan_is_a_distribution_and_pass_grows_with_k(seed, eps, quirks, N):
+    chain = _random_chain(seed, eps)
+    rng = np.random.default_rng(seed)
+    pol = {k: rng.normal(size=(3, 2, 2)) for k in ("pretrained",) + ev.MODELS}
+    extra = QUIRKS if quirks else {}
+    prev = None
+    for K in (N, N + 2, N + 7):  # their ORM-BoN has no exact score with N > K
+        st = ev.EvalSettings(K=K, N=N, **extra)
+        b = ev._Builder(chain, st, ev.transition_arrays(pol, "theta", 1.0), "exact", _state(0),
+                        {}, rng)
+        for name in ev.STRATEGIES:
+            for task in (0, 1):
+                plan = b.build(name, task)
+                assert plan.mean_q(chain).sum() == pytest.approx(1.0)
+                if plan.mix_q is not None:
+                    np.testing.assert_allclose(plan.mix_q.sum(1), 1.0)
+                    assert plan.mix_w.sum() == pytest.approx(1.0)
+        rows = ev.score(chain, st, pol, rng, mode="exact")
+        cur = np.array([r["pass_at_k"] for r in rows])
+        assert np.all((cur >= -1e-12) & (cur <= 1 + 1e-12))
+        if prev is not None:
+            assert np.all(cur >= prev - 1e-12)
+        prev = cur
+
+
+# ------------------------------------------------------------------------------------------
+# Their quirks and conventions
+# ------------------------------------------------------------------------------------------
+
+
+def test_task1_reward_makes_task2_step_samplers_uniform():
+    """l.1337-1339 pass no task_id: TASK2 prefixes get TASK1's reward, 0 everywhere, so PRM-BoN,
+    DPRM-BoN and DPRM pick uniformly: 12.5 / 37.5 / 50 % (their seed-42 run: 12.7 / 37.5 / 49.8,
+    11.7 / 38.7 / 49.6, 13.0 / 37.4 / 49.6). Per-task rewards select TASK2's easy CoT."""
+    chain = _authors_chain()
+    pol = _policies(chain)
+    names = ("PRM-BoN", "DPRM-BoN", "DPRM")
+    for quirk in (True, False):
+        rows = ev.score(chain, ev.EvalSettings(quirk_task1_reward=quirk), pol,
+                        np.random.default_rng(0), mode="exact", strategies=names)
+        t2 = [r for r in rows if r["task"] == "TASK2"]
+        for r in t2:
+            if quirk:
+                assert (r["easy"], r["hard"], r["invalid"]) == pytest.approx((0.125, 0.375, 0.5))
+            elif r["strategy"] != "DPRM":
+                assert r["easy"] > 0.9
+
+
+def test_conventions_denominator_and_base_start():
+    chain = _authors_chain()
+    pol = _policies(chain)
+    rng = np.random.default_rng(0)
+    kw = dict(mode="exact", strategies=("Base Model", "PPO"))
+    a = ev.score(chain, ev.EvalSettings(), pol, rng, **kw)
+    s = ev.score(chain, ev.EvalSettings(denominator="solvable"), pol, rng, **kw)
+    t = ev.score(chain, ev.EvalSettings(base_start="task"), pol, rng, **kw)
+    for task in (0, 1):
+        p = rex(chain, task, ev.all_paths(chain))
+        solvable = 1 - np.prod(1 - p[p > 0])
+        for x, y in zip(a, s):
+            assert y["pass_at_k"] == pytest.approx(x["pass_at_k"] / solvable) or \
+                x["task"] != f"TASK{task + 1}"
+    from obandits.cot.chain import valid_mass
+
+    for r in t:
+        if r["strategy"] == "Base Model":
+            task = int(r["task"][-1]) - 1
+            assert r["invalid"] == pytest.approx(1 - valid_mass(chain, task))
+
+
+def test_bad_input_names_the_field():
+    chain = _authors_chain()
+    pol = _policies(chain)
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="strategies"):
+        ev.score(chain, ev.EvalSettings(), pol, rng, strategies=("ORM-BoN", "PRM-BON"))
+    with pytest.raises(ValueError, match="pretrained"):
+        ev.score(chain, ev.EvalSettings(), {"PPO": pol["PPO"]}, rng,
+                 strategies=("PPO", "GRPO-KL"))
+    with pytest.raises(ValueError, match="mode"):
+        ev.score(chain, ev.EvalSettings(), pol, rng, mode="expected")
+    with pytest.raises(ValueError, match="policies\\['PPO'\\]"):
+        ev.score(chain, ev.EvalSettings(), {**pol, "PPO": np.zeros((3, 2))}, rng)
+    for field, value in (("K", 0), ("N", 0), ("num_trials", 0), ("denominator", "some"),
+                         ("base_start", "first"), ("tau", 0.0), ("quirk_mc_cache", "yes")):
+        with pytest.raises(ValueError, match=field):
+            ev.EvalSettings(**{field: value})
+    with pytest.raises(ValueError, match="N > K"):
+        ev.score(chain, ev.EvalSettings(quirk_orm_bon_all=True, N=40), pol, rng, mode="exact",
+                 strategies=("ORM-BoN",))
+    with pytest.raises(ValueError, match="n_mc"):
+        ev.mc_potential(chain, 0, [[0, 0]], 0, _state())
