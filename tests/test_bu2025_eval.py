@@ -81,18 +81,18 @@ def test_tables_match_per_prefix_values_and_full_paths_are_exact():
 # The chain of their seed-42 run, built directly (bu2025.build_chain builds the same)
 # ------------------------------------------------------------------------------------------
 
-SEED42_HIGH = ((0, 0, 0), (0, 1, 0), (1, 0, 0), (1, 1, 1), (2, 0, 0), (2, 0, 1), (2, 1, 0))
-
-
 def _authors_chain():
-    from obandits.cot.chain import TreeChain
+    from obandits.cot.bu2025 import Bu2025Config, build_chain
 
-    high = np.zeros((3, 2, 2), dtype=bool)
-    for e in SEED42_HIGH:
-        high[e] = True
-    w = np.where(high, 1.0, 0.1)
-    return TreeChain(paper_config(), high, w / w.sum(axis=2, keepdims=True),
-                     np.array([2, 2, 2, 2]))
+    return build_chain(Bu2025Config())
+
+
+def test_seed42_chain_is_theirs():
+    """l.45-117 with seed 42: (1,1)->1 and (2,1)->0 high, (2,0) has two high edges (1/2 each)."""
+    c = _authors_chain()
+    np.testing.assert_allclose(c.P[2, 0], [0.5, 0.5])
+    np.testing.assert_allclose(c.P[1, 1], [0.1 / 1.1, 1 / 1.1])
+    np.testing.assert_allclose(c.P[2, 1], [1 / 1.1, 0.1 / 1.1])
 
 
 def _policies(chain):
@@ -149,12 +149,16 @@ def test_tas_candidate_sets_match_their_loop():
     w, members = ev.tas_candidate_sets(q, 15)
     assert w.sum() == pytest.approx(1.0) and members.sum(1).tolist() == [15] * len(w)
     rng = np.random.default_rng(5)
-    n = 4000
+    n = 3000
     missing = np.empty(n, dtype=np.int64)
+    cdf = np.cumsum(q)
     for i in range(n):
-        seen = set()
-        while len(seen) < 15:
-            seen.add(int(rng.choice(16, p=q)))
+        seen: set = set()
+        while len(seen) < 15:  # their while loop, draws taken 64 at a time
+            for x in np.minimum(np.searchsorted(cdf, rng.random(64), side="right"), 15):
+                seen.add(int(x))
+                if len(seen) == 15:
+                    break
         missing[i] = (set(range(16)) - seen).pop()
     freq = np.bincount(missing, minlength=16) / n
     prob = np.zeros(16)
@@ -499,6 +503,19 @@ def test_conventions_denominator_and_base_start():
         if r["strategy"] == "Base Model":
             task = int(r["task"][-1]) - 1
             assert r["invalid"] == pytest.approx(1 - valid_mass(chain, task))
+
+
+def test_score_reads_a_bu2025_config():
+    from obandits.cot.bu2025 import Bu2025Config
+
+    chain = _authors_chain()
+    rows = ev.score(chain, Bu2025Config.authors(scoring="exact"), _policies(chain),
+                    np.random.default_rng(0))
+    assert [r["strategy"] for r in rows] == list(ev.STRATEGIES) * 2
+    assert {r["task"] for r in rows} == {"TASK1", "TASK2"}
+    orm_bon = [r for r in rows if r["strategy"] == "ORM-BoN"]
+    assert all(r["k"] == 15 for r in orm_bon)  # the quirk is on in the authors' preset
+    assert len(ev.tidy(rows)) == 4 * len(rows)
 
 
 def test_bad_input_names_the_field():
