@@ -368,7 +368,7 @@ def test_training_agrees_with_their_code():
     instances) against ours over many seeds: the exact TASK1 / TASK2 (easy, hard, invalid)
     shares of each trained policy must agree within sampling noise (4 combined standard
     errors + 0.5 points). Ours with ``quirk_mc_cache`` (their PPO reads frozen potentials).
-    ~5 s per seed of theirs; ``BU2025_THEIR_SEEDS=100 pytest -s -m slow -k agrees`` prints the
+    ~5 s per seed of theirs (4 by default); ``BU2025_THEIR_SEEDS=100 pytest -s -m slow -k agrees`` prints the
     table of the report."""
     import contextlib
     import importlib.util
@@ -378,7 +378,7 @@ def test_training_agrees_with_their_code():
     spec = importlib.util.spec_from_file_location("bu_multi_task_tmc", AUTHORS_SCRIPT)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    n_theirs = int(os.environ.get("BU2025_THEIR_SEEDS", "8"))
+    n_theirs = int(os.environ.get("BU2025_THEIR_SEEDS", "4"))
     names = ("base",) + FINETUNE_METHODS
     theirs = {k: [] for k in names}
     for s in range(n_theirs):
