@@ -368,8 +368,8 @@ def test_training_agrees_with_their_code():
     instances) against ours over many seeds: the exact TASK1 / TASK2 (easy, hard, invalid)
     shares of each trained policy must agree within sampling noise (4 combined standard
     errors + 0.5 points). Ours with ``quirk_mc_cache`` (their PPO reads frozen potentials).
-    ~5 s per seed of theirs (4 by default); ``BU2025_THEIR_SEEDS=100 pytest -s -m slow -k agrees`` prints the
-    table of the report."""
+    ~5 s per seed of theirs (4 by default);
+    ``BU2025_THEIR_SEEDS=100 pytest -s -m slow -k agrees`` prints the table of the report."""
     import contextlib
     import importlib.util
     import io
