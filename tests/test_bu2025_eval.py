@@ -487,7 +487,7 @@ def test_conventions_denominator_and_base_start():
     chain = _authors_chain()
     pol = _policies(chain)
     rng = np.random.default_rng(0)
-    kw = dict(mode="exact", strategies=("Base Model", "PPO"))
+    kw = dict(mode="exact", strategies=("Base Model", "PPO", "ORM-TAS", "ORM-BoN"))
     a = ev.score(chain, ev.EvalSettings(), pol, rng, **kw)
     s = ev.score(chain, ev.EvalSettings(denominator="solvable"), pol, rng, **kw)
     t = ev.score(chain, ev.EvalSettings(base_start="task"), pol, rng, **kw)
@@ -500,9 +500,30 @@ def test_conventions_denominator_and_base_start():
     from obandits.cot.chain import valid_mass
 
     for r in t:
+        task = int(r["task"][-1]) - 1
         if r["strategy"] == "Base Model":
-            task = int(r["task"][-1]) - 1
             assert r["invalid"] == pytest.approx(1 - valid_mass(chain, task))
+        if r["strategy"] == "ORM-TAS":  # N=15 > 8 paths from one start: all 8 are candidates
+            s0 = chain.tasks[task][0]
+            r_own = rex(chain, task, ev.all_paths(chain))[s0 * 8:(s0 + 1) * 8]
+            e = np.exp(0.5 * r_own)
+            inv = e[r_own == 0].sum() / e.sum()
+            assert r["invalid"] == pytest.approx(inv)
+
+
+def test_ppo_table_is_shared_with_the_samplers():
+    """Their PPO, GRPO-KL and PRM-BoN read one cached TASK1 potential per prefix: a table
+    passed in is used (here a table favouring the hard first step 0 -> 1)."""
+    chain = _authors_chain()
+    t = ev.potential_exact_table(chain, 0, 0)
+    t[1, :2] = [0.0, 1.0]
+    rows = ev.score(chain, ev.EvalSettings(**QUIRKS), _policies(chain), np.random.default_rng(0),
+                    mode="sampled", strategies=("PRM-BoN",),
+                    tables={ev.potential_key(chain, 15): t})
+    assert rows[0]["hard"] == 1.0
+    with pytest.raises(ValueError, match="tables"):
+        ev.score(chain, ev.EvalSettings(**QUIRKS), _policies(chain), np.random.default_rng(0),
+                 strategies=("PRM-BoN",), tables={ev.potential_key(chain, 15): t[:2]})
 
 
 def test_score_reads_a_bu2025_config():

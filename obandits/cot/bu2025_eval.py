@@ -191,6 +191,10 @@ class _Builder:
 
     def table(self, kind: str, task: int, start: int, lam: float) -> np.ndarray:
         key = (kind, task, start, self.st.N) + ((lam,) if kind == "dprm" else ())
+        need = (self.chain.L, self.chain.M ** (self.chain.L - 1))
+        if key in self.tables and np.shape(self.tables[key]) != need:
+            raise ValueError(f"tables[{key!r}] must be a {need} prefix table, got shape "
+                             f"{np.shape(self.tables[key])}")
         if key not in self.tables:
             if not self.st.mc_noise:
                 self.tables[key] = (dprm_exact_table(self.chain, task, start, lam)
@@ -500,6 +504,14 @@ def score(chain: TreeChain, cfg, policies: dict, rng: np.random.Generator,
             rows.append(dict(strategy=name, task=f"TASK{task + 1}", k=plan.k,
                              **dict(zip(METRICS, vals))))
     return rows
+
+
+def potential_key(chain: TreeChain, N: int, task: int = 0) -> tuple:
+    """Key of a task's Monte-Carlo potential table in ``score(tables=...)``: pass bu-train's
+    PPO table (``bu2025_train.ppo_table``) as ``{potential_key(chain, cfg.N): table}`` so that
+    PPO, GRPO-KL and PRM-BoN on TASK1 read one cache, as in their run (l.629, l.736, l.894
+    all call ``potential_reward(prefix, 15, "TASK1")``)."""
+    return ("potential", task, chain.tasks[task][0], int(N))
 
 
 def tidy(rows: list[dict]) -> list[dict]:
