@@ -18,6 +18,29 @@ Reward model (their ``RewardModel``, l.938-1015)
       (1000, l.1547) is never used. Drawing every prefix once up front (a *table*, below) has
       the same distribution as their lazy cache.
 
+Samplers (l.713-936) and what the ``temperature=0.5`` they are passed (l.1295-1339; here
+``tau``) does in each -- it is never a sampling temperature; every policy samples at T = 1:
+    * GRPO-KL, ``PPOSampler.sample_path`` (l.720-748): from the task's start, step
+      ``p ∝ p_pretrained(.|o_l) exp(tau (Q - V) / beta)`` (l.741), ``Q`` = Monte-Carlo potential
+      of ``prefix + child`` with the literal 15 completions (l.736), ``V`` of the prefix (l.737,
+      cancels), ``beta = 1``; the EVALUATED task's reward (``task_id`` passed, l.1295/1331).
+      ``tau`` scales the advantage.
+    * ORM-TAS (l.756-783): ``N`` distinct candidates from the true chain from a random start
+      (``tm.sample_path``), then K draws with replacement ``∝ exp(tau Rex)`` among them (l.777,
+      no proposal weight); ``tau`` scales ``Rex <= 1``, so the draw is close to uniform over the
+      candidates.
+    * ORM-BoN (l.785-800): ``N`` candidates from the true chain, ``argsort(Rex)[::-1][:K]``;
+      with their N = 15 < K = 30 that is every candidate: 15 paths a call, no selection.
+    * PRM-BoN (l.872-903): no candidates are drawn: every child is scored by its Monte-Carlo
+      potential (``N`` completions), the best kept, ties uniform (l.897-899). No ``tau``.
+    * DPRM-BoN (l.905-936): the same with DPRM values at ``lam = tau``.
+    * DPRM (l.837-870): ``p ∝ exp(tau * DPRM)`` with DPRM at ``lam = tau``, i.e. ``p ∝ mean
+      exp(tau Rex)`` over the child's completions: no base-policy factor; with ``tau = 0.5`` and
+      ``Rex <= 1`` a step is within [0.38, 0.62] of uniform.
+    * The five inference samplers never pass ``task_id`` to the reward model (l.774, 794, 824,
+      859, 894, 927): TASK2's rows are scored with TASK1's reward, which is 0 on every TASK2
+      prefix, so PRM-BoN / DPRM-BoN / DPRM pick uniformly on TASK2 (``quirk_task1_reward``).
+
 Prefix tables: for a start state, the prefix of depth ``d`` (states at layers ``0..d``) has
 code ``c`` in ``[0, M^d)``: its states at layers ``1..d`` read as base-``M`` digits, most
 significant first. A table is ``(L, M^(L-1))``; row ``d`` is meaningful for ``c < M^d``.
