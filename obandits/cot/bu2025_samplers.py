@@ -400,6 +400,9 @@ def _pair_nb(v0, w0, v1, w1, rule, b0, b1, strength, mean_only, w_out, pi_out):
             ww = w0[i] * w1[k]
             if mean_only:
                 acc0 += ww * p0
+            elif rule == 1:  # three outcomes: child 0 best, child 1 best, a tie
+                o = 0 if p0 == 1.0 else (1 if p0 == 0.0 else 2)
+                w_out[o] += ww
             else:
                 w_out[n] = ww
                 pi_out[n, 0] = p0
@@ -410,6 +413,11 @@ def _pair_nb(v0, w0, v1, w1, rule, b0, b1, strength, mean_only, w_out, pi_out):
         pi_out[0, 1] = 1.0 - acc0
         w_out[0] = 1.0
         n = 1
+    elif rule == 1:
+        for o, p0 in enumerate((1.0, 0.0, 0.5)):
+            pi_out[o, 0] = p0
+            pi_out[o, 1] = 1.0 - p0
+        n = 3
     return n
 
 
@@ -451,13 +459,14 @@ def node_realisations(chain: TreeChain, rule: str, reward_task: int, start: int,
         raise ValueError(f"N={n_mc} Monte-Carlo completions give {R} joint outcomes at a node, "
                          f"more than the {MAX_OUTCOMES} enumerated exactly; use a smaller N or "
                          f"mc_noise=False")
-    if M == 2 and (rule != "argmax" or mean_only):
-        w = np.empty(1 if mean_only else R)
+    if M == 2:
+        w = np.zeros(1 if mean_only else (3 if rule == "argmax" else R))
         pis = np.empty((len(w), 2))
         b = (1.0, 1.0) if base is None else (float(base[0]), float(base[1]))
         _pair_nb(dists[0][0], dists[0][1], dists[1][0], dists[1][1], NODE_RULES.index(rule),
                  b[0], b[1], float(strength), mean_only, w, pis)
-        return w, pis
+        keep = w > 0
+        return w[keep], pis[keep]
     vals = np.stack([g.reshape(-1) for g in np.meshgrid(*[dv[0] for dv in dists],
                                                          indexing="ij")], axis=1)
     w = np.prod(np.stack([g.reshape(-1) for g in np.meshgrid(*[dv[1] for dv in dists],
