@@ -552,6 +552,8 @@ def test_bad_input_names_the_field():
         ev.score(chain, ev.EvalSettings(), pol, rng, mode="expected")
     with pytest.raises(ValueError, match="policies\\['PPO'\\]"):
         ev.score(chain, ev.EvalSettings(), {**pol, "PPO": np.zeros((3, 2))}, rng)
+    with pytest.raises(ValueError, match="policies\\['PPO'\\]"):
+        ev.score(chain, ev.EvalSettings(), {**pol, "PPO": np.zeros((3, 2, 3))}, rng)
     for field, value in (("K", 0), ("N", 0), ("num_trials", 0), ("denominator", "some"),
                          ("base_start", "first"), ("tau", 0.0), ("quirk_mc_cache", "yes")):
         with pytest.raises(ValueError, match=field):
@@ -561,3 +563,26 @@ def test_bad_input_names_the_field():
                  strategies=("ORM-BoN",))
     with pytest.raises(ValueError, match="n_mc"):
         ev.mc_potential(chain, 0, [[0, 0]], 0, _state())
+
+
+@pytest.mark.parametrize("quirks", [False, True])
+def test_three_successors_sampled_agrees_with_exact(quirks):
+    """M = 3 takes the general (not two-child) paths of the node rules and moments."""
+    from obandits.cot.chain import ChainConfig
+
+    chain = build_chain(ChainConfig(L=3, M0=2, M=3, C_size=1, eps=0.3, tasks=((0, 0), (1, 1)),
+                                    easy_paths=((0, 0, 0), (1, 0, 1)), structure_seed=1))
+    rng = np.random.default_rng(4)
+    pol = {k: rng.normal(size=chain.P.shape) for k in ("pretrained",) + ev.MODELS}
+    st = ev.EvalSettings(num_trials=80, K=6, N=3, **(QUIRKS if quirks else {}))
+    exact = ev.score(chain, st, pol, rng, mode="exact")
+    reps = 25
+    runs = np.array([[[r[m] for m in ev.METRICS] for r in ev.score(chain, st, pol, rng)]
+                     for _ in range(reps)])
+    mean, sd = runs.mean(0), runs.std(0, ddof=1)
+    for i, r in enumerate(exact):
+        for j, m in enumerate(ev.METRICS):
+            n = st.num_trials * (1 if m == "pass_at_k" else r["k"])
+            floor = np.sqrt(r[m] * (1 - r[m]) / n / reps)
+            tol = 4.5 * (max(sd[i, j] / np.sqrt(reps), floor) if quirks else floor)
+            assert abs(mean[i, j] - r[m]) <= tol + 1e-12, (r["strategy"], r["task"], m)

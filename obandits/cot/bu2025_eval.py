@@ -495,6 +495,10 @@ def score(chain: TreeChain, cfg, policies: dict, rng: np.random.Generator,
         raise ValueError(f"policies lacks {missing} (needed by the strategies scored); "
                          f"given: {sorted(policies)}")
     Qs = transition_arrays({m: policies[m] for m in need}, policy_kind, st.temperature)
+    for m, Q in Qs.items():
+        if Q.shape != chain.P.shape or not np.all(np.isfinite(Q)):
+            raise ValueError(f"policies[{m!r}] must be a finite array of the chain's shape "
+                             f"{chain.P.shape}, got shape {Q.shape}")
     state = state_from_sequence(np.random.SeedSequence(int(rng.integers(2**63))))
     b = _Builder(chain, st, Qs, mode, state, {} if tables is None else tables, rng)
     paths = all_paths(chain)
