@@ -291,8 +291,8 @@ def test_group_variant_is_posttrain(pretrained, inst):
                                  ("RAFT", "raft", 0)]:
         st = _state(9)
         got = bt.finetune_state(CHAIN, pretrained, method, cfg, st.copy(), inst)
-        run = post_train(CHAIN, pretrained, inst, RLConfig(method=name, iters=30, group=4,
-                                                           lr=0.05, clip=0.2, epochs=3,
+        run = post_train(CHAIN, pretrained, inst, RLConfig(method=name, iters=30, n_rollouts=4,
+                                                           lr=0.05, clip_eps=0.2, ppo_epochs=3,
                                                            reject=reject), st.copy())
         np.testing.assert_array_equal(got, run.theta)
 

@@ -237,8 +237,8 @@ def finetune_state(chain: TreeChain, theta0: np.ndarray, method: str, cfg: Bu202
     start, target = chain.tasks[TASK1]
     if cfg.rl_variant == "group":
         rl = RLConfig(method=GROUP_METHOD[method], iters=cfg.finetune_iterations,
-                      group=cfg.n_rollouts, lr=cfg.finetune_lr, clip=cfg.clip_eps,
-                      epochs=cfg.ppo_epochs,
+                      n_rollouts=cfg.n_rollouts, lr=cfg.finetune_lr, clip_eps=cfg.clip_eps,
+                      ppo_epochs=cfg.ppo_epochs,
                       reject=cfg.rej_threshold if method == "Reinforce-rej" else 0,
                       snap_every=cfg.finetune_iterations)
         run = post_train(chain, theta, reward, rl, state)
