@@ -354,6 +354,102 @@ def _pop(mean, child, sib, root, stack):
     return r
 
 
+@nb.njit(cache=True, inline="always")
+def _classes_new(K):
+    """Empty count classes over ``K`` arms: per arm its heap links (``child``, ``sib``) and
+    class ``slot``; a work ``stack``; per class slot its count, root arm, ``n^{-1/2}``, size and
+    list links (``prv``/``nxt``, sorted by count, -1 at the ends); the ``free`` slots. ``K + 1``
+    slots: the new class is made before the old one (maybe emptied) is freed."""
+    return (np.full(K, -1, np.int64), np.full(K, -1, np.int64), np.full(K, -1, np.int64),
+            np.empty(K, np.int64), np.zeros(K + 1, np.int64), np.full(K + 1, -1, np.int64),
+            np.zeros(K + 1), np.zeros(K + 1, np.int64), np.full(K + 1, -1, np.int64),
+            np.full(K + 1, -1, np.int64), np.arange(K, -1, -1))
+
+
+@nb.njit(cache=True, inline="always")
+def _class_move(k, d, r_k, n, s, mean, top, child, sib, slot, c_n, c_root, c_isn, c_size, prv,
+                nxt, free, head, tail, nfree):
+    """Arm ``k``, just taken out of class slot ``d`` (-1: its first pull), adds the reward
+    ``r_k`` to its statistics and joins the class of its new count: the next slot after ``d``
+    or a new one right after it; an emptied ``d`` is unlinked and freed. ``top`` (the largest
+    mean so far) takes the new mean. Returns ``(head, tail, nfree, top)``."""
+    n[k] += 1.0
+    s[k] += r_k
+    mean[k] = s[k] / n[k]
+    top = max(top, mean[k])
+    n_k = n[k]
+    cnt = np.int64(n_k)
+    if d >= 0:
+        c_size[d] -= 1
+    e = head if d < 0 else nxt[d]
+    if e < 0 or c_n[e] != cnt:  # no arm has this count yet: a new slot after `d`
+        nfree -= 1
+        e = free[nfree]
+        c_n[e] = cnt
+        c_root[e] = -1
+        c_size[e] = 0
+        c_isn[e] = 1.0 / np.sqrt(n_k)
+        nx = head if d < 0 else nxt[d]
+        prv[e] = d
+        nxt[e] = nx
+        if d < 0:
+            head = e
+        else:
+            nxt[d] = e
+        if nx < 0:
+            tail = e
+        else:
+            prv[nx] = e
+    slot[k] = e
+    c_size[e] += 1
+    c_root[e] = k if c_root[e] < 0 else _meld(mean, child, sib, c_root[e], k)
+    if d >= 0 and c_root[d] < 0:  # the old class emptied: unlink and free its slot
+        if prv[d] < 0:
+            head = nxt[d]
+        else:
+            nxt[prv[d]] = nxt[d]
+        if nxt[d] < 0:
+            tail = prv[d]
+        else:
+            prv[nxt[d]] = prv[d]
+        free[nfree] = d
+        nfree += 1
+    return head, tail, nfree, top
+
+
+@nb.njit(cache=True)
+def _heap_remove(mean, child, sib, root, x, stack, buf):
+    """Remove arm ``x`` from the pairing heap rooted at ``root`` (``x`` need not be the root):
+    the other arms are collected and melded anew, ``O(size)``; returns the new root (-1 if
+    empty). Only after a step that had to fall back to the full scan, which may pick an arm
+    below its class's root."""
+    if x == root:
+        return _pop(mean, child, sib, root, stack)
+    top = 1
+    stack[0] = root
+    nb_ = 0
+    while top > 0:
+        top -= 1
+        a = stack[top]
+        c = child[a]
+        while c >= 0:
+            stack[top] = c
+            top += 1
+            c = sib[c]
+        if a != x:
+            buf[nb_] = a
+            nb_ += 1
+    child[x] = -1
+    sib[x] = -1
+    for j in range(nb_):
+        child[buf[j]] = -1
+        sib[buf[j]] = -1
+    r = buf[0]
+    for j in range(1, nb_):
+        r = _meld(mean, child, sib, r, buf[j])
+    return r
+
+
 @nb.njit(cache=True, nogil=True)
 def _ucb1_classes(st, phi, mu, bern, T, ckpt, out, alpha, picks):
     """UCB1 (the same pulls, bit for bit, as :func:`_ucb1`) with an argmax sublinear in ``K``.
@@ -373,23 +469,11 @@ def _ucb1_classes(st, phi, mu, bern, T, ckpt, out, alpha, picks):
     n = np.zeros(K)
     s = np.zeros(K)
     mean = np.zeros(K)
-    child = np.full(K, -1, np.int64)
-    sib = np.full(K, -1, np.int64)
-    stack = np.empty(K, np.int64)
-    # Class slots in a list sorted by count (prv/nxt, -1 at the ends): count, root arm,
-    # n^{-1/2}. A pulled arm moves to the next slot or to a new one just after its own.
-    # K + 1 slots: the new class is made before the old one (maybe emptied) is freed.
-    c_n = np.zeros(K + 1, np.int64)
-    c_root = np.full(K + 1, -1, np.int64)
-    c_isn = np.zeros(K + 1)
-    prv = np.full(K + 1, -1, np.int64)
-    nxt = np.full(K + 1, -1, np.int64)
+    child, sib, slot, stack, c_n, c_root, c_isn, c_size, prv, nxt, free = _classes_new(K)
     head = -1  # fewest pulls
     tail = -1  # most pulls
-    free = np.arange(K, -1, -1)
     nfree = K + 1
-    slot = np.full(K, -1, np.int64)  # each arm's class slot
-    top = 1.0 if bern else arm_mu.max()  # no mean exceeds it
+    top = -np.inf  # the largest mean so far: no current mean exceeds it
     reg = 0.0
     ci = 0
     for t in range(T):
@@ -424,42 +508,9 @@ def _ucb1_classes(st, phi, mu, bern, T, ckpt, out, alpha, picks):
         else:
             r_k = arm_mu[k]
         reg += mu_star - arm_mu[k]
-        n[k] += 1.0
-        s[k] += r_k
-        mean[k] = s[k] / n[k]
-        cnt = np.int64(n[k])
-        after = d  # the new class sits right after the old one (or first)
-        e = head if d < 0 else nxt[d]
-        if e < 0 or c_n[e] != cnt:  # no arm has this count yet: a new slot after `after`
-            nfree -= 1
-            e = free[nfree]
-            c_n[e] = cnt
-            c_root[e] = -1
-            c_isn[e] = 1.0 / np.sqrt(n[k])
-            nx = head if after < 0 else nxt[after]
-            prv[e] = after
-            nxt[e] = nx
-            if after < 0:
-                head = e
-            else:
-                nxt[after] = e
-            if nx < 0:
-                tail = e
-            else:
-                prv[nx] = e
-        slot[k] = e
-        c_root[e] = k if c_root[e] < 0 else _meld(mean, child, sib, c_root[e], k)
-        if d >= 0 and c_root[d] < 0:  # the old class emptied: unlink and free its slot
-            if prv[d] < 0:
-                head = nxt[d]
-            else:
-                nxt[prv[d]] = nxt[d]
-            if nxt[d] < 0:
-                tail = prv[d]
-            else:
-                prv[nxt[d]] = prv[d]
-            free[nfree] = d
-            nfree += 1
+        head, tail, nfree, top = _class_move(k, d, r_k, n, s, mean, top, child, sib, slot, c_n,
+                                             c_root, c_isn, c_size, prv, nxt, free, head, tail,
+                                             nfree)
         if ci < ckpt.shape[0] and t + 1 == ckpt[ci]:
             out[ci] = reg
             ci += 1
@@ -491,6 +542,27 @@ def ucb1_classes_exact(mu: np.ndarray, phi: np.ndarray, bern: bool, T: int, alph
         if len(diffs) and diffs.min() - 2.0 * (T + 1) * eps <= rounding:
             return False
     return True
+
+
+# Fewest arms for KL-UCB's count classes: one core, 4 repetitions, partition m=3 gap 0.2,
+# classes / scan per pull: K=2 0.90x, 3 1.08x, 9 1.73x, 64 6.1x, 256 60x, 4096 385x (the scan
+# solves the KL index of every arm whose Pinsker bound beats the best so far; docs/speed.md).
+KLUCB_CLASSES_MIN_K = 4
+
+
+def klucb_gap_half(mu: np.ndarray, bern: bool, T: int) -> float | None:
+    """Half the least distance between the means of two arms of one count class with
+    different rewards (for :func:`_klucb_classes`), or None when rounding could bring them
+    closer than that (the scan runs). Bernoulli sums: 0 (the kernel uses ``0.5 / n``).
+    Deterministic rewards: a mean of ``n`` rewards ``mu`` is within ``(T + 1) 2^-52`` of
+    ``mu``, so distinct levels stay ``min gap - 2 (T + 1) 2^-52`` apart; one level: inf."""
+    if bern:
+        return 0.0
+    diffs = np.diff(np.unique(mu))
+    if len(diffs) == 0:
+        return np.inf
+    least = diffs.min() - 2.0 * (T + 1) * 2.0 ** -52
+    return 0.5 * least if least > 0.0 else None
 
 
 def ucb1_lanes(K: int, reps: int, threads: int) -> int:
@@ -548,8 +620,41 @@ def kl_ucb_index(mean, n, level):
     return q
 
 
+@nb.njit(cache=True, inline="always")
+def _klucb_level(t, c):
+    """KL-UCB's exploration level ``log t + c log log t`` (``log t`` while ``log t <= 1``,
+    never below 0) and the Pinsker slack ``sqrt(level / 2)``."""
+    lt = np.log(t)
+    level = lt + c * np.log(lt) if lt > 1.0 else lt
+    level = max(level, 0.0)
+    return level, np.sqrt(level / 2.0)
+
+
+@nb.njit(cache=True, inline="always")
+def _klucb_scan(s, n, pinsker, level, h):
+    """KL-UCB's argmax over every arm: the first arm of largest Pinsker bound
+    ``min(mean + h n^{-1/2}, 1)`` (>= the KL index) gets its exact index, then, in arm order,
+    every other arm whose bound exceeds the best so far; ties to the lowest arm."""
+    k = 0
+    for a in range(n.shape[0]):
+        pinsker[a] = min(s[a] / n[a] + h / np.sqrt(n[a]), 1.0)
+        if pinsker[a] > pinsker[k]:
+            k = a
+    best = kl_ucb_index(s[k] / n[k], n[k], level)
+    kbest = k
+    for a in range(n.shape[0]):
+        if a != k and pinsker[a] > best:
+            idx = kl_ucb_index(s[a] / n[a], n[a], level)
+            if idx > best or (idx == best and a < kbest):
+                best = idx
+                kbest = a
+    return kbest
+
+
 @nb.njit(cache=True, nogil=True)
-def _klucb(st, phi, mu, bern, T, ckpt, out, c):
+def _klucb(st, phi, mu, bern, T, ckpt, out, c, picks):
+    """KL-UCB with the argmax over every arm (:func:`_klucb_scan`); ``picks`` (length ``T``,
+    or 0) receives the pulled arms, for the tests."""
     K = phi.shape[0]
     arm_mu, mu_star = _arm_means(phi, mu)
     n = np.zeros(K)
@@ -561,28 +666,126 @@ def _klucb(st, phi, mu, bern, T, ckpt, out, c):
         if t < K:
             k = t
         else:
-            lt = np.log(t)
-            level = lt + c * np.log(lt) if lt > 1.0 else lt
-            level = max(level, 0.0)
-            h = np.sqrt(level / 2.0)
-            k = 0
-            for a in range(K):
-                pinsker[a] = min(s[a] / n[a] + h / np.sqrt(n[a]), 1.0)
-                if pinsker[a] > pinsker[k]:
-                    k = a
-            best = kl_ucb_index(s[k] / n[k], n[k], level)
-            kbest = k
-            # Exact indices only for arms whose Pinsker bound can beat the best so far.
-            for a in range(K):
-                if a != k and pinsker[a] > best:
-                    idx = kl_ucb_index(s[a] / n[a], n[a], level)
-                    if idx > best or (idx == best and a < kbest):
-                        best = idx
-                        kbest = a
-            k = kbest
+            level, h = _klucb_level(t, c)
+            k = _klucb_scan(s, n, pinsker, level, h)
+        if picks.shape[0] > 0:
+            picks[t] = k
         r, reg, ci = _pull(st, arm_mu[k], mu_star, bern, reg, t + 1, ckpt, ci, out)
         n[k] += 1.0
         s[k] += r
+
+
+# Margin on kl(p, q) - level/n beyond kl_ucb_index's own tolerance (1e-8 on the same
+# difference) and the rounding of _kl_bern (about 1e-14): see _klucb_classes.
+_KL_MARGIN = 2e-8
+
+
+@nb.njit(cache=True, inline="always")
+def _kl_cut(p, b):
+    """A target (level / n) below which every KL index kl_ucb_index computes for a mean <=
+    ``p`` is below ``b``: ``kl(p, b - 1e-12)`` less kl_ucb_index's tolerance (it stops with
+    ``kl(mean, q) - target <= 1e-8``) and _kl_bern's rounding (about 1e-13): kl decreases in
+    p below q and increases in q above p. -inf (no cut) when ``p >= b - 1e-12``."""
+    q = b - 1e-12
+    return _kl_bern(p, q) - _KL_MARGIN if p < q else -np.inf
+
+
+@nb.njit(cache=True, nogil=True)
+def _klucb_classes(st, phi, mu, bern, T, ckpt, out, c, gap_half, picks, info):
+    """KL-UCB (the same pulls, bit for bit, as :func:`_klucb`) with an argmax over pull-count
+    classes, kept as in :func:`_ucb1_classes`: within a class (one ``n``) the KL index is
+    increasing in the mean and the order does not depend on ``t``, so each class's best arm
+    is its heap root, and only roots get an exact index (a Newton solve), the most-pulled
+    class first, then by count upwards.
+
+    Exact, not trusted: the scan's result is the first arm of largest computed index among
+    the arms it evaluates, and every step checks, else runs the scan itself (``info[0]``
+    counts those steps, ``info[1]`` the Newton solves):
+
+    - a class is skipped, or the walk stops, only when no mean up to the root's (``top``,
+      the largest mean so far, for every later class) can reach the best index ``B``: its
+      Pinsker sum ``mean + sqrt(level / (2n))`` is below ``B`` (kl_ucb_index never returns
+      more than that sum, computed the same way), or ``level / n`` is below :func:`_kl_cut`;
+    - arms of a class with the root's mean have the root's index and higher arm numbers; an
+      arm of a lower mean has mean <= ``p2`` (root's mean less half the least gap: ``0.5/n``
+      for Bernoulli sums, ``gap_half`` for deterministic rewards), checked as above;
+    - the scan evaluates the winner ``a`` exactly when its Pinsker bound exceeds its index (or
+      both are 1): only an arm evaluated before it with the same index could stop it then.
+
+    ``picks`` (length ``T``, or 0) receives the pulled arms; ``info`` (length 2, or 0)."""
+    K = phi.shape[0]
+    arm_mu, mu_star = _arm_means(phi, mu)
+    n = np.zeros(K)
+    s = np.zeros(K)
+    mean = np.zeros(K)
+    pinsker = np.zeros(K)
+    buf = np.empty(K, np.int64)
+    child, sib, slot, stack, c_n, c_root, c_isn, c_size, prv, nxt, free = _classes_new(K)
+    done = np.empty(K + 1, np.int64)  # slots whose root got an exact index this step
+    head = -1
+    tail = -1
+    nfree = K + 1
+    top = -np.inf
+    fallbacks = 0
+    solves = 0
+    reg = 0.0
+    ci = 0
+    for t in range(T):
+        d = -1
+        if t < K:
+            k = t
+        else:
+            level, h = _klucb_level(t, c)
+            k = c_root[tail]
+            b = kl_ucb_index(mean[k], n[k], level)
+            done[0] = tail
+            nd = 1
+            cut = _kl_cut(top, b)
+            e = head
+            while e != tail:
+                r = c_root[e]
+                target = level / n[r]
+                x = np.sqrt(target / 2.0)  # as kl_ucb_index's bound
+                if top + x < b or target < cut:
+                    break  # and every later class: smaller target, same top
+                if not (mean[r] + x < b or target < _kl_cut(mean[r], b)):
+                    idx = kl_ucb_index(mean[r], n[r], level)
+                    if idx > b or (idx == b and r < k):
+                        b = idx
+                        k = r
+                        cut = _kl_cut(top, b)
+                    done[nd] = e
+                    nd += 1
+                e = nxt[e]
+            solves += nd
+            ok = True
+            for j in range(nd):
+                e = done[j]
+                if c_size[e] > 1:
+                    r = c_root[e]
+                    p2 = mean[r] - (0.5 / n[r] if bern else gap_half)
+                    target = level / n[r]
+                    if p2 >= 0.0 and not (p2 + np.sqrt(target / 2.0) < b
+                                          or target < _kl_cut(p2, b)):
+                        ok = False
+                        break
+            if ok:
+                pk = min(s[k] / n[k] + h / np.sqrt(n[k]), 1.0)
+                ok = pk > b or (pk == b and b >= 1.0)
+            if not ok:
+                k = _klucb_scan(s, n, pinsker, level, h)
+                fallbacks += 1
+            d = slot[k]
+            c_root[d] = _heap_remove(mean, child, sib, c_root[d], k, stack, buf)
+        if picks.shape[0] > 0:
+            picks[t] = k
+        r_k, reg, ci = _pull(st, arm_mu[k], mu_star, bern, reg, t + 1, ckpt, ci, out)
+        head, tail, nfree, top = _class_move(k, d, r_k, n, s, mean, top, child, sib, slot, c_n,
+                                             c_root, c_isn, c_size, prv, nxt, free, head, tail,
+                                             nfree)
+    if info.shape[0] >= 2:
+        info[0] += fallbacks
+        info[1] += solves
 
 
 @nb.njit(cache=True, nogil=True)
@@ -709,10 +912,14 @@ def _run_reps(learner, phi, mu, cdf, bern, T, ckpt, states, out, threads):
             jobs.append((_ucb1, (states[lo:hi].copy(), phi[lo:hi], mu[lo:hi], bern, T, ckpt,
                                  out[lo:hi], alpha, ucb1_mode(phi.shape[1], hi - lo))))
     else:
+        none = np.zeros(0, np.int64)
         for r in range(R):
             args = (states[r].copy(), phi[r], mu[r], bern, T, ckpt, out[r])
-            if learner.name == "kl-ucb":
-                jobs.append((_klucb, args + (c,)))
+            gap_half = klucb_gap_half(mu[r], bern, T) if learner.name == "kl-ucb" else None
+            if gap_half is not None and phi.shape[1] >= KLUCB_CLASSES_MIN_K:
+                jobs.append((_klucb_classes, args + (c, gap_half, none, none)))
+            elif learner.name == "kl-ucb":
+                jobs.append((_klucb, args + (c, none)))
             elif learner.name == "thompson":
                 jobs.append((_thompson, args))
             elif learner.name == "uniform":
