@@ -470,6 +470,9 @@ def _ucb1_classes(st, phi, mu, bern, T, ckpt, out, alpha, picks):
     s = np.zeros(K)
     mean = np.zeros(K)
     child, sib, slot, stack, c_n, c_root, c_isn, c_size, prv, nxt, free = _classes_new(K)
+    # Class slots in a list sorted by count (prv/nxt, -1 at the ends): count, root arm,
+    # n^{-1/2}. A pulled arm moves to the next slot or to a new one just after its own.
+    # K + 1 slots: the new class is made before the old one (maybe emptied) is freed.
     head = -1  # fewest pulls
     tail = -1  # most pulls
     nfree = K + 1
@@ -508,9 +511,43 @@ def _ucb1_classes(st, phi, mu, bern, T, ckpt, out, alpha, picks):
         else:
             r_k = arm_mu[k]
         reg += mu_star - arm_mu[k]
-        head, tail, nfree, top = _class_move(k, d, r_k, n, s, mean, top, child, sib, slot, c_n,
-                                             c_root, c_isn, c_size, prv, nxt, free, head, tail,
-                                             nfree)
+        n[k] += 1.0
+        s[k] += r_k
+        mean[k] = s[k] / n[k]
+        top = max(top, mean[k])
+        cnt = np.int64(n[k])
+        after = d  # the new class sits right after the old one (or first)
+        e = head if d < 0 else nxt[d]
+        if e < 0 or c_n[e] != cnt:  # no arm has this count yet: a new slot after `after`
+            nfree -= 1
+            e = free[nfree]
+            c_n[e] = cnt
+            c_root[e] = -1
+            c_isn[e] = 1.0 / np.sqrt(n[k])
+            nx = head if after < 0 else nxt[after]
+            prv[e] = after
+            nxt[e] = nx
+            if after < 0:
+                head = e
+            else:
+                nxt[after] = e
+            if nx < 0:
+                tail = e
+            else:
+                prv[nx] = e
+        slot[k] = e
+        c_root[e] = k if c_root[e] < 0 else _meld(mean, child, sib, c_root[e], k)
+        if d >= 0 and c_root[d] < 0:  # the old class emptied: unlink and free its slot
+            if prv[d] < 0:
+                head = nxt[d]
+            else:
+                nxt[prv[d]] = nxt[d]
+            if nxt[d] < 0:
+                tail = prv[d]
+            else:
+                prv[nxt[d]] = prv[d]
+            free[nfree] = d
+            nfree += 1
         if ci < ckpt.shape[0] and t + 1 == ckpt[ci]:
             out[ci] = reg
             ci += 1
