@@ -309,145 +309,151 @@ def _ucb1(sts, phi, mu, bern, T, ckpt, out, alpha, mode):
             ci += 1
 
 
-@nb.njit(cache=True, inline="always")
-def _above(mean, a, b):
-    """Arm ``a`` ranks above arm ``b`` in their count class: higher mean, ties to the lower
-    index (the scan's tie rule)."""
-    return mean[a] > mean[b] or (mean[a] == mean[b] and a < b)
-
-
-@nb.njit(cache=True, inline="always")
-def _meld(mean, child, sib, a, b):
-    """Pairing-heap meld of the heaps rooted at arms ``a`` and ``b``: returns the new root."""
-    if _above(mean, b, a):
-        a, b = b, a
-    sib[b] = child[a]
-    child[a] = b
-    return a
-
-
-@nb.njit(cache=True, inline="always")
-def _pop(mean, child, sib, root, stack):
-    """Remove ``root`` from its pairing heap (two-pass pairing): returns the new root, -1 if
-    the heap is empty."""
-    c = child[root]
-    child[root] = -1
-    top = 0
-    while c >= 0:  # first pass: meld the children in pairs, left to right
-        a = c
-        b = sib[a]
-        if b < 0:
-            sib[a] = -1
-            stack[top] = a
-            top += 1
-            break
-        c = sib[b]
-        sib[a] = -1
-        sib[b] = -1
-        stack[top] = _meld(mean, child, sib, a, b)
-        top += 1
-    if top == 0:
-        return -1
-    r = stack[top - 1]
-    for j in range(top - 2, -1, -1):  # second pass: right to left
-        r = _meld(mean, child, sib, stack[j], r)
-    return r
+# The count classes' state is one int64 array (rows below, K + 1 columns) and one float64
+# array (arm statistics, and n^{-1/2} per class slot), so the inlined helpers take two arrays:
+# Numba adds refcount operations for each array argument of an inlined call, every step (the
+# class update through 14 separate arrays made UCB1 2x slower at K=4096).
+# Per arm: heap links (first child, next sibling, `up`: the parent of a first child, else the
+# left sibling, -1 at a root), class slot; per class slot: count, root arm, size, list links
+# sorted by count (-1 at the ends); the free slots; two work lists. K + 1 slots: the new
+# class is made before the old one (maybe emptied) is freed.
+_CHILD, _SIB, _UP, _SLOT, _CN, _ROOT, _SIZE, _PRV, _NXT, _FREE, _STACK, _BUF = range(12)
+_N, _S, _MEAN, _ISN = range(4)
 
 
 @nb.njit(cache=True, inline="always")
 def _classes_new(K):
-    """Empty count classes over ``K`` arms: per arm its heap links (``child``, ``sib``) and
-    class ``slot``; a work ``stack``; per class slot its count, root arm, ``n^{-1/2}``, size and
-    list links (``prv``/``nxt``, sorted by count, -1 at the ends); the ``free`` slots. ``K + 1``
-    slots: the new class is made before the old one (maybe emptied) is freed."""
-    return (np.full(K, -1, np.int64), np.full(K, -1, np.int64), np.full(K, -1, np.int64),
-            np.empty(K, np.int64), np.zeros(K + 1, np.int64), np.full(K + 1, -1, np.int64),
-            np.zeros(K + 1), np.zeros(K + 1, np.int64), np.full(K + 1, -1, np.int64),
-            np.full(K + 1, -1, np.int64), np.arange(K, -1, -1))
+    """Empty count classes over ``K`` arms: ``(cl, fl)``, and ``head, tail, nfree``."""
+    cl = np.full((12, K + 1), -1, np.int64)
+    for e in range(K + 1):  # loops, not slice assignments (compile time)
+        cl[_CN, e] = 0
+        cl[_SIZE, e] = 0
+        cl[_FREE, e] = K - e
+    return cl, np.zeros((4, K + 1)), -1, -1, K + 1
 
 
 @nb.njit(cache=True, inline="always")
-def _class_move(k, d, r_k, n, s, mean, top, child, sib, slot, c_n, c_root, c_isn, c_size, prv,
-                nxt, free, head, tail, nfree):
+def _above(fl, a, b):
+    """Arm ``a`` ranks above arm ``b`` in their count class: higher mean, ties to the lower
+    index (the scan's tie rule)."""
+    ma, mb = fl[_MEAN, a], fl[_MEAN, b]
+    return (ma > mb) | ((ma == mb) & (a < b))  # no short circuit: selects, not branches
+
+
+@nb.njit(cache=True, inline="always")
+def _meld(fl, cl, a, b):
+    """Pairing-heap meld of the heaps rooted at arms ``a`` and ``b``: returns the new root."""
+    up = _above(fl, b, a)
+    a, b = (b if up else a), (a if up else b)  # selects: the outcome is unpredictable
+    c = cl[_CHILD, a]
+    cl[_SIB, b] = c
+    if c >= 0:
+        cl[_UP, c] = b
+    cl[_UP, b] = a
+    cl[_CHILD, a] = b
+    return a
+
+
+@nb.njit(cache=True, inline="always")
+def _pop(fl, cl, root):
+    """Remove ``root`` from its pairing heap (two-pass pairing): returns the new root, -1 if
+    the heap is empty."""
+    c = cl[_CHILD, root]
+    cl[_CHILD, root] = -1
+    top = 0
+    while c >= 0:  # first pass: meld the children in pairs, left to right
+        a = c
+        b = cl[_SIB, a]
+        if b < 0:
+            cl[_SIB, a] = -1
+            cl[_STACK, top] = a
+            top += 1
+            break
+        c = cl[_SIB, b]
+        cl[_SIB, a] = -1
+        cl[_SIB, b] = -1
+        cl[_STACK, top] = _meld(fl, cl, a, b)
+        top += 1
+    if top == 0:
+        return -1
+    r = cl[_STACK, top - 1]
+    for j in range(top - 2, -1, -1):  # second pass: right to left
+        r = _meld(fl, cl, cl[_STACK, j], r)
+    cl[_UP, r] = -1
+    return r
+
+
+@nb.njit(cache=True, inline="always")
+def _heap_delete(fl, cl, root, x):
+    """Remove arm ``x`` from the pairing heap rooted at ``root`` (``x`` anywhere in it): its
+    subtree is cut out, its children paired, the result melded back. Returns the new root."""
+    if x == root:
+        return _pop(fl, cl, root)
+    u = cl[_UP, x]
+    nx = cl[_SIB, x]
+    if cl[_CHILD, u] == x:
+        cl[_CHILD, u] = nx
+    else:
+        cl[_SIB, u] = nx
+    if nx >= 0:
+        cl[_UP, nx] = u
+    cl[_SIB, x] = -1
+    sub = _pop(fl, cl, x)
+    if sub < 0:
+        return root
+    r = _meld(fl, cl, root, sub)
+    cl[_UP, r] = -1
+    return r
+
+
+@nb.njit(cache=True, inline="always")
+def _class_move(fl, cl, k, d, r_k, top, head, tail, nfree):
     """Arm ``k``, just taken out of class slot ``d`` (-1: its first pull), adds the reward
     ``r_k`` to its statistics and joins the class of its new count: the next slot after ``d``
     or a new one right after it; an emptied ``d`` is unlinked and freed. ``top`` (the largest
     mean so far) takes the new mean. Returns ``(head, tail, nfree, top)``."""
-    n[k] += 1.0
-    s[k] += r_k
-    mean[k] = s[k] / n[k]
-    top = max(top, mean[k])
-    n_k = n[k]
-    cnt = np.int64(n_k)
+    fl[_N, k] += 1.0
+    fl[_S, k] += r_k
+    fl[_MEAN, k] = fl[_S, k] / fl[_N, k]
+    top = max(top, fl[_MEAN, k])
+    cnt = np.int64(fl[_N, k])
     if d >= 0:
-        c_size[d] -= 1
-    e = head if d < 0 else nxt[d]
-    if e < 0 or c_n[e] != cnt:  # no arm has this count yet: a new slot after `d`
+        cl[_SIZE, d] -= 1
+    e = head if d < 0 else cl[_NXT, d]
+    if e < 0 or cl[_CN, e] != cnt:  # no arm has this count yet: a new slot after `d`
         nfree -= 1
-        e = free[nfree]
-        c_n[e] = cnt
-        c_root[e] = -1
-        c_size[e] = 0
-        c_isn[e] = 1.0 / np.sqrt(n_k)
-        nx = head if d < 0 else nxt[d]
-        prv[e] = d
-        nxt[e] = nx
+        e = cl[_FREE, nfree]
+        cl[_CN, e] = cnt
+        cl[_ROOT, e] = -1
+        cl[_SIZE, e] = 0
+        fl[_ISN, e] = 1.0 / np.sqrt(fl[_N, k])
+        nx = head if d < 0 else cl[_NXT, d]
+        cl[_PRV, e] = d
+        cl[_NXT, e] = nx
         if d < 0:
             head = e
         else:
-            nxt[d] = e
+            cl[_NXT, d] = e
         if nx < 0:
             tail = e
         else:
-            prv[nx] = e
-    slot[k] = e
-    c_size[e] += 1
-    c_root[e] = k if c_root[e] < 0 else _meld(mean, child, sib, c_root[e], k)
-    if d >= 0 and c_root[d] < 0:  # the old class emptied: unlink and free its slot
-        if prv[d] < 0:
-            head = nxt[d]
+            cl[_PRV, nx] = e
+    cl[_SLOT, k] = e
+    cl[_SIZE, e] += 1
+    cl[_ROOT, e] = k if cl[_ROOT, e] < 0 else _meld(fl, cl, cl[_ROOT, e], k)
+    if d >= 0 and cl[_ROOT, d] < 0:  # the old class emptied: unlink and free its slot
+        p, nx = cl[_PRV, d], cl[_NXT, d]
+        if p < 0:
+            head = nx
         else:
-            nxt[prv[d]] = nxt[d]
-        if nxt[d] < 0:
-            tail = prv[d]
+            cl[_NXT, p] = nx
+        if nx < 0:
+            tail = p
         else:
-            prv[nxt[d]] = prv[d]
-        free[nfree] = d
+            cl[_PRV, nx] = p
+        cl[_FREE, nfree] = d
         nfree += 1
     return head, tail, nfree, top
-
-
-@nb.njit(cache=True)
-def _heap_remove(mean, child, sib, root, x, stack, buf):
-    """Remove arm ``x`` from the pairing heap rooted at ``root`` (``x`` need not be the root):
-    the other arms are collected and melded anew, ``O(size)``; returns the new root (-1 if
-    empty). Only after a step that had to fall back to the full scan, which may pick an arm
-    below its class's root."""
-    if x == root:
-        return _pop(mean, child, sib, root, stack)
-    top = 1
-    stack[0] = root
-    nb_ = 0
-    while top > 0:
-        top -= 1
-        a = stack[top]
-        c = child[a]
-        while c >= 0:
-            stack[top] = c
-            top += 1
-            c = sib[c]
-        if a != x:
-            buf[nb_] = a
-            nb_ += 1
-    child[x] = -1
-    sib[x] = -1
-    for j in range(nb_):
-        child[buf[j]] = -1
-        sib[buf[j]] = -1
-    r = buf[0]
-    for j in range(1, nb_):
-        r = _meld(mean, child, sib, r, buf[j])
-    return r
 
 
 @nb.njit(cache=True, nogil=True)
@@ -466,16 +472,7 @@ def _ucb1_classes(st, phi, mu, bern, T, ckpt, out, alpha, picks):
     kernel. ``picks`` (length ``T``, or 0 for none) receives the pulled arms, for the tests."""
     K = phi.shape[0]
     arm_mu, mu_star = _arm_means(phi, mu)
-    n = np.zeros(K)
-    s = np.zeros(K)
-    mean = np.zeros(K)
-    child, sib, slot, stack, c_n, c_root, c_isn, c_size, prv, nxt, free = _classes_new(K)
-    # Class slots in a list sorted by count (prv/nxt, -1 at the ends): count, root arm,
-    # n^{-1/2}. A pulled arm moves to the next slot or to a new one just after its own.
-    # K + 1 slots: the new class is made before the old one (maybe emptied) is freed.
-    head = -1  # fewest pulls
-    tail = -1  # most pulls
-    nfree = K + 1
+    cl, fl, head, tail, nfree = _classes_new(K)  # head: fewest pulls, tail: most
     top = -np.inf  # the largest mean so far: no current mean exceeds it
     reg = 0.0
     ci = 0
@@ -489,21 +486,21 @@ def _ucb1_classes(st, phi, mu, bern, T, ckpt, out, alpha, picks):
             # then by count upwards, stopping once even a mean of `top` cannot reach the
             # best index: later classes have smaller bonuses (rounding is monotone, so this
             # is exact; equal indices are not cut, the lower arm may win them).
-            k = c_root[tail]
-            b = mean[k] + bonus * c_isn[tail]
+            k = cl[_ROOT, tail]
+            b = fl[_MEAN, k] + bonus * fl[_ISN, tail]
             e = head
             while e != tail:
-                c = bonus * c_isn[e]
+                c = bonus * fl[_ISN, e]
                 if top + c < b:
                     break
-                r = c_root[e]
-                idx = mean[r] + c
+                r = cl[_ROOT, e]
+                idx = fl[_MEAN, r] + c
                 if idx > b or (idx == b and r < k):
                     b = idx
                     k = r
-                e = nxt[e]
-            d = slot[k]  # k is its class's root
-            c_root[d] = _pop(mean, child, sib, k, stack)
+                e = cl[_NXT, e]
+            d = cl[_SLOT, k]  # k is its class's root
+            cl[_ROOT, d] = _pop(fl, cl, k)
         if picks.shape[0] > 0:
             picks[t] = k
         if bern:
@@ -511,47 +508,10 @@ def _ucb1_classes(st, phi, mu, bern, T, ckpt, out, alpha, picks):
         else:
             r_k = arm_mu[k]
         reg += mu_star - arm_mu[k]
-        n[k] += 1.0
-        s[k] += r_k
-        mean[k] = s[k] / n[k]
-        top = max(top, mean[k])
-        cnt = np.int64(n[k])
-        after = d  # the new class sits right after the old one (or first)
-        e = head if d < 0 else nxt[d]
-        if e < 0 or c_n[e] != cnt:  # no arm has this count yet: a new slot after `after`
-            nfree -= 1
-            e = free[nfree]
-            c_n[e] = cnt
-            c_root[e] = -1
-            c_isn[e] = 1.0 / np.sqrt(n[k])
-            nx = head if after < 0 else nxt[after]
-            prv[e] = after
-            nxt[e] = nx
-            if after < 0:
-                head = e
-            else:
-                nxt[after] = e
-            if nx < 0:
-                tail = e
-            else:
-                prv[nx] = e
-        slot[k] = e
-        c_root[e] = k if c_root[e] < 0 else _meld(mean, child, sib, c_root[e], k)
-        if d >= 0 and c_root[d] < 0:  # the old class emptied: unlink and free its slot
-            if prv[d] < 0:
-                head = nxt[d]
-            else:
-                nxt[prv[d]] = nxt[d]
-            if nxt[d] < 0:
-                tail = prv[d]
-            else:
-                prv[nxt[d]] = prv[d]
-            free[nfree] = d
-            nfree += 1
+        head, tail, nfree, top = _class_move(fl, cl, k, d, r_k, top, head, tail, nfree)
         if ci < ckpt.shape[0] and t + 1 == ckpt[ci]:
             out[ci] = reg
             ci += 1
-
 
 # Fewest arms for the count-class argmax: measured on one core (K, T: classes / lockstep scan
 # of 16 repetitions) 512, 2^14: 0.73x; 512, 2^17: 0.40x; 1024, 2^14: 1.95x; 1024, 2^17: 0.62x;
@@ -669,17 +629,17 @@ def _klucb_level(t, c):
 
 @nb.njit(cache=True, inline="always")
 def _klucb_scan(s, n, pinsker, level, h):
-    """KL-UCB's argmax over every arm: the first arm of largest Pinsker bound
+    """KL-UCB's argmax over the arms ``0..len(pinsker)-1``: the first arm of largest Pinsker bound
     ``min(mean + h n^{-1/2}, 1)`` (>= the KL index) gets its exact index, then, in arm order,
     every other arm whose bound exceeds the best so far; ties to the lowest arm."""
     k = 0
-    for a in range(n.shape[0]):
+    for a in range(pinsker.shape[0]):
         pinsker[a] = min(s[a] / n[a] + h / np.sqrt(n[a]), 1.0)
         if pinsker[a] > pinsker[k]:
             k = a
     best = kl_ucb_index(s[k] / n[k], n[k], level)
     kbest = k
-    for a in range(n.shape[0]):
+    for a in range(pinsker.shape[0]):
         if a != k and pinsker[a] > best:
             idx = kl_ucb_index(s[a] / n[a], n[a], level)
             if idx > best or (idx == best and a < kbest):
@@ -752,16 +712,10 @@ def _klucb_classes(st, phi, mu, bern, T, ckpt, out, c, gap_half, picks, info):
     ``picks`` (length ``T``, or 0) receives the pulled arms; ``info`` (length 2, or 0)."""
     K = phi.shape[0]
     arm_mu, mu_star = _arm_means(phi, mu)
-    n = np.zeros(K)
-    s = np.zeros(K)
-    mean = np.zeros(K)
+    cl, fl, head, tail, nfree = _classes_new(K)
+    n, s, mean = fl[_N], fl[_S], fl[_MEAN]  # views, for the scan and the solves
     pinsker = np.zeros(K)
-    buf = np.empty(K, np.int64)
-    child, sib, slot, stack, c_n, c_root, c_isn, c_size, prv, nxt, free = _classes_new(K)
     done = np.empty(K + 1, np.int64)  # slots whose root got an exact index this step
-    head = -1
-    tail = -1
-    nfree = K + 1
     top = -np.inf
     fallbacks = 0
     solves = 0
@@ -773,14 +727,14 @@ def _klucb_classes(st, phi, mu, bern, T, ckpt, out, c, gap_half, picks, info):
             k = t
         else:
             level, h = _klucb_level(t, c)
-            k = c_root[tail]
+            k = cl[_ROOT, tail]
             b = kl_ucb_index(mean[k], n[k], level)
             done[0] = tail
             nd = 1
             cut = _kl_cut(top, b)
             e = head
             while e != tail:
-                r = c_root[e]
+                r = cl[_ROOT, e]
                 target = level / n[r]
                 x = np.sqrt(target / 2.0)  # as kl_ucb_index's bound
                 if top + x < b or target < cut:
@@ -793,13 +747,13 @@ def _klucb_classes(st, phi, mu, bern, T, ckpt, out, c, gap_half, picks, info):
                         cut = _kl_cut(top, b)
                     done[nd] = e
                     nd += 1
-                e = nxt[e]
+                e = cl[_NXT, e]
             solves += nd
             ok = True
             for j in range(nd):
                 e = done[j]
-                if c_size[e] > 1:
-                    r = c_root[e]
+                if cl[_SIZE, e] > 1:
+                    r = cl[_ROOT, e]
                     p2 = mean[r] - (0.5 / n[r] if bern else gap_half)
                     target = level / n[r]
                     if p2 >= 0.0 and not (p2 + np.sqrt(target / 2.0) < b
@@ -812,14 +766,12 @@ def _klucb_classes(st, phi, mu, bern, T, ckpt, out, c, gap_half, picks, info):
             if not ok:
                 k = _klucb_scan(s, n, pinsker, level, h)
                 fallbacks += 1
-            d = slot[k]
-            c_root[d] = _heap_remove(mean, child, sib, c_root[d], k, stack, buf)
+            d = cl[_SLOT, k]
+            cl[_ROOT, d] = _heap_delete(fl, cl, cl[_ROOT, d], k)
         if picks.shape[0] > 0:
             picks[t] = k
         r_k, reg, ci = _pull(st, arm_mu[k], mu_star, bern, reg, t + 1, ckpt, ci, out)
-        head, tail, nfree, top = _class_move(k, d, r_k, n, s, mean, top, child, sib, slot, c_n,
-                                             c_root, c_isn, c_size, prv, nxt, free, head, tail,
-                                             nfree)
+        head, tail, nfree, top = _class_move(fl, cl, k, d, r_k, top, head, tail, nfree)
     if info.shape[0] >= 2:
         info[0] += fallbacks
         info[1] += solves
