@@ -1,5 +1,5 @@
-"""KL-UCB's argmax over pull-count classes (issue 16) makes the full scan's pulls bit for bit,
-ties, zeros, ones and near-equal means included."""
+"""KL-UCB's and outcome-ucb's argmax over pull-count classes (issue 16) make the full scan's
+pulls bit for bit, ties, zeros, ones and near-equal means included."""
 
 import numpy as np
 from hypothesis import given, settings
@@ -11,8 +11,11 @@ from obandits.bandit.learners import (
     LearnerConfig,
     _klucb,
     _klucb_classes,
+    _outcome_ucb,
+    base_cdf,
     klucb_gap_half,
     run_learner,
+    ucb1_classes_exact,
 )
 from obandits.seeding import rep_states
 
@@ -103,3 +106,51 @@ def test_gap_half_refuses_levels_rounding_could_merge():
     assert klucb_gap_half(np.array([0.5, 0.6]), False, 1000) == 0.5 * least
     assert klucb_gap_half(np.array([0.5]), False, 10) == np.inf
     assert klucb_gap_half(np.array([0.2, 0.5]), True, 10) == 0.0
+
+
+def outcome_both(inst, T, state, alpha):
+    """Outcomes pulled and regret at every step, outcome-ucb by the scan and by the classes."""
+    bern = inst.reward == "bernoulli"
+    ck = np.arange(1, T + 1)
+    cdf = base_cdf(inst.base)
+    res = []
+    for classes in (False, True):
+        picks, out = np.zeros(T, np.int64), np.zeros(T)
+        _outcome_ucb(state.copy(), inst.phi, inst.mu, cdf, bern, T, ck, out, alpha, classes,
+                     picks)
+        res.append((picks, out))
+    return res
+
+
+@settings(max_examples=80, deadline=None)
+@given(K=st.integers(1, 40), levels=st.lists(st.sampled_from(LEVELS), min_size=1, max_size=8),
+       reward=st.sampled_from(["bernoulli", "deterministic"]), seed=st.integers(0, 10_000),
+       T=st.integers(1, 600), alpha=st.sampled_from([0.0, 0.5, 2.0]),
+       zeros=st.booleans())
+def test_outcome_classes_make_the_scans_pulls(K, levels, reward, seed, T, alpha, zeros):
+    """Few outcome levels (ties within and across count classes), p0 uniform or with zero-mass
+    arms, discovery draws that hit known outcomes anywhere in their class's heap."""
+    inst = instance(K, levels, seed, reward)
+    if zeros and K > 1:
+        p0 = np.random.default_rng(seed).random(K) * (np.arange(K) % 3 != 1)
+        p0[0] += p0.sum() == 0
+        inst = BanditInstance(K, inst.m, inst.phi, inst.mu, p0 / p0.sum(), reward=reward)
+    assert ucb1_classes_exact(inst.mu, np.arange(inst.m), reward == "bernoulli", T, alpha,
+                              min_k=0)
+    (p_scan, r_scan), (p_cls, r_cls) = outcome_both(inst, T, rep_states(seed, "oc", 1)[0], alpha)
+    assert p_cls.tolist() == p_scan.tolist()
+    np.testing.assert_array_equal(r_cls, r_scan)
+
+
+def test_run_learner_takes_outcome_classes_bit_for_bit():
+    m = learners.OUTCOME_CLASSES_MIN_M
+    K, T, R = 2 * m, 3000, 2
+    insts = [instance(K, list(np.linspace(0.2, 0.8, m)), s, "bernoulli") for s in range(R)]
+    ck = np.unique(np.linspace(1, T, 30).astype(np.int64))
+    states = rep_states(6, "ocr", R)
+    got = run_learner(LearnerConfig("outcome-ucb"), insts, T, ck, states)
+    for r, inst in enumerate(insts):
+        ref = np.zeros(len(ck))
+        _outcome_ucb(states[r].copy(), inst.phi, inst.mu, base_cdf(inst.base), True, T, ck,
+                     ref, 2.0, False, NONE)
+        np.testing.assert_array_equal(got[r], ref)

@@ -519,16 +519,17 @@ def _ucb1_classes(st, phi, mu, bern, T, ckpt, out, alpha, picks):
 UCB1_CLASSES_MIN_K = 2048
 
 
-def ucb1_classes_exact(mu: np.ndarray, phi: np.ndarray, bern: bool, T: int, alpha: float
-                       ) -> bool:
+def ucb1_classes_exact(mu: np.ndarray, phi: np.ndarray, bern: bool, T: int, alpha: float,
+                       min_k: int | None = None) -> bool:
     """Whether :func:`_ucb1_classes` runs (``mu``, ``phi``: one row per repetition): at least
-    :data:`UCB1_CLASSES_MIN_K` arms, and it makes the scan's pulls bit for bit. For the latter
+    ``min_k`` arms (default :data:`UCB1_CLASSES_MIN_K`), and it makes the scan's pulls bit for
+    bit (also the condition for outcome-ucb's classes, over outcomes). For the latter
     two arms of one count class with different means must get different indices, i.e. their
     means must differ by more than the rounding of ``mean + bonus`` (|index| <= 1 +
     sqrt(alpha log T)). Bernoulli means of one class are multiples of ``1/n >= 1/T``;
     deterministic means are sums of ``n`` equal rewards, within ``(T + 1) 2^-52`` of the arm's
     mean (arms of equal means get equal sums)."""
-    if phi.shape[-1] < UCB1_CLASSES_MIN_K:
+    if phi.shape[-1] < (UCB1_CLASSES_MIN_K if min_k is None else min_k):
         return False
     eps = 2.0 ** -52
     rounding = 4.0 * eps * (1.0 + np.sqrt(alpha * np.log(max(T, 2))))
@@ -560,6 +561,12 @@ def klucb_gap_half(mu: np.ndarray, bern: bool, T: int) -> float | None:
         return np.inf
     least = diffs.min() - 2.0 * (T + 1) * 2.0 ** -52
     return 0.5 * least if least > 0.0 else None
+
+
+# Fewest outcomes for outcome-ucb's count classes: one core, m = K (partition), per pull
+# classes / scan 0.71x at m=9, 0.46x at 64, 2.25x at 512, 2.1x at 4096 (the walk over the
+# classes visits most of them: see docs/speed.md).
+OUTCOME_CLASSES_MIN_M = 512
 
 
 def ucb1_lanes(K: int, reps: int, threads: int) -> int:
@@ -811,7 +818,14 @@ def _uniform(st, phi, mu, bern, T, ckpt, out):
 
 
 @nb.njit(cache=True, nogil=True)
-def _outcome_ucb(st, phi, mu, p0_cdf, bern, T, ckpt, out, alpha):
+def _outcome_ucb(st, phi, mu, p0_cdf, bern, T, ckpt, out, alpha, classes, picks):
+    """Outcome-level UCB (module docstring). ``classes``: the argmax over the discovered
+    outcomes by pull-count classes as in :func:`_ucb1_classes` (same choices, bit for bit,
+    when :func:`ucb1_classes_exact` holds for the outcome means): the best known outcome is
+    the first of largest index, and it is played when its index is >= the discovery
+    action's; a discovery draw that reveals a known outcome moves it out of the middle of its
+    class's heap. Else the scan over every discovered outcome. ``picks`` (length ``T``, or
+    0) receives the outcome of each pull."""
     m = mu.shape[0]
     mu_star = -1.0
     for k in range(phi.shape[0]):
@@ -822,6 +836,8 @@ def _outcome_ucb(st, phi, mu, p0_cdf, bern, T, ckpt, out, alpha):
     s = np.zeros(m)
     mean = np.zeros(m)
     inv_sqrt_n = np.zeros(m)
+    cl, fl, head, tail, nfree = _classes_new(m if classes else 0)
+    top = -np.inf  # the largest mean so far (classes)
     known = np.empty(m, np.int64)
     pos = np.full(m, -1, np.int64)
     c0 = np.zeros(m, np.int64)  # discovery draws that revealed each outcome
@@ -837,11 +853,29 @@ def _outcome_ucb(st, phi, mu, p0_cdf, bern, T, ckpt, out, alpha):
         if n0 > 0.0 and float(n1) * n1 * t <= n0 * n0 * np.log(t):
             bonus = np.sqrt(alpha * np.log(t))
             best = s0 / n0 + bonus * (1.0 / np.sqrt(n0))  # same rounding as below: exact ties
-            for a in range(d):
-                idx = mean[a] + bonus * inv_sqrt_n[a]
-                if idx >= best and (i < 0 or idx > best):
-                    best = idx
-                    i = a
+            if classes:
+                if tail >= 0:  # as _ucb1_classes: most pulled first, then upwards with a cut
+                    k = cl[_ROOT, tail]
+                    b = fl[_MEAN, k] + bonus * fl[_ISN, tail]
+                    e = head
+                    while e != tail:
+                        cb = bonus * fl[_ISN, e]
+                        if top + cb < b:
+                            break
+                        r = cl[_ROOT, e]
+                        idx = fl[_MEAN, r] + cb
+                        if idx > b or (idx == b and r < k):
+                            b = idx
+                            k = r
+                        e = cl[_NXT, e]
+                    if b >= best:
+                        i = k
+            else:
+                for a in range(d):
+                    idx = mean[a] + bonus * inv_sqrt_n[a]
+                    if idx >= best and (i < 0 or idx > best):
+                        best = idx
+                        i = a
         if i < 0:  # discovery: an arm from p0 reveals its outcome
             k = categorical_cdf(st, p0_cdf)
             j = phi[k]
@@ -861,10 +895,18 @@ def _outcome_ucb(st, phi, mu, p0_cdf, bern, T, ckpt, out, alpha):
         else:  # play a known outcome (any arm of its preimage: the reward depends on j only)
             j = known[i]
             r = _draw(st, mu[j], bern)
-        n[i] += 1.0
-        s[i] += r
-        mean[i] = s[i] / n[i]
-        inv_sqrt_n[i] = 1.0 / np.sqrt(n[i])
+        if picks.shape[0] > 0:
+            picks[t] = j
+        if classes:
+            e = cl[_SLOT, i]  # -1 while i has no pull
+            if e >= 0:
+                cl[_ROOT, e] = _heap_delete(fl, cl, cl[_ROOT, e], i)
+            head, tail, nfree, top = _class_move(fl, cl, i, e, r, top, head, tail, nfree)
+        else:
+            n[i] += 1.0
+            s[i] += r
+            mean[i] = s[i] / n[i]
+            inv_sqrt_n[i] = 1.0 / np.sqrt(n[i])
         reg += mu_star - mu[j]
         ci = _record(t + 1, reg, ckpt, ci, out)
 
@@ -914,7 +956,10 @@ def _run_reps(learner, phi, mu, cdf, bern, T, ckpt, states, out, threads):
             elif learner.name == "uniform":
                 jobs.append((_uniform, args))
             else:
-                jobs.append((_outcome_ucb, args[:3] + (cdf[r],) + args[3:] + (alpha,)))
+                cls = mu.shape[1] >= OUTCOME_CLASSES_MIN_M and ucb1_classes_exact(
+                    mu[r], np.arange(mu.shape[1]), bern, T, alpha, min_k=0)
+                jobs.append((_outcome_ucb, args[:3] + (cdf[r],) + args[3:] + (alpha, cls,
+                                                                                  none)))
     if threads <= 1 or len(jobs) == 1:
         for fn, args in jobs:
             fn(*args)
