@@ -540,6 +540,7 @@ class SweepOptions:
     """How a sweep runs (not what it computes): the ``obandits sweep`` flags and the keywords
     of :func:`run_sweep` / :func:`run`, with their defaults and help, in one place."""
 
+    out: str | None = option(None, "output directory (default runs/<sweep name>)")
     workers: int | None = option(None, "processes (default: all cores; with --executor dask "
                                        "and no --scheduler, the LocalCluster's processes)")
     threads: int | None = option(None, "Numba threads per process (default 1; all cores if "
@@ -556,7 +557,8 @@ class SweepOptions:
     quiet: bool = option(False, "no progress bar")
 
     def run_kwargs(self) -> dict:
-        kw = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "quiet"}
+        kw = {f.name: getattr(self, f.name) for f in fields(self)
+              if f.name not in ("quiet", "out")}
         return {**kw, "progress": not self.quiet}
 
 
@@ -725,7 +727,7 @@ def run(config, out: str | Path | None = None, **kw):
 def _cmd_sweep(args) -> int:
     cfg = load_config(args.config)
     opts = from_args(SweepOptions, args)
-    out = Path(args.out) if args.out else Path("runs") / cfg.name
+    out = Path(opts.out) if opts.out else Path("runs") / cfg.name
     line = check_size(cfg, max_cells=opts.max_cells, max_work=opts.max_work, yes=opts.yes)
     print(f"sweep {cfg.name}: {line} -> {out}", flush=True)
     path = run_sweep(cfg, out, **opts.run_kwargs())
@@ -752,7 +754,6 @@ def _cmd_check(args) -> int:
 def register(sub) -> None:
     p = sub.add_parser("sweep", help="run a declarative TOML sweep (resumable)")
     p.add_argument("config", help="TOML file ([sweep], [fixed], [[grid]], [check])")
-    p.add_argument("--out", help="output directory (default runs/<sweep name>)")
     add_arguments(p, SweepOptions)
     p.set_defaults(func=_cmd_sweep)
     p = sub.add_parser("plot", help="figures of a finished sweep, from its data files")

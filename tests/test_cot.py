@@ -408,7 +408,7 @@ def test_large_tree_post_training_runs():
 # ------------------------------------------------------------------------------------------
 
 TINY = ["--reps", "2", "--iters", "20", "--n-eval", "100", "--pool", "300", "--T1", "40",
-        "--T2", "10", "--n-train", "20", "--quiet"]
+        "--T2", "10", "--n-train", "20", "--quiet", "--workers", "1"]
 
 
 def test_cli_end_to_end(tmp_path):
@@ -417,16 +417,21 @@ def test_cli_end_to_end(tmp_path):
     out, fig = tmp_path / "res", tmp_path / "fig"
     rc = main(["cot", "all", *TINY, "--small-grid", "--out", str(out), "--figures", str(fig)])
     assert rc == 0
-    assert (out / "paper" / "paper.md").read_text().startswith("###")
-    assert (out / "paper" / "results.csv").exists()  # a sweep directory (tidy CSV, manifest)
-    for name in ("forgetting", "sensitivity", "bonuses"):
-        assert (out / f"{name}.md").read_text().startswith("|")
-        assert (out / f"{name}.json").exists()
+    for name in ("paper", "forgetting", "sensitivity", "bonuses"):  # sweep directories
+        d = out / name
+        assert (d / "summary.md").read_text().startswith("###")
+        assert (d / "results.csv").exists() and (d / "manifest.json").exists()
+        assert "claims hold" in (d / "checks.md").read_text()
+        assert not list(d.glob("*.json")) or [p.name for p in d.glob("*.json")] == [
+            "manifest.json"]  # no JSON results path any more
+    assert "forgetting: rare-CoT mass" in (out / "forgetting" / "summary.md").read_text()
+    assert "sensitivity: rare-CoT mass kept" in (out / "sensitivity" / "summary.md").read_text()
     for name in ("coverage", "forgetting", "sensitivity", "bonuses"):
         assert (fig / f"cot_{name}.png").stat().st_size > 1000
     rc = main(["cot-experiments", *TINY, "--small-grid", "--L", "5", "--out", str(out / "L5"),
                "--no-figures"])
     assert rc == 0
+    assert "L=5" in (out / "L5" / "paper" / "summary.md").read_text()
 
 
 def test_cli_rejects_bad_input(capsys):

@@ -108,3 +108,22 @@ def test_table_a_cells_bit_identical_to_main():
         sel = _final(cols)
         rows = np.column_stack([np.asarray(cols[c], float)[sel] for c in COLS])
         assert digest(rows) == MAIN[f"cell/{name}"], name
+
+
+def test_forgetting_curves_bit_identical_to_main():
+    """The snapshot rows of ``curves`` cells (stream "forgetting") carry main's curves of
+    ``experiment_forgetting`` (rare mass and rare-only pass@K per snapshot)."""
+    from obandits.cot.experiments import BONUS_METHODS, RL_ONLY
+    from obandits.cot.runner import RUNNER
+
+    for spec in RL_ONLY + BONUS_METHODS:
+        cols = RUNNER.run_cell({**SMALL, "method": spec.name, "curves": True,
+                                "stream": "forgetting"}, 3, "any", 2)
+        parts = []
+        for rep in range(2):
+            for t in (0, 1):
+                sel = (cols["rep"] == rep) & (cols["task"] == t)
+                order = np.argsort(cols["iter"][sel])
+                parts += [np.asarray(cols["iter"][sel][order], float),
+                          cols["hard"][sel][order], cols["pass_rare"][sel][order]]
+        assert digest(*parts) == MAIN[f"curve/{spec.name}"], spec.name

@@ -179,7 +179,7 @@ def make_work(theta: np.ndarray, G: int) -> Work:
     return Work(np.empty((G, Lm1 + 1), np.int64), np.empty(Lm1 + 1, np.int64), np.empty(G),
                 np.empty(G), np.empty((G, Lm1)), np.empty(M), np.empty(M),
                 np.zeros_like(theta), np.zeros(G, np.int64), np.zeros(1, np.int64),
-                np.empty(G, np.int64), np.empty(G), np.empty(G), np.empty(G), np.empty(G))
+                np.empty(G, np.int64), np.zeros(G), np.empty(G), np.empty(G), np.empty(G))
 
 
 @nb.njit(cache=True, inline="always")
@@ -201,30 +201,30 @@ def _correct(path, target, M, ptr, codes, i):
     return 1.0 if lo < ptr[i + 1] and codes[lo] == code else 0.0
 
 
-@nb.njit(cache=True)
-def solved_by_fresh_cots(theta, task, i, n, rng, w):
+@nb.njit(cache=True, no_cpython_wrapper=True)
+def solved_by_fresh_cots(theta, start, target, ptr, codes, i, n, rng, p, tmp):
     """Remedy 1: True when one of ``n`` fresh CoTs solves instance ``i``."""
     M = theta.shape[2]
     for _r in range(n):
-        sample_path(theta, task.start, 1.0, rng, w.p, w.tmp)
-        if _correct(w.tmp, task.target, M, task.ptr, task.codes, i) > 0.0:
+        sample_path(theta, start, 1.0, rng, p, tmp)
+        if _correct(tmp, target, M, ptr, codes, i) > 0.0:
             return True
     return False
 
 
-@nb.njit(cache=True)
-def sample_group(theta, task, i, rng, w):
-    """Draw the group's CoTs and their rewards; returns the reward sum."""
+@nb.njit(cache=True, no_cpython_wrapper=True)
+def sample_group(theta, start, target, ptr, codes, i, rng, p, paths, reward):
+    """Draw the group's CoTs (``paths``) and their rewards; returns the reward sum."""
     M = theta.shape[2]
     rsum = 0.0
-    for j in range(w.paths.shape[0]):
-        sample_path(theta, task.start, 1.0, rng, w.p, w.paths[j])
-        w.reward[j] = _correct(w.paths[j], task.target, M, task.ptr, task.codes, i)
-        rsum += w.reward[j]
+    for j in range(paths.shape[0]):
+        sample_path(theta, start, 1.0, rng, p, paths[j])
+        reward[j] = _correct(paths[j], target, M, ptr, codes, i)
+        rsum += reward[j]
     return rsum
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, no_cpython_wrapper=True)
 def plain_advantages(method, reward, rsum, adv):
     """REINFORCE ``R_j``; RAFT ``G R_j / #correct`` (0 when none is); PPO ``R_j - mean R``."""
     G = reward.shape[0]
@@ -239,61 +239,61 @@ def plain_advantages(method, reward, rsum, adv):
             adv[j] = reward[j] - rsum / G
 
 
-@nb.njit(cache=True)
-def grpo_advantages(hp, counts, i, M, w, bonus_on, batch_on):
-    """GRPO's group-normalised reward plus the outcome bonus (Spec 1 §1-2, one group), with
-    the count history read and updated by :mod:`obandits.countnb`."""
-    G, L = w.paths.shape
+@nb.njit(cache=True, no_cpython_wrapper=True)
+def grpo_advantages(hp, paths, reward, M, counts, i, group, row, outcome, count, o_tot,
+                    o_grpo, o_bonus, adv, bonus_on, batch_on):
+    """``adv``: GRPO's group-normalised reward plus the outcome bonus (Spec 1 §1-2, one group
+    ``group`` = zeros), the count history ``counts[i, outcome]`` read and updated by
+    :mod:`obandits.countnb` (``row`` = ``[i]``)."""
+    G, L = paths.shape
     for j in range(G):
         if hp.outcome_path:
             code = 0
             for l in range(1, L):
-                code = code * M + w.paths[j, l]
-            w.outcome[j] = code
+                code = code * M + paths[j, l]
+            outcome[j] = code
         else:
-            w.outcome[j] = w.paths[j, L - 1]
-    counting = hp.bonus_method != 0
-    if counting:
-        w.row[0] = i
-        counts_for_batch(counts, w.row, w.group, w.outcome, hp.count_after, w.count)
-    else:
-        for j in range(G):
-            w.count[j] = 0.0
-    shaped_parts_nb(w.group, w.outcome, w.reward, w.count, 1, hp.bonus_method, hp.c, hp.b0,
+            outcome[j] = paths[j, L - 1]
+    # counts only matter where a bonus is computed (``bonus_on``; pruned otherwise)
+    if bonus_on is not None:
+        row[0] = i
+        counts_for_batch(counts, row, group, outcome, hp.count_after, count)
+    shaped_parts_nb(group, outcome, reward, count, 1, hp.bonus_method, hp.c, hp.b0,
                     hp.all_correct_rule, hp.correct_threshold, hp.scale, hp.eps, hp.ddof,
-                    w.o_tot, w.o_grpo, w.o_bonus, bonus_on, batch_on)
+                    o_tot, o_grpo, o_bonus, bonus_on, batch_on)
     for j in range(G):
-        w.adv[j] = w.o_tot[j]
-    if counting:
-        finish_batch(counts, w.row, w.group, w.outcome, hp.count_after)
+        adv[j] = o_tot[j]
+    if bonus_on is not None:
+        finish_batch(counts, row, group, outcome, hp.count_after)
 
 
-@nb.njit(cache=True)
-def behaviour_probs(theta, w):
+@nb.njit(cache=True, no_cpython_wrapper=True)
+def behaviour_probs(theta, paths, p, p_old):
     """``p_old[j, l]``: the probability of step ``l`` of CoT ``j`` before the update."""
-    G, Lm1 = w.p_old.shape
+    G, Lm1 = p_old.shape
     for j in range(G):
         for l in range(Lm1):
-            row_softmax(theta, l, w.paths[j, l], 1.0, w.p)
-            w.p_old[j, l] = w.p[w.paths[j, l + 1]]
+            row_softmax(theta, l, paths[j, l], 1.0, p)
+            p_old[j, l] = p[paths[j, l + 1]]
 
 
-@nb.njit(cache=True)
-def gradient(theta, base_theta, clipped, clip_eps, kl_beta, w):
-    """``w.grad`` = the per-CoT objective's gradient summed over the group: the (clipped)
-    policy-gradient term and, with ``kl_beta > 0``, ``-beta grad KL`` at every visited state."""
-    G, Lm1 = w.p_old.shape
+@nb.njit(cache=True, no_cpython_wrapper=True)
+def gradient(theta, base_theta, paths, adv, p_old, clipped, clip_eps, kl_beta, p, b, grad,
+             kl_on):
+    """``grad`` = the per-CoT objective's gradient summed over the group: the (clipped)
+    policy-gradient term and, with ``kl_beta > 0``, ``-beta grad KL`` at every visited state
+    (``kl_on``: ``None`` prunes that term)."""
+    G, Lm1 = p_old.shape
     M = theta.shape[2]
-    p, b, grad = w.p, w.b, w.grad
     fill3(grad, 0.0)
     for j in range(G):
         for l in range(Lm1):
-            s = w.paths[j, l]
-            a = w.paths[j, l + 1]
+            s = paths[j, l]
+            a = paths[j, l + 1]
             row_softmax(theta, l, s, 1.0, p)
-            coef = w.adv[j]
+            coef = adv[j]
             if clipped and coef != 0.0:
-                ratio = p[a] / w.p_old[j, l]
+                ratio = p[a] / p_old[j, l]
                 if (coef > 0 and ratio > 1.0 + clip_eps) or (
                         coef < 0 and ratio < 1.0 - clip_eps):
                     coef = 0.0
@@ -303,7 +303,7 @@ def gradient(theta, base_theta, clipped, clip_eps, kl_beta, w):
                 for m in range(M):
                     grad[l, s, m] -= coef * p[m]
                 grad[l, s, a] += coef
-            if kl_beta > 0.0:
+            if kl_on is not None and kl_beta > 0.0:
                 row_softmax(base_theta, l, s, 1.0, b)
                 kl = 0.0
                 for m in range(M):
@@ -313,47 +313,51 @@ def gradient(theta, base_theta, clipped, clip_eps, kl_beta, w):
 
 
 @nb.njit(cache=True)
-def iteration(hp, task, st, out, w, it, bonus_on, batch_on):
-    """One RL iteration: draw an instance, maybe reject it, draw a group, compute advantages,
-    take the gradient steps."""
+def posttrain_nb(hp, task, st, out, w, reject_on, kl_on, grpo_on, bonus_on, batch_on):
+    """The whole post-training run (module docstring): ``st`` updated in place, ``out``
+    filled. The last five arguments are ``None`` or ``True`` (:func:`switches`): Numba prunes
+    the code behind a ``None`` before compiling, so a run compiles only the parts it uses
+    (rejection, KL penalty, GRPO or the plain advantages, the bonus, the Batch bonus). One
+    iteration per pass of the loop; its steps are the functions above (one compiled level:
+    each further level would have LLVM optimise the steps again inside it)."""
     theta = st.theta
-    i = randint(st.rng, task.ptr.shape[0] - 1)
-    if hp.reject > 0 and solved_by_fresh_cots(theta, task, i, hp.reject, st.rng, w):
-        out.stats[0] += 1
-        out.reward_trace[it] = -1.0
-        return
     G = hp.n_rollouts
-    rsum = sample_group(theta, task, i, st.rng, w)
-    out.reward_trace[it] = rsum / G
-    if hp.method == 3:
-        grpo_advantages(hp, st.counts, i, theta.shape[2], w, bonus_on, batch_on)
-    else:
-        plain_advantages(hp.method, w.reward, rsum, w.adv)
     clipped = hp.method >= 2
     n_ep = hp.ppo_epochs if clipped else 1
-    behaviour_probs(theta, w)
-    any_adv = False
-    for j in range(G):
-        if w.adv[j] != 0.0:
-            any_adv = True
-    if any_adv or hp.kl_beta > 0.0:
-        out.stats[1] += 1
-        for _ep in range(n_ep):
-            gradient(theta, st.base_theta, clipped, hp.clip_eps, hp.kl_beta, w)
-            axpy3(hp.lr / G, w.grad, theta)
-
-
-@nb.njit(cache=True)
-def posttrain_nb(hp, task, st, out, w, bonus_on, batch_on):
-    """The whole post-training run (module docstring): ``st`` updated in place, ``out``
-    filled. ``bonus_on`` / ``batch_on``: ``None`` or ``True``
-    (:func:`obandits.bonuses.kernel_parts`), so only the bonus code in use compiles."""
-    copy3(st.theta, out.snaps[0])
+    copy3(theta, out.snaps[0])
     k_snap = 1
     for it in range(hp.iters):
-        iteration(hp, task, st, out, w, it, bonus_on, batch_on)
+        i = randint(st.rng, task.ptr.shape[0] - 1)
+        skip = False
+        if reject_on is not None:
+            skip = solved_by_fresh_cots(theta, task.start, task.target, task.ptr, task.codes,
+                                        i, hp.reject, st.rng, w.p, w.tmp)
+        if skip:
+            out.stats[0] += 1
+            out.reward_trace[it] = -1.0
+        else:
+            rsum = sample_group(theta, task.start, task.target, task.ptr, task.codes, i, st.rng,
+                                w.p, w.paths, w.reward)
+            out.reward_trace[it] = rsum / G
+            if grpo_on is not None:
+                grpo_advantages(hp, w.paths, w.reward, theta.shape[2], st.counts, i, w.group,
+                                w.row, w.outcome, w.count, w.o_tot, w.o_grpo, w.o_bonus, w.adv,
+                                bonus_on, batch_on)
+            else:
+                plain_advantages(hp.method, w.reward, rsum, w.adv)
+            behaviour_probs(theta, w.paths, w.p, w.p_old)
+            any_adv = False
+            for j in range(G):
+                if w.adv[j] != 0.0:
+                    any_adv = True
+            if any_adv or hp.kl_beta > 0.0:
+                out.stats[1] += 1
+                for _ep in range(n_ep):
+                    gradient(theta, st.base_theta, w.paths, w.adv, w.p_old, clipped, hp.clip_eps,
+                             hp.kl_beta, w.p, w.b, w.grad, kl_on)
+                    axpy3(hp.lr / G, w.grad, theta)
         if (it + 1) % hp.snap_every == 0 and k_snap < out.snaps.shape[0]:
-            copy3(st.theta, out.snaps[k_snap])
+            copy3(theta, out.snaps[k_snap])
             k_snap += 1
 
 
@@ -368,6 +372,16 @@ class RLRun:
     reward_trace: np.ndarray
     rejected: int
     updates: int
+
+
+def switches(config: RLConfig) -> tuple:
+    """``(reject_on, kl_on, grpo_on, bonus_on, batch_on)`` of :func:`posttrain_nb`, each
+    ``None`` where the run never reaches that code (cold start: it is then not compiled)."""
+    on = lambda x: True if x else None  # noqa: E731
+    grpo = config.method == "grpo"
+    bonus, batch = (kernel_parts(config.bonus.method_code, config.bonus.c) if grpo
+                    else (None, None))
+    return (on(config.reject > 0), on(config.kl_beta > 0.0), on(grpo), bonus, batch)
 
 
 def hyper(config: RLConfig) -> Hyper:
@@ -401,12 +415,9 @@ def post_train(chain: TreeChain, theta0: np.ndarray, inst: Instances, config: RL
                          f"{inst.n} x {n_out} cells (max {MAX_COUNT_CELLS}); use 'final' or a "
                          f"smaller tree")
     counts = np.zeros((inst.n, n_out) if use_counts else (1, 1))
-    # the bonus kernel's parts compile only where this run reaches them (cold start)
-    parts = (kernel_parts(config.bonus.method_code, config.bonus.c)
-             if config.method == "grpo" else (None, None))
     st = State(theta, np.asarray(theta_base, np.float64), counts, state)
     posttrain_nb(hyper(config), Task(int(s), int(g), inst.ptr, inst.codes), st, out,
-                 make_work(theta, config.n_rollouts), *parts)
+                 make_work(theta, config.n_rollouts), *switches(config))
     return RLRun(theta, out.snaps, np.arange(n_snap) * config.snap_every, out.reward_trace,
                  int(out.stats[0]), int(out.stats[1]))
 
