@@ -1,0 +1,126 @@
+"""Benchmark: Bu et al.'s own script against the ``bu2025`` preset on the same work, written to
+``bench/results/bu2025.md``.
+
+Same work: one seed of their experiment (their chain for that seed, pretraining 2000 + 500
+one-path steps, four fine-tuning runs of 1000 iterations, 11 strategies x 2 tasks scored with
+K = 30 on 200 instances, N = 15), figures off on both sides. Their side runs their file
+in-process through ``runpy`` with ``matplotlib.pyplot.savefig`` / ``show`` patched to no-ops
+and its printing sent to a null stream; our side is one cell of the preset
+(:func:`obandits.cot.bu2025_runner.run_cell`), sampled as they score and then exact, with
+compilation excluded (one warm-up cell first; kernels are cached on disk anyway). Both are
+measured in the same run.
+
+Usage: ``python -m bench bu2025 [--authors-script PATH] [--seed S]`` (default path
+``/work/notes/bu/multi_task_tmc.py``; if it is absent the authors' side is skipped with a
+message and only our times are written).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import platform
+import runpy
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_SCRIPT = "/work/notes/bu/multi_task_tmc.py"
+OUT = Path(__file__).parent / "results" / "bu2025.md"
+
+
+def _arg(name: str, default: str) -> str:
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv[:-1] else default
+
+
+def run_authors(script: str | Path, seed: int) -> tuple[float, str]:
+    """Wall seconds of one run of their script (figures off) and its printed output."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    saved = plt.savefig, plt.show, sys.argv
+    plt.savefig = plt.show = lambda *a, **k: None
+    buf = io.StringIO()
+    try:
+        with tempfile.TemporaryDirectory(prefix="bu2025-bench-") as tmp:
+            sys.argv = [str(script), "--seed", str(seed), "--output-dir", tmp]
+            t = time.perf_counter()
+            with contextlib.redirect_stdout(buf):
+                runpy.run_path(str(script), run_name="__main__")
+            sec = time.perf_counter() - t
+    finally:
+        plt.savefig, plt.show, sys.argv = saved
+        plt.close("all")
+    return sec, buf.getvalue()
+
+
+def run_ours(seed: int, variant: str, repeat: int = 3) -> tuple[float, dict]:
+    """Best wall seconds of one preset cell (after a warm-up cell) and its columns."""
+    from obandits.cot.bu2025_runner import run_cell, validate_cell
+
+    p = validate_cell({"seed": seed, "variant": variant})
+    run_cell(validate_cell({"seed": seed, "variant": variant, "T1": 20, "T2": 5,
+                            "finetune_iterations": 5, "num_trials": 5}), 0, "warmup", 1)
+    best, cols = np.inf, None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        cols = run_cell(p, 0, "bench", 1)
+        best = min(best, time.perf_counter() - t)
+    return best, cols
+
+
+def main() -> None:
+    os.environ.setdefault("NUMBA_NUM_THREADS", "2")
+    from obandits.cot.bu2025_runner import parse_log
+    from obandits.tables import markdown_table
+
+    script = Path(_arg("--authors-script", DEFAULT_SCRIPT))
+    seed = int(_arg("--seed", "0"))
+    t_sampled, cols = run_ours(seed, "bu2025")
+    t_exact, _ = run_ours(seed, "exact")
+    n_rows = len(cols["value"])
+    if script.is_file():
+        t_auth, text = run_authors(script, seed)
+        their_rows = len(parse_log(text, seed, str(script)))
+        rows = [["their script (figures off)", f"{t_auth:.1f}", "1x", "-", their_rows],
+                ["preset bu2025, sampled scoring", f"{t_sampled:.3f}",
+                 f"{t_auth / t_sampled:.0f}x", ">= 100x", n_rows],
+                ["preset bu2025, exact scoring", f"{t_exact:.3f}",
+                 f"{t_auth / t_exact:.0f}x", ">= 1000x", n_rows]]
+        note = (f"Their script: `{script}` (commit 6049bf5), run once in this process via "
+                "runpy, `plt.savefig`/`plt.show` patched to no-ops, output to a null stream.")
+    else:
+        msg = (f"authors' script {str(script)!r} not found: their side skipped (pass "
+               f"--authors-script PATH; it is multi_task_tmc.py of "
+               f"github:DakeBU/Distribution-Bias-of-Post-training, commit 6049bf5)")
+        print(msg, file=sys.stderr)
+        rows = [["preset bu2025, sampled scoring", f"{t_sampled:.3f}", "-", ">= 100x", n_rows],
+                ["preset bu2025, exact scoring", f"{t_exact:.3f}", "-", ">= 1000x", n_rows]]
+        note = msg
+    lines = [
+        "# Benchmark: Bu et al.'s script against the bu2025 preset",
+        "",
+        (f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared), Python "
+         f"{platform.python_version()}, NUMBA_NUM_THREADS={os.environ['NUMBA_NUM_THREADS']}. "
+         f"Same work on both sides: seed {seed} of their experiment (their chain for that "
+         "seed; pretraining 2000 + 500 one-path steps; REINFORCE, RAFT, PPO, Reinforce-rej "
+         "x 1000 iterations; 11 strategies x 2 tasks x (pass@30 on 200 instances + coverage "
+         "of 200 x 30 paths); N = 15), figures off. Our times are the best of 3 after a "
+         "warm-up cell (compilation excluded); theirs is one run. " + note),
+        "",
+        markdown_table(["run", "seconds", "speed-up", "target", "table cells"], rows),
+        "",
+        ("Their run also evaluates pass@30 on the training instances every 100 fine-tuning "
+         "iterations and pass@3 every 100 pretraining steps (progress prints, not in the "
+         "table); that work is part of their wall time and absent from ours."),
+        "",
+        f"Reproduce: `.venv/bin/python -m bench bu2025 --seed {seed}`.",
+    ]
+    OUT.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))

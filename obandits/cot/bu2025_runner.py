@@ -1,0 +1,593 @@
+"""Bu et al. (2025) reproduced through the sweep pipeline: runner ``bu2025`` (:data:`RUNNER`).
+
+A cell is one seed of the authors' experiment under one convention: ``seed`` (their ``--seed``;
+with ``chain = "seed"`` the chain their script draws for that seed, via
+:func:`obandits.cot.bu2025.authors_high_edges`) x ``variant`` (:data:`VARIANTS`: ``"bu2025"``, the
+exact reproduction with their quirks on and sampled scoring, or one of our cleaner definitions
+switched on alone, or all of them at once, ``"clean"``). Each cell pretrains, fine-tunes the
+four RL methods and scores their 11 strategies on both tasks (Spec 2 §4 as the authors ran it,
+``multi_task_tmc.py`` l.1537-1663). Columns, one row per rep x strategy x task x metric:
+``rep``, ``strategy`` (their row names), ``task`` (``TASK1``/``TASK2``), ``metric``
+(:data:`METRICS`), ``value`` (a fraction).
+
+The analysis is pure (tables in, text and claims out): :func:`summarise` sets the results beside
+the authors' own output (``authors.csv``, parsed from their logs by :func:`parse_log`; path in
+the config's ``[check] authors``), :func:`check` re-judges the paper's claims under both
+conventions. :func:`run_preset` is the Python (and ``obandits cot paper --preset bu2025``) entry.
+
+The authors' printed tables: their script (github:DakeBU/Distribution-Bias-of-Post-training,
+``multi_task_tmc.py``, commit 6049bf5) prints two markdown tables at the end of a run
+(l.1397-1414): pass@K per strategy and task, and the three coverage shares per strategy and task,
+in percent. :func:`parse_log` turns one run's output into rows ``(seed, strategy, task, metric,
+value)``; :func:`parse_chain` reads the valid paths it prints first (l.197-218), so the chain
+each seed drew is on record; :func:`parse_time` reads ``/usr/bin/time -v``.
+``python -m obandits.cot.bu2025_runner authors LOGDIR OUTDIR`` collects a directory of
+``log_<seed>.txt`` / ``time_<seed>.txt`` into ``authors.csv``, ``authors_chain.csv`` and
+``authors_runs.csv`` (the committed copy: ``docs/data/bu2025/``).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .. import _validate as v
+from ..results import write_rows
+from ..tables import markdown_table
+
+METRICS = ("pass_at_k", "easy", "hard", "invalid")
+TASKS = ("TASK1", "TASK2")
+# Their column headers (l.1398, l.1406) -> (task, metric).
+_COLUMN = re.compile(r"^(TASK\d+) (Pass@K Rate|Valid Easy CoTs|Valid Hard CoTs|Invalid CoTs) "
+                     r"\(%\)$")
+_METRIC = {"Pass@K Rate": "pass_at_k", "Valid Easy CoTs": "easy", "Valid Hard CoTs": "hard",
+           "Invalid CoTs": "invalid"}
+_PATH = re.compile(r"Path \d+: \[(.*)\] \(Type: (EASY|HARD), Probability: ([0-9.eE+-]+), "
+                   r"Expected Accuracy: ([0-9.eE+-]+)\)")
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def _tables(text: str) -> list[tuple[list[str], list[list[str]]]]:
+    """Every markdown table in ``text`` whose first column is ``Strategy``."""
+    lines = text.splitlines()
+    out = []
+    i = 0
+    while i < len(lines):
+        if lines[i].startswith("| Strategy |"):
+            header = _cells(lines[i])
+            body = []
+            i += 2  # skip the |---| line
+            while i < len(lines) and lines[i].startswith("|"):
+                body.append(_cells(lines[i]))
+                i += 1
+            out.append((header, body))
+        else:
+            i += 1
+    return out
+
+
+def _percent(cell: str, where: str) -> float:
+    if not cell.endswith("%"):
+        raise ValueError(f"{where}: expected a percentage, got {cell!r}")
+    try:
+        return float(cell[:-1]) / 100.0
+    except ValueError:
+        raise ValueError(f"{where}: expected a percentage, got {cell!r}") from None
+
+
+def parse_log(text: str, seed: int, source: str = "log") -> list[dict]:
+    """Rows ``{seed, strategy, task, metric, value}`` of the pass@K table and the coverage table
+    of one run of their script (both must be present: a cut log raises ValueError naming
+    ``source``)."""
+    rows: list[dict] = []
+    found = set()
+    for header, body in _tables(text):
+        cols = []
+        for h in header[1:]:
+            m = _COLUMN.match(h)
+            if not m:
+                raise ValueError(f"{source}: unknown column {h!r} in a strategy table")
+            cols.append((m.group(1), _METRIC[m.group(2)]))
+        kind = "pass" if cols[0][1] == "pass_at_k" else "coverage"
+        if kind in found:
+            raise ValueError(f"{source}: two {kind} tables; one run per log please")
+        found.add(kind)
+        for r in body:
+            if len(r) != len(header):
+                raise ValueError(f"{source}: row {r!r} has {len(r)} cells, the header "
+                                 f"{len(header)}")
+            for (task, metric), cell in zip(cols, r[1:]):
+                rows.append({"seed": int(seed), "strategy": r[0], "task": task,
+                             "metric": metric,
+                             "value": _percent(cell, f"{source}, {r[0]}, {task} {metric}")})
+    missing = {"pass", "coverage"} - found
+    if missing:
+        raise ValueError(f"{source}: no {' and no '.join(sorted(missing))} table (did the run "
+                         f"finish?)")
+    return rows
+
+
+def parse_chain(text: str, seed: int, source: str = "log") -> list[dict]:
+    """The valid paths of each task as their script printed them (l.197-218): rows
+    ``{seed, task, path, type, probability, expected_accuracy}`` (path as ``"0-0-1-0"``)."""
+    rows, task = [], None
+    for line in text.splitlines():
+        m = re.match(r"^Task (TASK\d+):", line.strip())
+        if m:
+            task = m.group(1)
+            continue
+        m = _PATH.search(line)
+        if m and task is not None:
+            states = [int(x) for x in re.findall(r"-?\d+", m.group(1).replace("np.int64", ""))]
+            rows.append({"seed": int(seed), "task": task, "path": "-".join(map(str, states)),
+                         "type": m.group(2).lower(), "probability": float(m.group(3)),
+                         "expected_accuracy": float(m.group(4))})
+    if not rows:
+        raise ValueError(f"{source}: no 'Path N: [...]' lines (is this a log of their script?)")
+    return rows
+
+
+def parse_time(text: str, source: str = "time") -> dict:
+    """Wall and user seconds, peak memory and exit status from ``/usr/bin/time -v``."""
+    def grab(label):
+        m = re.search(rf"{re.escape(label)}: *(.+)", text)
+        if not m:
+            raise ValueError(f"{source}: no {label!r} line (was it written by /usr/bin/time -v?)")
+        return m.group(1).strip()
+
+    wall = grab("Elapsed (wall clock) time (h:mm:ss or m:ss)")
+    secs = 0.0
+    for part in wall.split(":"):
+        secs = secs * 60 + float(part)
+    return {"wall_s": secs, "user_s": float(grab("User time (seconds)")),
+            "max_rss_kb": int(grab("Maximum resident set size (kbytes)")),
+            "exit_status": int(grab("Exit status"))}
+
+
+def collect(log_dir: str | Path, out_dir: str | Path) -> dict[str, int]:
+    """Parse every ``log_<seed>.txt`` (and ``time_<seed>.txt``) under ``log_dir`` into
+    ``authors.csv``, ``authors_chain.csv`` and ``authors_runs.csv`` in ``out_dir``; a log
+    without both tables (an unfinished run) is skipped and reported. Returns row counts."""
+    log_dir, out_dir = Path(log_dir), Path(out_dir)
+    logs = sorted(log_dir.glob("log_*.txt"), key=lambda p: int(p.stem.split("_")[1]))
+    if not logs:
+        raise ValueError(f"no log_<seed>.txt files in {str(log_dir)!r}")
+    rows, chain, runs = [], [], []
+    for p in logs:
+        seed = int(p.stem.split("_")[1])
+        text = p.read_text()
+        try:
+            r = parse_log(text, seed, str(p))
+        except ValueError as exc:
+            print(f"skipped: {exc}", file=sys.stderr)
+            continue
+        rows += r
+        chain += parse_chain(text, seed, str(p))
+        t = log_dir / f"time_{seed}.txt"
+        runs.append({"seed": seed, **(parse_time(t.read_text(), str(t)) if t.is_file() else
+                                      {"wall_s": float("nan")})})
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_rows(out_dir / "authors.csv", rows)
+    write_rows(out_dir / "authors_chain.csv", chain)
+    write_rows(out_dir / "authors_runs.csv", runs)
+    return {"authors.csv": len(rows), "authors_chain.csv": len(chain), "runs": len(runs)}
+
+
+
+# ------------------------------------------------------------------------------------------
+# The runner: cells (seed x variant), validation, one cell's run, presets
+# ------------------------------------------------------------------------------------------
+
+#: Conventions: the exact reproduction (their quirks on, sampled scoring, the seed's chain),
+#: each cleaner definition switched on alone from it, and all of them at once (``clean``).
+#: ``set`` = the Bu2025Config fields changed from ``Bu2025Config.authors(seed=...)``.
+VARIANTS: dict[str, dict] = {
+    "bu2025": {"set": {}, "help": "their script: quirks on, sampled scoring, the seed's chain"},
+    "group_rl": {"set": {"rl_variant": "group"},
+                 "help": "group RL (8 CoTs per iteration, 2 PPO epochs, ratio clip)"},
+    "exact": {"set": {"scoring": "exact"},
+              "help": "exact metrics at T = 1 (expectations, no sampling noise)"},
+    "solvable": {"set": {"denominator": "solvable"},
+                 "help": "pass@K over solvable instances only"},
+    "per_task": {"set": {"quirk_task1_reward": False},
+                 "help": "per-task rewards (TASK2's CoTs scored with TASK2's reward)"},
+    "base_task": {"set": {"base_start": "task"},
+                  "help": "'Base' samples the true chain from the task's start"},
+    "bon_select": {"set": {"quirk_orm_bon_all": False},
+                   "help": "ORM-BoN selects even when N < K"},
+    "fresh_mc": {"set": {"quirk_mc_cache": False},
+                 "help": "a fresh Monte-Carlo estimate per reward-model call (no run-long "
+                         "cache)"},
+}
+VARIANTS["clean"] = {
+    "set": {k: x for name, d in VARIANTS.items() if name != "bu2025" for k, x in d["set"].items()},
+    "help": "all of the above at once (our conventions)"}
+PRESETS = ("bu2025",)
+#: Every variant's row of the preset grid (``experiments/cot/bu2025.toml``).
+SEEDS = tuple(range(12))
+CELL_KEYS = ("seed", "variant")
+
+
+def _config_cls():
+    from .bu2025 import Bu2025Config
+
+    return Bu2025Config
+
+
+def cell_config(p: dict):
+    """The :class:`~obandits.cot.bu2025.Bu2025Config` of a validated cell: the authors' own
+    (``Bu2025Config.authors``, the chain of ``seed``), the variant's switches, then any field
+    the cell sets explicitly."""
+    cls = _config_cls()
+    base = cls.authors(seed=p["seed"])
+    extra = {k: x for k, x in p.items() if k not in CELL_KEYS}
+    return base.with_(**{**VARIANTS[p["variant"]]["set"], **extra})
+
+
+def validate_cell(params: dict) -> dict:
+    """Fill defaults (``seed`` 42, ``variant`` "bu2025") and check every field (ValueError
+    naming it); other keys are :class:`~obandits.cot.bu2025.Bu2025Config` fields."""
+    from dataclasses import fields
+
+    if not isinstance(params, dict):
+        raise ValueError(f"bu2025 cell must be a table of parameters, got {params!r}")
+    cls = _config_cls()
+    allowed = sorted({*CELL_KEYS, *(f.name for f in fields(cls))})
+    for k in params:
+        if k not in allowed:
+            from ..sweep import did_you_mean
+
+            raise ValueError(f"unknown bu2025 parameter {k!r}{did_you_mean(k, allowed)}; "
+                             f"allowed: {', '.join(allowed)}")
+    p = {"seed": 42, "variant": PRESET, **params}
+    v.int_scalar("seed", p["seed"], min_value=0, max_value=2**32 - 1)
+    if p["variant"] not in VARIANTS:
+        from ..sweep import did_you_mean
+
+        raise ValueError(f"variant must be one of {list(VARIANTS)}, got {p['variant']!r}"
+                         f"{did_you_mean(p['variant'], VARIANTS)}")
+    for k in ("high_edges", "finetune_methods"):
+        if k in p and isinstance(p[k], list):  # TOML arrays
+            p[k] = tuple(tuple(x) if isinstance(x, list) else x for x in p[k])
+    cell_config(p)  # the dataclass validates every field (zero budgets, edge lists ...)
+    return p
+
+
+def _streams(root_seed: int, seed: int, reps: int):
+    """Per rep, independent generators for pretraining, each fine-tuned method and scoring,
+    keyed by (root_seed, seed) only: every variant of a seed sees the same draws (paired)."""
+    from ..seeding import rep_sequences
+
+    out = []
+    for ss in rep_sequences(int(root_seed), f"bu2025/seed={int(seed)}", reps):
+        pre, ft, sc = ss.spawn(3)
+        out.append((np.random.default_rng(pre), ft, np.random.default_rng(sc)))
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# Analysis (pure): results table + authors' rows -> side-by-side table, deltas, claims
+# ------------------------------------------------------------------------------------------
+
+PRESET = "bu2025"
+LEVEL = 0.95
+# Their tables print percentages with two decimals: values closer than this are equal.
+PRINT_TOL = 1e-4
+AUTHORS_CSV = "docs/data/bu2025/authors.csv"
+_REPO = Path(__file__).resolve().parents[2]
+
+
+def _t(df: float) -> float:
+    from scipy.stats import t
+
+    return float(t.ppf(0.5 + LEVEL / 2, df))
+
+
+def mean_ci(xs) -> tuple[float, float, float, int]:
+    """Mean, 95% Student-t interval (lo, hi) over independent units, and their number."""
+    xs = np.asarray(xs, float)
+    xs = xs[np.isfinite(xs)]
+    n = len(xs)
+    if n == 0:
+        return float("nan"), float("nan"), float("nan"), 0
+    m = float(xs.mean())
+    if n == 1:
+        return m, float("nan"), float("nan"), 1
+    h = _t(n - 1) * float(xs.std(ddof=1)) / np.sqrt(n)
+    return m, m - h, m + h, n
+
+
+def diff_ci(a, b) -> tuple[float, float, float]:
+    """Mean of ``a`` minus mean of ``b`` (independent samples) with its 95% Welch interval; two
+    constant samples give a zero-width interval."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    if len(a) < 2 or len(b) < 2:
+        return float(a.mean() - b.mean()) if len(a) and len(b) else float("nan"), \
+            float("nan"), float("nan")
+    d = float(a.mean() - b.mean())
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = float(np.sqrt(va + vb))
+    if se == 0.0:
+        return d, d, d
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    h = _t(df) * se
+    return d, d - h, d + h
+
+
+def agrees(d: float, lo: float, hi: float) -> bool | None:
+    """The difference's 95% interval holds 0 (up to the authors' print precision)."""
+    if not np.isfinite(d):
+        return None
+    if not np.isfinite(lo):
+        return abs(d) <= PRINT_TOL
+    return lo - PRINT_TOL <= 0.0 <= hi + PRINT_TOL
+
+
+def _need(table: dict, cols, what: str) -> None:
+    for c in cols:
+        if c not in table:
+            raise ValueError(f"{what} has no column {c!r}; is it a bu2025 table?")
+
+
+def cells_by_row(table: dict, variant: str | None = None) -> dict:
+    """``{(strategy, task, metric): {(seed, rep): value}}`` of one variant (all rows when the
+    table has no ``variant`` column, e.g. the authors')."""
+    _need(table, ("seed", "strategy", "task", "metric", "value"), "table")
+    n = len(table["value"])
+    sel = np.ones(n, bool) if variant is None or "variant" not in table else \
+        table["variant"] == variant
+    reps = table["rep"] if "rep" in table else np.zeros(n, np.int64)
+    out: dict = {}
+    for i in np.flatnonzero(sel):
+        key = (str(table["strategy"][i]), str(table["task"][i]), str(table["metric"][i]))
+        out.setdefault(key, {})[(int(table["seed"][i]), int(reps[i]))] = \
+            float(table["value"][i])
+    return out
+
+
+def _authors_path(raw: dict | None) -> Path:
+    path = Path(((raw or {}).get("check") or {}).get("authors", AUTHORS_CSV))
+    if not path.is_absolute() and not path.is_file():
+        path = _REPO / path
+    return path
+
+
+def read_authors(raw: dict | None) -> dict | None:
+    """The authors' rows (``[check] authors`` of the config, default :data:`AUTHORS_CSV`), or
+    None when that file is absent."""
+    from ..results import read_table
+
+    path = _authors_path(raw)
+    return read_table(path) if path.is_file() else None
+
+
+def _pct(x: float) -> str:
+    return "-" if not np.isfinite(x) else f"{100 * x:.1f}"
+
+
+def _mci(xs) -> str:
+    m, lo, hi, _ = mean_ci(xs)
+    if not np.isfinite(lo):
+        return _pct(m)
+    return f"{_pct(m)} [{_pct(lo)}, {_pct(hi)}]"
+
+
+def side_by_side(table: dict, authors: dict, variant: str = PRESET) -> list[dict]:
+    """Row by row, the authors' numbers against ``variant``'s: means, 95% intervals over
+    seeds, the difference's Welch interval, and whether it holds 0."""
+    ours, theirs = cells_by_row(table, variant), cells_by_row(authors)
+    rows = []
+    for key in theirs:
+        a = list(theirs[key].values())
+        b = list(ours.get(key, {}).values())
+        d, lo, hi = diff_ci(b, a) if b else (float("nan"),) * 3
+        rows.append({"strategy": key[0], "task": key[1], "metric": key[2], "authors": a,
+                     "ours": b, "diff": d, "lo": lo, "hi": hi, "agrees": agrees(d, lo, hi)})
+    return rows
+
+
+def paired(table: dict, variant: str, base: str = PRESET) -> dict:
+    """``{row: (mean, lo, hi, n)}``: ``variant`` minus ``base`` paired by (seed, rep)."""
+    a, b = cells_by_row(table, variant), cells_by_row(table, base)
+    out = {}
+    for key, xa in a.items():
+        xb = b.get(key, {})
+        units = sorted(set(xa) & set(xb))
+        out[key] = mean_ci([xa[u] - xb[u] for u in units])
+    return out
+
+
+def variants_in(table: dict) -> list[str]:
+    return list(dict.fromkeys(table["variant"].tolist())) if "variant" in table else [PRESET]
+
+
+def _seeds(d: dict) -> str:
+    s = sorted({u[0] for x in d.values() for u in x})
+    if s and s == list(range(s[0], s[-1] + 1)):
+        return f"{s[0]}-{s[-1]} ({len(s)} seeds)"
+    return ", ".join(map(str, s)) + f" ({len(s)} seeds)"
+
+
+def table1(table: dict, raw: dict | None) -> str:
+    """Markdown: the authors' script beside the preset, row by row."""
+    authors = read_authors(raw)
+    if authors is None:
+        return (f"(no authors' table at {_authors_path(raw)}: run their script and "
+                f"`python -m obandits.cot.bu2025_runner authors LOGDIR docs/data/bu2025`)")
+    rows = side_by_side(table, authors)
+    body = [[r["strategy"], r["task"], r["metric"], _mci(r["authors"]), _mci(r["ours"]),
+             f"{100 * r['diff']:+.1f} [{100 * r['lo']:+.1f}, {100 * r['hi']:+.1f}]"
+             if np.isfinite(r["lo"]) else f"{100 * r['diff']:+.1f}",
+             {True: "yes", False: "**NO**", None: "n/a"}[r["agrees"]]] for r in rows]
+    n_no = sum(r["agrees"] is False for r in rows)
+    n_ok = sum(r["agrees"] is True for r in rows)
+    return (f"Authors: seeds {_seeds(cells_by_row(authors))}; preset: seeds "
+            f"{_seeds(cells_by_row(table, PRESET))}. Values in percent, mean [95% t-interval "
+            f"over seeds]; difference = preset - authors with its 95% Welch interval; agrees = "
+            f"that interval holds 0 (constant rows: equal to the authors' print precision, "
+            f"{100 * PRINT_TOL:.2f} points).\n\n"
+            + markdown_table(["strategy", "task", "metric", "authors' script", "preset bu2025",
+                              "difference", "agrees?"], body)
+            + f"\n\n**{n_ok} of {len(rows)} rows agree, {n_no} do not** (at 95% per row, "
+            f"about {0.05 * len(rows):.1f} of {len(rows)} rows would disagree by chance alone).")
+
+
+def table2(table: dict, raw: dict | None = None) -> str:
+    """Markdown: how each other variant moves each number (paired by seed, percentage points;
+    * = the 95% interval excludes 0)."""
+    others = [v for v in variants_in(table) if v != PRESET]
+    base = cells_by_row(table, PRESET)
+    if not base:
+        return "(no preset rows)"
+    moves = {v: paired(table, v) for v in others}
+    body = []
+    for key, xs in base.items():
+        row = [*key, _mci(list(xs.values()))]
+        for var in others:
+            m, lo, hi, n = moves[var].get(key, (float("nan"),) * 3 + (0,))
+            star = "*" if np.isfinite(lo) and (lo > PRINT_TOL or hi < -PRINT_TOL) else ""
+            row.append("-" if not np.isfinite(m) else f"{100 * m:+.1f}{star}")
+        body.append(row)
+    legend = "; ".join(f"`{x}`: {VARIANTS[x]['help']}" for x in others if x in VARIANTS)
+    return (markdown_table(["strategy", "task", "metric", "preset bu2025", *others], body)
+            + f"\n\nColumns: {legend}.")
+
+
+# Claims of Spec 2 §4 as Bu et al. state them: (id, text, minuend, subtrahend, task, metric);
+# each holds when mean over seeds of (minuend - subtrahend) has a 95% interval above 0.
+RLVR = ("REINFORCE", "RAFT", "PPO")
+SELECTION = ("ORM-TAS", "ORM-BoN", "PRM-BoN", "DPRM-BoN", "DPRM")
+REMEDIES = ("Reinforce-rej", "GRPO-KL")
+BASE = "Base Model"
+
+
+def claim_specs() -> list[tuple]:
+    out = []
+    for m in RLVR:
+        out.append(("1", f"RLVR forgets rare CoTs ({m})", BASE, m, "TASK1", "hard"))
+    for m in RLVR:
+        out.append(("2", f"TASK1 training damages TASK2 ({m})", BASE, m, "TASK2", "pass_at_k"))
+    for m in SELECTION:
+        out.append(("3", f"{m} lowers the rare CoTs' share", BASE, m, "TASK1", "hard"))
+        out.append(("3", f"{m} favours the easy CoT among valid ones", m, BASE, "TASK1",
+                    "easy_of_valid"))
+    for m in REMEDIES:
+        out.append(("4", f"{m} keeps rare CoTs (vs REINFORCE)", m, "REINFORCE", "TASK1", "hard"))
+        out.append(("4", f"{m} keeps TASK2 (vs REINFORCE)", m, "REINFORCE", "TASK2",
+                    "pass_at_k"))
+    return out
+
+
+def _metric_series(rows: dict, strategy: str, task: str, metric: str) -> dict:
+    if metric == "easy_of_valid":  # easy / (easy + hard): free of the share of invalid paths
+        e = rows.get((strategy, task, "easy"), {})
+        h = rows.get((strategy, task, "hard"), {})
+        return {u: e[u] / (e[u] + h[u]) for u in set(e) & set(h) if e[u] + h[u] > 0}
+    return rows.get((strategy, task, metric), {})
+
+
+def judge(rows: dict, spec: tuple, where: str) -> dict | None:
+    cid, text, a, b, task, metric = spec
+    sa, sb = _metric_series(rows, a, task, metric), _metric_series(rows, b, task, metric)
+    units = sorted(set(sa) & set(sb))
+    if not units:
+        return None
+    m, lo, hi, n = mean_ci([sa[u] - sb[u] for u in units])
+    holds = (True if np.isfinite(lo) and lo > 0 else
+             False if np.isfinite(hi) and hi < 0 else None)
+    return {"claim": cid, "text": f"{text}: {a} - {b}, {task} {metric}", "value": m,
+            "ci": [lo, hi], "holds": holds, "where": where, "n": n}
+
+
+CONVENTIONS = (("authors", PRESET), ("ours", "clean"))
+
+
+def check(table: dict, raw: dict | None = None) -> list[dict]:
+    """The paper's claims judged under the authors' conventions (the preset) and ours (all
+    cleaner definitions, variant ``clean``), and on the authors' own numbers (where their
+    rows allow): holds True / False (interval below 0) / None (interval holds 0)."""
+    out = []
+    sources = [(name, cells_by_row(table, v), f"variant {v}") for name, v in CONVENTIONS
+               if v in variants_in(table)]
+    authors = read_authors(raw)
+    if authors is not None:
+        sources.insert(0, ("authors' script", cells_by_row(authors), "their script"))
+    for spec in claim_specs():
+        for name, rows, where in sources:
+            c = judge(rows, spec, f"{where}, {_seeds(rows)}")
+            if c is not None:
+                c["convention"] = name
+                out.append(c)
+    return out
+
+
+def verdicts(claims: list[dict]) -> str:
+    """Markdown: each claim's verdict per convention, and whether it changes."""
+    names = list(dict.fromkeys(c["convention"] for c in claims))
+    by: dict = {}
+    for c in claims:
+        by.setdefault(c["text"], {})[c["convention"]] = c
+    word = {True: "holds", False: "**reversed**", None: "not resolved"}
+    body = []
+    for text, d in by.items():
+        vs = [d[n]["holds"] if n in d else "missing" for n in names]
+        cells = [f"{word[d[n]['holds']]} ({100 * d[n]['value']:+.1f} "
+                 f"[{100 * d[n]['ci'][0]:+.1f}, {100 * d[n]['ci'][1]:+.1f}])"
+                 if n in d else "-" for n in names]
+        changed = "yes" if len({x for x in vs if x != "missing"}) > 1 else "no"
+        body.append([d[names[0]]["claim"] if names[0] in d else "", text, *cells, changed])
+    return markdown_table(["#", "claim (difference, percentage points)", *names,
+                           "verdict changes?"], body)
+
+
+def summarise(table: dict, raw: dict | None = None) -> str:
+    """Table 1 (authors vs preset), table 2 (moves of each cleaner definition) and the claims
+    under both conventions, from the results table (and the authors' csv) alone."""
+    parts = ["## Table 1: the authors' script against the preset\n", table1(table, raw),
+             "\n## Table 2: how each cleaner definition moves each number\n",
+             table2(table, raw), "\n## The claims under both conventions\n",
+             verdicts(check(table, raw))]
+    return "\n".join(parts)
+
+
+def figures(table: dict, raw: dict | None, out_dir) -> list[Path]:
+    """Authors vs preset vs clean: mean and 95% interval of every metric, per task."""
+    from ..plotting import pyplot, write
+
+    plt = pyplot()
+    authors = read_authors(raw)
+    sources = [("authors' script", cells_by_row(authors))] if authors is not None else []
+    sources += [(f"variant {v}", cells_by_row(table, v)) for _, v in CONVENTIONS
+                if v in variants_in(table)]
+    keys = list(sources[0][1]) if sources else []
+    strategies = list(dict.fromkeys(k[0] for k in keys))
+    fig, axes = plt.subplots(len(METRICS), len(TASKS), figsize=(13, 12), squeeze=False)
+    width = 0.8 / max(1, len(sources))
+    for i, metric in enumerate(METRICS):
+        for j, task in enumerate(TASKS):
+            ax = axes[i][j]
+            for s, (label, rows) in enumerate(sources):
+                stats = [mean_ci(list(rows.get((st, task, metric), {}).values()))
+                         for st in strategies]
+                m = np.array([x[0] for x in stats])
+                err = np.array([[x[0] - x[1], x[2] - x[0]] for x in stats]).T
+                ax.bar(np.arange(len(strategies)) + (s - (len(sources) - 1) / 2) * width, m,
+                       width, yerr=np.nan_to_num(err), capsize=2, label=label)
+            ax.set_title(f"{task} {metric}", fontsize=9)
+            ax.set_xticks(np.arange(len(strategies)), strategies, rotation=45, ha="right",
+                          fontsize=7)
+            ax.set_ylim(0, 1)
+    axes[0][0].legend(fontsize=7)
+    return [write(fig, Path(out_dir) / "bu2025_side_by_side.png")]
+
+if __name__ == "__main__":
+    if len(sys.argv) != 4 or sys.argv[1] != "authors":
+        sys.exit("usage: python -m obandits.cot.bu2025_runner authors LOGDIR OUTDIR")
+    print(collect(sys.argv[2], sys.argv[3]))
