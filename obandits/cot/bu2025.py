@@ -174,7 +174,7 @@ class Bu2025Config:
         v.int_scalar("finetune_iterations", self.finetune_iterations, min_value=1)
         v.finite_scalar("finetune_lr", self.finetune_lr, min_value=0.0, strict_min=True)
         v.finite_scalar("finetune_beta", self.finetune_beta, min_value=0.0, strict_min=True)
-        v.finite_scalar("clip_eps", self.clip_eps, min_value=0.0, max_value=1.0)
+        v.finite_scalar("clip_eps", self.clip_eps, min_value=0.0, strict_min=True, max_value=1.0)
         v.int_scalar("rej_threshold", self.rej_threshold, min_value=1)
         v.choice("rl_variant", self.rl_variant, RL_VARIANTS)
         v.int_scalar("n_rollouts", self.n_rollouts, min_value=1)

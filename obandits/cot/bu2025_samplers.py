@@ -25,12 +25,15 @@ significant first. A table is ``(L, M^(L-1))``; row ``d`` is meaningful for ``c 
 
 from __future__ import annotations
 
+from itertools import combinations
+from math import comb, lgamma
+
 import numba as nb
 import numpy as np
 
 from .. import _validate as v
 from ..nbrng import categorical_cdf
-from .chain import MAX_ENUMERATE, TreeChain, dprm_value, potential, valid_mass
+from .chain import MAX_ENUMERATE, TreeChain, dprm_value, potential, rex, valid_mass
 
 # ------------------------------------------------------------------------------------------
 # Prefix enumeration
@@ -216,3 +219,270 @@ def potential_exact(chain: TreeChain, task: int, prefixes: np.ndarray) -> np.nda
 def dprm_exact(chain: TreeChain, task: int, prefixes: np.ndarray, lam: float) -> np.ndarray:
     """The limit of :func:`dprm_mc`: :func:`obandits.cot.chain.dprm_value` with ``Q = P``."""
     return dprm_value(chain, task, chain.P, prefixes, lam)
+
+
+# ------------------------------------------------------------------------------------------
+# Distribution of one Monte-Carlo value (for exact scoring and for fresh, uncached values)
+# ------------------------------------------------------------------------------------------
+
+MAX_OUTCOMES = 1 << 21  # joint Monte-Carlo outcomes enumerated at one node
+
+
+def _compositions(n: int, g: int) -> np.ndarray:
+    """All ``(k_1..k_g)`` with ``sum k = n`` (stars and bars), ``(C(n+g-1, g-1), g)``."""
+    count = comb(n + g - 1, g - 1)
+    if count > MAX_OUTCOMES:
+        raise ValueError(f"N={n} Monte-Carlo completions over {g} distinct rewards have {count} "
+                         f"outcomes, more than the {MAX_OUTCOMES} enumerated exactly; use a "
+                         f"smaller N, mc_noise=False, or sampled scoring with quirk_mc_cache")
+    if g == 1:
+        return np.full((1, 1), n, dtype=np.int64)
+    bars = np.array(list(combinations(range(n + g - 1), g - 1)), dtype=np.int64).reshape(-1, g - 1)
+    edges = np.concatenate([np.full((len(bars), 1), -1), bars,
+                            np.full((len(bars), 1), n + g - 1)], axis=1)
+    return np.diff(edges, axis=1) - 1
+
+
+def _merge(values: np.ndarray, probs: np.ndarray, rel: float = 1e-12
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Merge values equal up to ``rel`` (relative), summing their probabilities."""
+    order = np.argsort(values, kind="stable")
+    values, probs = values[order], probs[order]
+    keep = np.ones(len(values), dtype=bool)
+    keep[1:] = np.diff(values) > rel * np.maximum(np.abs(values[1:]), 1e-300)
+    grp = np.cumsum(keep) - 1
+    return values[keep], np.bincount(grp, weights=probs)
+
+
+def mc_value_dist(chain: TreeChain, task: int, prefix: np.ndarray, n_mc: int, lam: float = 0.0
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Exact distribution ``(values, probs)`` of :func:`mc_reward_nb` for one prefix: the
+    completions' rewards take ``g`` distinct values, so the estimate is a function of the
+    multinomial counts of ``n_mc`` draws over them (``lam = 0``: mean Rex, l.973-979;
+    ``lam > 0``: DPRM, l.1001-1012)."""
+    prefix = np.asarray(prefix, dtype=np.int64)
+    d = len(prefix) - 1
+    M, L = chain.M, chain.L
+    start = int(prefix[0])
+    code = 0
+    for x in prefix[1:]:
+        code = code * M + int(x)
+    span = M ** (L - 1 - d)
+    full = prefixes_at(chain, start, L - 1)[code * span:(code + 1) * span]
+    f = rex(chain, task, full)
+    if lam > 0.0:
+        f = np.exp(lam * f)
+    ls = np.arange(d, L - 1)
+    pc = np.prod(chain.P[ls, full[:, d:-1], full[:, d + 1:]], axis=1) if d < L - 1 else np.ones(1)
+    fv, fp = _merge(f, pc)
+    k = _compositions(n_mc, len(fv))
+    lf = np.array([lgamma(i + 1) for i in range(n_mc + 1)])
+    logp = lf[n_mc] - lf[k].sum(1) + (k * np.log(np.maximum(fp, 1e-300))[None, :]).sum(1)
+    mean = k @ fv / n_mc
+    vals = np.log(mean) / lam if lam > 0.0 else mean
+    return _merge(vals, np.exp(logp))
+
+
+# ------------------------------------------------------------------------------------------
+# Node rules of the step-by-step samplers
+# ------------------------------------------------------------------------------------------
+
+NODE_RULES = ("tilt", "argmax", "soft")
+
+
+def node_policy(rule: str, vals: np.ndarray, base: np.ndarray | None = None,
+                strength: float = 1.0) -> np.ndarray:
+    """Next-state distributions ``(R, M)`` from children's reward-model values ``vals (R, M)``.
+
+    * ``tilt``: ``base * exp(strength * (Q - V))``, normalised: their GRPO-KL ``PPOSampler``
+      (l.729-742, ``strength = temperature / beta``); ``V`` (l.737) is the same for every
+      child, so it cancels and is not needed.
+    * ``argmax``: uniform over the children of highest value (ties: equal up to 1e-12
+      relative), their PRM-BoN / DPRM-BoN (l.896-899, l.929-932).
+    * ``soft``: ``exp(strength * vals)``, normalised: their DPRM sampler (l.856-863) with
+      ``vals`` the DPRM values and ``strength = lam`` (so ``p ∝ E[exp(lam Rex)]``, no
+      base-policy factor).
+    """
+    vals = np.atleast_2d(np.asarray(vals, dtype=np.float64))
+    mx = vals.max(axis=1, keepdims=True)
+    if rule == "argmax":
+        w = (vals >= mx - 1e-12 * np.abs(mx)).astype(np.float64)
+    elif rule in ("tilt", "soft"):
+        w = np.exp(strength * (vals - mx))
+        if rule == "tilt":
+            w = w * np.asarray(base, dtype=np.float64)  # (M,) or one row per outcome
+    else:
+        raise ValueError(f"rule must be one of {NODE_RULES}, got {rule!r}")
+    return w / w.sum(axis=1, keepdims=True)
+
+
+def child_values(table: np.ndarray, depth: int, M: int) -> np.ndarray:
+    """Values of the children of every node at ``depth``: ``(M^depth, M)``."""
+    return table[depth + 1, :M ** (depth + 1)].reshape(M ** depth, M)
+
+
+def node_states(M: int, start: int, depth: int) -> np.ndarray:
+    """State of each node at ``depth`` (its last digit; the start at depth 0)."""
+    return np.array([start]) if depth == 0 else np.arange(M ** depth) % M
+
+
+def tree_leaf_probs(pis: list[np.ndarray]) -> np.ndarray:
+    """Leaf (full path) probabilities from per-depth node policies ``pis[d] (M^d, M)``."""
+    q = np.ones(1)
+    for pi in pis:
+        q = (q[:, None] * pi).reshape(-1)
+    return q
+
+
+def markov_node_policies(Q: np.ndarray, start: int) -> list[np.ndarray]:
+    """Node policies of a Markov transition array ``Q (L-1, Mx, M)`` from ``start``."""
+    M = Q.shape[2]
+    return [Q[d, node_states(M, start, d), :M] for d in range(Q.shape[0])]
+
+
+def table_node_policies(chain: TreeChain, rule: str, table: np.ndarray, start: int,
+                        strength: float, Q_base: np.ndarray | None = None) -> list[np.ndarray]:
+    """Node policies of a step-by-step sampler driven by one reward table (a frozen cache)."""
+    M = chain.M
+    out = []
+    for d in range(chain.L - 1):
+        base = Q_base[d, node_states(M, start, d), :M] if rule == "tilt" else None
+        out.append(node_policy(rule, child_values(table, d, M), base, strength))
+    return out
+
+
+def node_realisations(chain: TreeChain, rule: str, reward_task: int, start: int, depth: int,
+                      code: int, n_mc: int, lam: float, strength: float,
+                      base: np.ndarray | None, mc_noise: bool = True,
+                      dist_cache: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Every outcome ``(weights (R,), pis (R, M))`` of one node's next-state distribution over
+    the Monte-Carlo noise of its ``M`` children's values (independent completions per child,
+    as their per-prefix cache draws). ``lam = 0``: values are potentials, else DPRM values.
+    Without ``mc_noise`` the values are exact (one outcome). ``dist_cache``: memo of the
+    children's value distributions, shared across strategies."""
+    M = chain.M
+    prefix = np.empty(depth + 2, dtype=np.int64)
+    prefix[0] = start
+    x = code
+    for j in range(depth):
+        prefix[depth - j] = x % M
+        x //= M
+    dists = []
+    for a in range(M):
+        prefix[-1] = a
+        key = (reward_task, tuple(prefix), n_mc, lam, mc_noise)
+        if dist_cache is not None and key in dist_cache:
+            dists.append(dist_cache[key])
+            continue
+        if mc_noise:
+            dv = mc_value_dist(chain, reward_task, prefix, n_mc, lam)
+        else:
+            dv = ((dprm_exact(chain, reward_task, prefix, lam) if lam > 0
+                   else potential_exact(chain, reward_task, prefix)), np.ones(1))
+        dists.append(dv)
+        if dist_cache is not None:
+            dist_cache[key] = dv
+    R = int(np.prod([len(dv[0]) for dv in dists]))
+    if R > MAX_OUTCOMES:
+        raise ValueError(f"N={n_mc} Monte-Carlo completions give {R} joint outcomes at a node, "
+                         f"more than the {MAX_OUTCOMES} enumerated exactly; use a smaller N or "
+                         f"mc_noise=False")
+    vals = np.stack([g.reshape(-1) for g in np.meshgrid(*[dv[0] for dv in dists],
+                                                         indexing="ij")], axis=1)
+    w = np.prod(np.stack([g.reshape(-1) for g in np.meshgrid(*[dv[1] for dv in dists],
+                                                              indexing="ij")], axis=1), axis=1)
+    pis = node_policy(rule, vals, base, strength)
+    if rule != "argmax":
+        return w, pis
+    # argmax outcomes are fixed by the set of tied best children: at most 2^M - 1 of them
+    pattern = (pis > 0) @ (1 << np.arange(M))
+    pats, inv = np.unique(pattern, return_inverse=True)
+    best = (pats[:, None] >> np.arange(M)[None, :]) & 1
+    return np.bincount(inv, weights=w, minlength=len(pats)), best / best.sum(1, keepdims=True)
+
+
+# ------------------------------------------------------------------------------------------
+# Outcome-reward samplers over whole paths (ORM-TAS, ORM-BoN)
+# ------------------------------------------------------------------------------------------
+
+MAX_TAS_PATHS = 20  # subsets of the paths are enumerated for ORM-TAS's candidate set
+
+
+@nb.njit(cache=True)
+def _first_distinct_nb(q, n_keep, prob, size_out):
+    """``prob[mask]`` = P(the first ``n_keep`` distinct items of i.i.d. draws from ``q`` are
+    ``mask``), by a pass over subsets in order of size: from set ``T`` the next new item is
+    ``o`` with probability ``q_o / (1 - q(T))``."""
+    n = q.shape[0]
+    prob[0] = 1.0
+    for mask in range(1 << n):
+        size = 0
+        rest = 1.0
+        for o in range(n):
+            if mask >> o & 1:
+                size += 1
+                rest -= q[o]
+        size_out[mask] = size
+        pm = prob[mask]
+        if pm == 0.0 or size >= n_keep or rest <= 1e-300:
+            continue
+        for o in range(n):
+            if not (mask >> o & 1) and q[o] > 0.0:
+                prob[mask | (1 << o)] += pm * q[o] / rest
+
+
+def tas_candidate_sets(q: np.ndarray, N: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distribution of their ORM-TAS candidate set (l.762-771): draws from ``q`` until ``N``
+    distinct paths. Returns ``(weights (R,), members (R, n) bool)``. Their loop never ends when
+    fewer than ``N`` paths have positive probability; here the set is then all of them."""
+    q = np.asarray(q, dtype=np.float64)
+    pos = np.flatnonzero(q > 0)
+    n_keep = min(int(N), len(pos))
+    if len(pos) > MAX_TAS_PATHS:
+        raise ValueError(f"ORM-TAS's candidate set is enumerated over the {len(pos)} paths of "
+                         f"positive probability; at most {MAX_TAS_PATHS} are supported")
+    prob = np.zeros(1 << len(pos))
+    size = np.zeros(1 << len(pos), dtype=np.int64)
+    _first_distinct_nb(q[pos] / q[pos].sum(), n_keep, prob, size)
+    masks = np.flatnonzero((size == n_keep) & (prob > 0))
+    members = np.zeros((len(masks), len(q)), dtype=bool)
+    members[:, pos] = (masks[:, None] >> np.arange(len(pos))[None, :]) & 1 == 1
+    return prob[masks], members
+
+
+def tas_distribution(q: np.ndarray, rewards: np.ndarray, N: int, tau: float,
+                     sets: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Their ORM-TAS (l.756-783): ``N`` distinct candidates from the proposal ``q``, then each
+    of the K outputs drawn with replacement ``∝ exp(tau * Rex)`` among them (not weighted by
+    ``q``). Returns ``(weights (R,), path distributions (R, n))`` over candidate sets; the K
+    outputs of one call share the set. ``sets``: :func:`tas_candidate_sets` of ``(q, N)``
+    when already known."""
+    w, members = tas_candidate_sets(q, N) if sets is None else sets
+    e = np.where(members, np.exp(tau * (rewards - rewards.max()))[None, :], 0.0)
+    return w, e / e.sum(axis=1, keepdims=True)
+
+
+def bon_distribution(q: np.ndarray, rewards: np.ndarray, N: int) -> np.ndarray:
+    """Best-of-``N`` by outcome reward, one output per ``N`` fresh candidates from ``q``, ties
+    uniform: ``P(o) = q(o)/q(level) * (F(level)^N - F(below)^N)`` where ``level`` is the set
+    of paths with ``o``'s reward. The selecting ORM-BoN (their l.785-800 with N >= 1 output per
+    N candidates)."""
+    q = np.asarray(q, dtype=np.float64)
+    lv, _ = _merge(rewards.astype(np.float64), np.ones(len(rewards)))
+    level = np.clip(np.searchsorted(lv, rewards - 1e-12 * np.abs(rewards)), 0, len(lv) - 1)
+    ql = np.bincount(level, weights=q, minlength=len(lv))
+    F = np.cumsum(ql)
+    below = F - ql
+    gain = np.maximum(F, 0.0) ** N - np.maximum(below, 0.0) ** N
+    return np.where(ql[level] > 0, q * gain[level] / np.where(ql[level] > 0, ql[level], 1.0),
+                    0.0)
+
+
+def bon_top_sample(q: np.ndarray, rewards: np.ndarray, N: int, keep: int, n_calls: int,
+                   rng: np.random.Generator) -> np.ndarray:
+    """Their ORM-BoN literally (l.785-800): ``N`` candidates from ``q``, sorted by reward, the
+    top ``keep`` returned (all ``N`` when ``keep >= N``); ties in random order.
+    Returns ``(n_calls, min(N, keep))`` path indices."""
+    cand = rng.choice(len(q), size=(n_calls, N), p=q / q.sum())
+    order = np.lexsort((rng.random(cand.shape), -rewards[cand]), axis=1)
+    return np.take_along_axis(cand, order, axis=1)[:, :min(N, keep)]
