@@ -110,3 +110,71 @@ def test_claims_hold_reverse_or_stay_open():
     assert claims["DPRM lowers the rare CoTs' share"]["holds"] is False
     assert claims["ORM-BoN lowers the rare CoTs' share"]["holds"] is None
     assert "authors" in br.verdicts(list(claims.values()))
+
+
+# ---------------------------------------------------------------- the runner and bad input
+
+SMALL = {"T1": 50, "T2": 10, "finetune_iterations": 20, "num_trials": 10, "K": 4, "N": 3}
+
+
+def test_run_cell_gives_every_strategy_task_and_metric():
+    from obandits.cot.bu2025_eval import METRICS, STRATEGIES
+
+    p = br.validate_cell({"seed": 3, **SMALL})
+    cols = br.run_cell(p, 0, "k", 2)
+    assert len(cols["value"]) == 2 * len(STRATEGIES) * 2 * len(METRICS)
+    assert set(cols["rep"].tolist()) == {0, 1}
+    assert list(dict.fromkeys(cols["strategy"].tolist())) == list(STRATEGIES)
+    assert np.all((cols["value"] >= 0) & (cols["value"] <= 1))
+    # shares of one (strategy, task) sum to 1
+    shares = cols["value"][np.isin(cols["metric"], ["easy", "hard", "invalid"])]
+    assert np.allclose(shares.reshape(-1, 3).sum(axis=1), 1.0)
+    again = br.run_cell(p, 0, "another key", 2)  # streams depend on (root_seed, seed) only
+    assert np.array_equal(cols["value"], again["value"])
+
+
+def test_variants_share_pretraining_and_change_what_they_switch():
+    a = br.run_cell(br.validate_cell({"seed": 1, **SMALL}), 0, "a", 1)
+    b = br.run_cell(br.validate_cell({"seed": 1, "variant": "solvable", **SMALL}), 0, "b", 1)
+    cov = a["metric"] != "pass_at_k"
+    assert np.array_equal(a["value"][cov], b["value"][cov])  # only pass@K's denominator moves
+    assert not np.array_equal(a["value"][~cov], b["value"][~cov])
+
+
+def test_preset_config_matches_the_committed_toml():
+    from pathlib import Path
+
+    from obandits.sweep import config_from_dict, load_config
+
+    toml = load_config(Path(__file__).parents[1] / "experiments/cot/bu2025.toml")
+    ours = config_from_dict(br.preset_config("bu2025"), "preset")
+    assert [c.key for c in toml.cells] == [c.key for c in ours.cells]
+    assert toml.raw["check"] == ours.raw["check"]
+    assert len(ours.cells) == 12 * len(br.VARIANTS)
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"variant": "bu2024"}, "variant"),
+    ({"varaint": "bu2025"}, "varaint"),
+    ({"finetune_iterations": 0}, "finetune_iterations"),
+    ({"num_trials": 0}, "num_trials"),
+    ({"K": 0}, "K"),
+    ({"N": 0}, "N"),
+    ({"T1": 0, "T2": 0}, "T1"),
+    ({"seed": -1}, "seed"),
+    ({"high_edges": [[0, 0, 0], [9, 0, 0]], "chain_from_seed": False}, "high_edges"),
+])
+def test_bad_cells_name_the_field(params, field):
+    with pytest.raises(ValueError, match=field):
+        br.validate_cell(params)
+
+
+def test_bad_presets_name_the_argument():
+    with pytest.raises(ValueError, match="preset must be one of"):
+        br.preset_config("bu2026")
+    with pytest.raises(ValueError, match=r"variants\[1\]"):
+        br.preset_config("bu2025", variants=["bu2025", "cleaner"])
+    with pytest.raises(ValueError, match="seeds"):
+        br.preset_config("bu2025", seeds=0)
+    with pytest.raises(ValueError, match="finetune_iterations"):
+        br.run_preset("bu2025", seeds=1, finetune_iterations=0, out="/nonexistent/never")

@@ -36,6 +36,7 @@ import numpy as np
 
 from .. import _validate as v
 from ..results import write_rows
+from ..runners import Runner
 from ..tables import markdown_table
 
 METRICS = ("pass_at_k", "easy", "hard", "invalid")
@@ -269,6 +270,46 @@ def _streams(root_seed: int, seed: int, reps: int):
         pre, ft, sc = ss.spawn(3)
         out.append((np.random.default_rng(pre), ft, np.random.default_rng(sc)))
     return out
+
+
+def run_cell(params: dict, root_seed: int, cell_key: str, reps: int) -> dict[str, np.ndarray]:
+    """``reps`` runs of the authors' experiment under one convention (module doc): pretrain
+    (bu2025_train.pretrain), fine-tune each of their four methods on one shared TASK1 set
+    (bu2025_train.finetune; PPO's frozen potential table shared with the samplers under
+    ``quirk_mc_cache``, as their RewardModel cache is), score the 11 strategies on both tasks
+    (bu2025_eval.score, sampled or exact). Streams depend on ``(root_seed, seed, rep)`` only."""
+    from .bu2025 import build_chain
+    from .bu2025_eval import score, tidy
+    from .bu2025_train import finetune, finetune_instances, ppo_table, pretrain
+
+    p = validate_cell(params)
+    reps = v.int_scalar("reps", reps, min_value=1)
+    cfg = cell_config(p)
+    chain = build_chain(cfg)
+    start1 = chain.tasks[0][0]
+    cols: dict[str, list] = {k: [] for k in ("rep", "strategy", "task", "metric", "value")}
+    for rep, (rng_pre, ft_seq, rng_score) in enumerate(_streams(root_seed, p["seed"], reps)):
+        theta0 = pretrain(chain, cfg, rng_pre)  # own stream: every variant shares it
+        ft = np.random.default_rng(ft_seq)
+        inst = finetune_instances(chain, cfg, ft)  # one set for every method (l.1620)
+        tables: dict = {}
+        pot = None
+        if "PPO" in cfg.finetune_methods and cfg.rl_variant == "authors":
+            pot = ppo_table(chain, cfg, ft)
+            if pot is not None and cfg.quirk_mc_cache and cfg.ppo_potential == "mc":
+                tables[("potential", 0, start1, cfg.N)] = pot
+        policies = {"pretrained": theta0}
+        for m, seq in zip(cfg.finetune_methods, ft_seq.spawn(len(cfg.finetune_methods))):
+            policies[m] = finetune(chain, theta0, m, cfg, np.random.default_rng(seq),
+                                   reward=inst, pot_table=pot if m == "PPO" else None)
+        for r in tidy(score(chain, cfg, policies, rng_score, tables=tables)):
+            for k in ("strategy", "task", "metric", "value"):
+                cols[k].append(r[k])
+            cols["rep"].append(rep)
+    for k, x in cols.items():
+        if k == "value" and not np.all(np.isfinite(np.asarray(x, float))):
+            raise ValueError(f"bu2025 cell {p}: a score is not finite")
+    return {k: np.asarray(x) for k, x in cols.items()}
 
 
 # ------------------------------------------------------------------------------------------
@@ -587,7 +628,140 @@ def figures(table: dict, raw: dict | None, out_dir) -> list[Path]:
     axes[0][0].legend(fontsize=7)
     return [write(fig, Path(out_dir) / "bu2025_side_by_side.png")]
 
+
+
+RUNNER = Runner(name="bu2025", validate=validate_cell, run_cell=run_cell, summarise=summarise,
+                figures=figures, check=check)
+
+# ------------------------------------------------------------------------------------------
+# Presets: the sweep config, run_preset (Python and `obandits cot paper --preset bu2025`)
+# ------------------------------------------------------------------------------------------
+
+DATA_DIR = "docs/data/bu2025"
+DOC = "docs/bu2025.md"
+
+
+def preset_config(preset: str = "bu2025", *, seeds=SEEDS, variants=None, root_seed: int = 0,
+                  **overrides) -> dict:
+    """The sweep config (a TOML dict, as ``experiments/cot/bu2025.toml``) of a preset: one cell
+    per seed x variant (default: every variant of :data:`VARIANTS`), ``overrides`` (fields of
+    :class:`~obandits.cot.bu2025.Bu2025Config`) fixed in every cell."""
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {PRESETS}, got {preset!r}")
+    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+        seeds = list(range(v.int_scalar("seeds", seeds, min_value=1)))
+    seeds = [v.int_scalar(f"seeds[{i}]", s, min_value=0) for i, s in enumerate(seeds)]
+    if not seeds:
+        raise ValueError("seeds must name at least one seed, got an empty list")
+    variants = list(VARIANTS) if variants is None else (
+        [variants] if isinstance(variants, str) else list(variants))
+    if not variants:
+        raise ValueError("variants must name at least one variant, got an empty list")
+    for i, x in enumerate(variants):
+        if x not in VARIANTS:
+            raise ValueError(f"variants[{i}] must be one of {list(VARIANTS)}, got {x!r}")
+    return {"sweep": {"name": f"cot-{preset}", "runner": "bu2025",
+                      "root_seed": v.int_scalar("root_seed", root_seed, min_value=0),
+                      "reps": 1},
+            "fixed": dict(overrides),
+            "grid": [{"seed": seeds, "variant": variants}],
+            "check": {"authors": f"{DATA_DIR}/authors.csv"}}
+
+
+def run_preset(preset: str = "bu2025", *, seeds=SEEDS, variants=None, root_seed: int = 0,
+               out=None, workers: int | None = None, progress: bool = True,
+               reference: bool = False, **overrides):
+    """Run a preset through the sweep engine and return its tidy table (pandas DataFrame when
+    pandas is importable). ``seeds``: a count or a list of the authors' ``--seed`` values;
+    ``variants``: names of :data:`VARIANTS` (default all); ``out``: the sweep directory
+    (default ``runs/cot-<preset>``; with ``reference=True`` ``docs/data/bu2025/preset``, and
+    ``docs/bu2025.md`` and its figure are rewritten from the data files). The CLI's
+    ``obandits cot paper --preset bu2025`` calls this."""
+    from ..sweep import config_from_dict, read_table, run_sweep
+
+    raw = preset_config(preset, seeds=seeds, variants=variants, root_seed=root_seed,
+                        **overrides)
+    cfg = config_from_dict(raw, f"preset {preset}")
+    if out is None:
+        out = _REPO / DATA_DIR / "preset" if reference else Path("runs") / f"cot-{preset}"
+    path = run_sweep(cfg, out, workers=workers, progress=progress)
+    if reference:
+        write_doc(out, _REPO / DOC)
+    table = read_table(path)
+    try:
+        import pandas as pd
+    except ImportError:
+        return table
+    return pd.DataFrame(table)
+
+
+def write_doc(sweep_dir, doc=None) -> Path:
+    """``docs/bu2025.md`` and its figure from a finished bu2025 sweep directory's data files
+    (``results.csv``, ``manifest.json``) and the authors' csv, without rerunning anything."""
+    from ..sweep import check_dir, finished
+
+    sweep_dir = Path(sweep_dir)
+    doc = _REPO / DOC if doc is None else Path(doc)
+    man, runner, table = finished(sweep_dir)
+    if runner.name != "bu2025":
+        raise ValueError(f"{sweep_dir} is a {runner.name!r} sweep, not bu2025")
+    raw = man["config"]
+    figs = figures(table, raw, sweep_dir)
+    _, claims_md = check_dir(sweep_dir)
+    import os
+
+    def rel(p) -> str:
+        return os.path.relpath(Path(p).resolve(), doc.parent.resolve())
+
+    text = DOC_HEAD.format(sweep=rel(sweep_dir), figure=rel(figs[0]),
+                           authors=_authors_note(raw), git=man.get("git", {}))
+    text += summarise(table, raw) + "\n\n## Every claim row (from `obandits check`)\n\n"
+    text += claims_md + "\n"
+    from ..results import atomic_write
+
+    atomic_write(doc, text)
+    return doc
+
+
+def _authors_note(raw) -> str:
+    from ..results import read_table
+
+    runs = _authors_path(raw).with_name("authors_runs.csv")
+    if not runs.is_file():
+        return "(no authors_runs.csv)"
+    t = read_table(runs)
+    w = np.asarray(t["wall_s"], float)
+    return (f"seeds {', '.join(map(str, t['seed'].tolist()))}; wall time per run "
+            f"{w.mean():.0f} s (min {w.min():.0f}, max {w.max():.0f})")
+
+
+DOC_HEAD = """# Bu et al. (2025), reproduced: their table, our preset, and our cleaner definitions
+
+Generated from the data files (do not edit by hand): `{sweep}` (the preset's sweep: tidy
+`results.csv`, `manifest.json`) and `docs/data/bu2025/authors.csv` (their script's printed
+tables, parsed). Regenerate without rerunning: `python -m obandits.cot.bu2025_runner doc {sweep}`;
+rerun everything: `obandits cot paper --preset bu2025 --reference` (Python:
+`obandits.cot.bu2025_runner.run_preset(reference=True)`). `obandits check {sweep}` prints
+the same tables and claims; `obandits plot {sweep}` draws `{figure}`.
+
+Their script: `multi_task_tmc.py` of github:DakeBU/Distribution-Bias-of-Post-training,
+commit 6049bf5, run unchanged: {authors} (command and machine: `docs/data/bu2025/README.md`).
+The preset (`experiments/cot/bu2025.toml`, variant `bu2025`) is `Bu2025Config.authors(seed=s)`:
+the chain their script builds for seed `s` (`authors_high_edges`), their learner init,
+one-path pretraining, one-CoT fine-tuning rules, reward model with N = 15 Monte-Carlo
+completions cached per prefix, every quirk on, temperature 1, sampled scoring exactly as they
+score (pass@30 over all 200 instances, coverage over 200 x 30 fresh paths, Base from a uniformly
+random start). Our random streams are not theirs: agreement is judged within sampling noise.
+
+![authors vs preset vs clean]({figure})
+
+"""
+
 if __name__ == "__main__":
-    if len(sys.argv) != 4 or sys.argv[1] != "authors":
-        sys.exit("usage: python -m obandits.cot.bu2025_runner authors LOGDIR OUTDIR")
-    print(collect(sys.argv[2], sys.argv[3]))
+    if len(sys.argv) == 4 and sys.argv[1] == "authors":
+        print(collect(sys.argv[2], sys.argv[3]))
+    elif len(sys.argv) in (3, 4) and sys.argv[1] == "doc":
+        print(write_doc(*sys.argv[2:]))
+    else:
+        sys.exit("usage: python -m obandits.cot.bu2025_runner authors LOGDIR OUTDIR\n"
+                 "       python -m obandits.cot.bu2025_runner doc SWEEP_DIR [DOC]")
