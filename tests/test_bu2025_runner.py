@@ -109,7 +109,7 @@ def test_claims_hold_reverse_or_stay_open():
     assert claims["RLVR forgets rare CoTs (REINFORCE)"]["holds"] is True
     assert claims["DPRM lowers the rare CoTs' share"]["holds"] is False
     assert claims["ORM-BoN lowers the rare CoTs' share"]["holds"] is None
-    assert "authors" in br.verdicts(list(claims.values()))
+    assert "their conventions" in br.verdicts(list(claims.values()))
 
 
 # ---------------------------------------------------------------- the runner and bad input
@@ -122,9 +122,9 @@ def test_run_cell_gives_every_strategy_task_and_metric():
 
     p = br.validate_cell({"seed": 3, **SMALL})
     cols = br.run_cell(p, 0, "k", 2)
-    assert len(cols["value"]) == 2 * len(STRATEGIES) * 2 * len(METRICS)
+    assert len(cols["value"]) == 2 * (len(STRATEGIES) + 1) * 2 * len(METRICS)
     assert set(cols["rep"].tolist()) == {0, 1}
-    assert list(dict.fromkeys(cols["strategy"].tolist())) == list(STRATEGIES)
+    assert list(dict.fromkeys(cols["strategy"].tolist())) == [*STRATEGIES, br.TILTED_DPRM]
     assert np.all((cols["value"] >= 0) & (cols["value"] <= 1))
     # shares of one (strategy, task) sum to 1
     shares = cols["value"][np.isin(cols["metric"], ["easy", "hard", "invalid"])]

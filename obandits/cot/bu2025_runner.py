@@ -210,6 +210,8 @@ VARIANTS["clean"] = {
     "set": {k: x for name, d in VARIANTS.items() if name != "bu2025" for k, x in d["set"].items()},
     "help": "all of the above at once (our conventions)"}
 PRESETS = ("bu2025",)
+#: A diagnostic row beside their 11: Spec 2's DPRM sampler, which keeps the base policy.
+TILTED_DPRM = "DPRM (base-tilted)"
 #: Every variant's row of the preset grid (``experiments/cot/bu2025.toml``).
 SEEDS = tuple(range(12))
 CELL_KEYS = ("seed", "variant")
@@ -302,7 +304,8 @@ def run_cell(params: dict, root_seed: int, cell_key: str, reps: int) -> dict[str
         for m, seq in zip(cfg.finetune_methods, ft_seq.spawn(len(cfg.finetune_methods))):
             policies[m] = finetune(chain, theta0, m, cfg, np.random.default_rng(seq),
                                    reward=inst, pot_table=pot if m == "PPO" else None)
-        for r in tidy(score(chain, cfg, policies, rng_score, tables=tables)):
+        rows = score(chain, cfg, policies, rng_score, tables=tables) + tilted_dprm(chain, cfg)
+        for r in tidy(rows):
             for k in ("strategy", "task", "metric", "value"):
                 cols[k].append(r[k])
             cols["rep"].append(rep)
@@ -504,7 +507,7 @@ def table2(table: dict, raw: dict | None = None) -> str:
 # Claims of Spec 2 §4 as Bu et al. state them: (id, text, minuend, subtrahend, task, metric);
 # each holds when mean over seeds of (minuend - subtrahend) has a 95% interval above 0.
 RLVR = ("REINFORCE", "RAFT", "PPO")
-SELECTION = ("ORM-TAS", "ORM-BoN", "PRM-BoN", "DPRM-BoN", "DPRM")
+SELECTION = ("ORM-TAS", "ORM-BoN", "PRM-BoN", "DPRM-BoN", "DPRM", TILTED_DPRM)
 REMEDIES = ("Reinforce-rej", "GRPO-KL")
 BASE = "Base Model"
 
@@ -547,7 +550,7 @@ def judge(rows: dict, spec: tuple, where: str) -> dict | None:
             "ci": [lo, hi], "holds": holds, "where": where, "n": n}
 
 
-CONVENTIONS = (("authors", PRESET), ("ours", "clean"))
+CONVENTIONS = (("their conventions (preset)", PRESET), ("our conventions (clean)", "clean"))
 
 
 def check(table: dict, raw: dict | None = None) -> list[dict]:
@@ -576,16 +579,20 @@ def verdicts(claims: list[dict]) -> str:
     for c in claims:
         by.setdefault(c["text"], {})[c["convention"]] = c
     word = {True: "holds", False: "**reversed**", None: "not resolved"}
+    conv = [n for n, _ in CONVENTIONS]
     body = []
     for text, d in by.items():
-        vs = [d[n]["holds"] if n in d else "missing" for n in names]
         cells = [f"{word[d[n]['holds']]} ({100 * d[n]['value']:+.1f} "
                  f"[{100 * d[n]['ci'][0]:+.1f}, {100 * d[n]['ci'][1]:+.1f}])"
                  if n in d else "-" for n in names]
-        changed = "yes" if len({x for x in vs if x != "missing"}) > 1 else "no"
-        body.append([d[names[0]]["claim"] if names[0] in d else "", text, *cells, changed])
-    return markdown_table(["#", "claim (difference, percentage points)", *names,
-                           "verdict changes?"], body)
+        changed = ("**yes**" if d[conv[0]]["holds"] != d[conv[1]]["holds"] else "no") \
+            if all(n in d for n in conv) else "-"
+        body.append([next(iter(d.values()))["claim"], text, *cells, changed])
+    return (markdown_table(["#", "claim (difference, percentage points)", *names,
+                            "verdict changes?"], body)
+            + "\n\nVerdicts: holds = the 95% interval of the paired difference (over seeds) is "
+              "above 0; reversed = below 0; not resolved = it holds 0. 'Verdict changes?' "
+              "compares their conventions (the preset) with ours (`clean`).")
 
 
 def summarise(table: dict, raw: dict | None = None) -> str:
@@ -628,6 +635,31 @@ def figures(table: dict, raw: dict | None, out_dir) -> list[Path]:
     axes[0][0].legend(fontsize=7)
     return [write(fig, Path(out_dir) / "bu2025_side_by_side.png")]
 
+
+
+def tilted_dprm(chain, cfg) -> list[dict]:
+    """Rows (as ``bu2025_eval.score``'s) of the diagnostic strategy :data:`TILTED_DPRM`: the
+    true chain tilted step by step by ``exp(tau R_DPRM) = E[exp(tau Rex) | prefix]`` (Spec 2's
+    DPRM sampling, base-policy factor kept; their sampler, l.856-863, drops it), exact DPRM
+    values, scored exactly in both modes; the reward task follows ``quirk_task1_reward`` and
+    pass@K's denominator ``denominator``, as their rows do. It isolates the missing base factor
+    as the cause of their DPRM row's high rare-CoT share."""
+    from .bu2025_eval import EvalSettings, Plan, _embed, _exact, all_paths, path_classes
+    from .bu2025_samplers import dprm_exact_table, table_node_policies, tree_leaf_probs
+    from .chain import rex
+
+    st = EvalSettings.from_config(cfg)
+    paths = all_paths(chain)
+    rows = []
+    for task in range(len(chain.tasks)):
+        start = chain.tasks[task][0]
+        table = dprm_exact_table(chain, 0 if st.quirk_task1_reward else task, start, st.tau)
+        pis = table_node_policies(chain, "tilt", table, start, st.tau, chain.P)
+        plan = Plan(st.K, q=_embed(chain, start, tree_leaf_probs(pis)))
+        vals = _exact(chain, plan, rex(chain, task, paths), path_classes(chain, task), st)
+        rows.append(dict(strategy=TILTED_DPRM, task=f"TASK{task + 1}", k=st.K,
+                         **dict(zip(METRICS, vals))))
+    return rows
 
 
 RUNNER = Runner(name="bu2025", validate=validate_cell, run_cell=run_cell, summarise=summarise,
