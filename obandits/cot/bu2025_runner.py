@@ -595,13 +595,61 @@ def verdicts(claims: list[dict]) -> str:
               "compares their conventions (the preset) with ours (`clean`).")
 
 
+def _chain_shape(raw: dict | None) -> tuple[int, int, int]:
+    fixed = (raw or {}).get("fixed") or {}
+    cls = _config_cls()
+    d = cls()
+    return (int(fixed.get("L", d.L)), int(fixed.get("M0", d.M0)), int(fixed.get("M", d.M)))
+
+
+def causes(table: dict, raw: dict | None = None) -> str:
+    """Markdown: the named causes of the two selection rows that point the other way (ORM-TAS,
+    DPRM), with the numbers that show them, from the table alone."""
+    L, M0, M = _chain_shape(raw)
+    n_paths, n_valid = M0 * M ** (L - 1), M ** (L - 2)
+    pre = cells_by_row(table, PRESET)
+
+    def m(rows, s, t, met):
+        return mean_ci(list(_metric_series(rows, s, t, met).values()))[0]
+
+    out = [f"* **ORM-TAS** (l.752-783) proposes {n_paths - 1} *distinct* paths from the true "
+           f"chain (a `while` loop that skips repeats) out of the {n_paths} paths of the tree, "
+           f"then resamples them with weights `exp(0.5 Rex)` <= e^0.5: it is close to uniform "
+           f"over all paths. Uniform would give a task easy {100 / n_paths:.1f}%, hard "
+           f"{100 * (n_valid - 1) / n_paths:.1f}%, invalid "
+           f"{100 * (n_paths - n_valid) / n_paths:.1f}%; the preset measures TASK1 easy "
+           f"{_pct(m(pre, 'ORM-TAS', 'TASK1', 'easy'))}%, hard "
+           f"{_pct(m(pre, 'ORM-TAS', 'TASK1', 'hard'))}%, invalid "
+           f"{_pct(m(pre, 'ORM-TAS', 'TASK1', 'invalid'))}%. The de-duplication is the cause; "
+           f"none of the convention switches removes it, so the row stays reversed under both."]
+    if (TILTED_DPRM, "TASK1", "easy") in pre:
+        parts = []
+        for name, var in CONVENTIONS:
+            rows = cells_by_row(table, var)
+            if rows:
+                ev = [_pct(m(rows, x, "TASK1", "easy_of_valid"))
+                      for x in (BASE, "DPRM", TILTED_DPRM)]
+                parts.append(f"{name}: easy share among valid TASK1 CoTs Base {ev[0]}%, their "
+                             f"DPRM {ev[1]}%, base-tilted DPRM {ev[2]}%")
+        out.append("* **DPRM** (l.837-870) samples each step from `softmax(0.5 R_DPRM)` over "
+                   "the children, with no base-policy factor: the true chain's 10:1 edge odds "
+                   "are dropped and the rare branches get almost the same mass as the easy "
+                   "one. Spec 2's DPRM sampler keeps the base policy (`p(s'|s) E[exp(0.5 "
+                   "Rex)]`); the diagnostic row `DPRM (base-tilted)` computes it exactly on "
+                   "the same chain. " + "; ".join(parts) + ". Whether a row 'lowers the rare "
+                   "CoTs' share' also depends on the Base convention: from a random start "
+                   "half of Base's paths are invalid for the task, which halves its hard share.")
+    return "\n".join(out)
+
+
 def summarise(table: dict, raw: dict | None = None) -> str:
     """Table 1 (authors vs preset), table 2 (moves of each cleaner definition) and the claims
     under both conventions, from the results table (and the authors' csv) alone."""
     parts = ["## Table 1: the authors' script against the preset\n", table1(table, raw),
              "\n## Table 2: how each cleaner definition moves each number\n",
              table2(table, raw), "\n## The claims under both conventions\n",
-             verdicts(check(table, raw))]
+             verdicts(check(table, raw)),
+             "\n## Why ORM-TAS and DPRM point the other way\n", causes(table, raw)]
     return "\n".join(parts)
 
 
