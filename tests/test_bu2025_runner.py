@@ -178,3 +178,35 @@ def test_bad_presets_name_the_argument():
         br.preset_config("bu2025", seeds=0)
     with pytest.raises(ValueError, match="finetune_iterations"):
         br.run_preset("bu2025", seeds=1, finetune_iterations=0, out="/nonexistent/never")
+
+
+DATA = __import__("pathlib").Path(__file__).parents[1] / "docs/data/bu2025"
+
+
+@pytest.mark.skipif(not (DATA / "authors_chain.csv").is_file(), reason="no authors' data")
+def test_seed_matched_chain_is_the_one_their_runs_printed():
+    """Every seed their script ran: the chain authors_high_edges(seed) builds has exactly the
+    valid paths, types and probabilities their log printed (l.197-218)."""
+    from obandits.cot.bu2025 import Bu2025Config, build_chain
+    from obandits.cot.chain import is_easy, path_prob
+    from obandits.results import read_table
+
+    t = read_table(DATA / "authors_chain.csv")
+    assert len(set(t["seed"].tolist())) >= 10
+    for seed in sorted(set(t["seed"].tolist())):
+        chain = build_chain(Bu2025Config(seed=seed, chain_from_seed=True))
+        sel = t["seed"] == seed
+        paths = np.array([[int(x) for x in p.split("-")] for p in t["path"][sel]])
+        assert np.allclose(path_prob(chain.P, paths), t["probability"][sel], atol=1e-6)
+        assert list(np.where(is_easy(chain, paths), "easy", "hard")) == list(t["type"][sel])
+
+
+@pytest.mark.skipif(not (DATA / "authors.csv").is_file(), reason="no authors' data")
+def test_authors_csv_has_every_row_of_every_seed():
+    from obandits.results import read_table
+
+    t = read_table(DATA / "authors.csv")
+    seeds = sorted(set(t["seed"].tolist()))
+    assert len(seeds) >= 10
+    assert len(t["value"]) == len(seeds) * 11 * 2 * 4
+    assert np.all((t["value"] >= 0) & (t["value"] <= 1))

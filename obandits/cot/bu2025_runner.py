@@ -177,7 +177,63 @@ def collect(log_dir: str | Path, out_dir: str | Path) -> dict[str, int]:
     write_rows(out_dir / "authors.csv", rows)
     write_rows(out_dir / "authors_chain.csv", chain)
     write_rows(out_dir / "authors_runs.csv", runs)
+    from ..results import atomic_write
+
+    atomic_write(out_dir / "README.md", _data_readme(runs, log_dir))
     return {"authors.csv": len(rows), "authors_chain.csv": len(chain), "runs": len(runs)}
+
+
+#: How their script was run for authors.csv (one seed at a time, niced, timed).
+AUTHORS_COMMAND = ("nice -n 10 /usr/bin/time -v -o time_$s.txt .venv/bin/python "
+                   "multi_task_tmc.py --seed $s --output-dir /tmp/figs_$s > log_$s.txt")
+
+
+def _machine() -> str:
+    import os
+    import platform
+
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{platform.machine()} {model}, {os.cpu_count()} cores shared with other jobs, "
+            f"Linux {platform.release()}, Python {platform.python_version()}")
+
+
+def _data_readme(runs: list[dict], log_dir: Path) -> str:
+    import numpy  # the versions their script ran with
+    import scipy
+
+    wall = np.array([r["wall_s"] for r in runs], float)
+    user = np.array([r.get("user_s", np.nan) for r in runs], float)
+    seeds = ", ".join(str(r["seed"]) for r in runs)
+    return f"""# Bu et al.'s own script: parsed output (docs/data/bu2025/)
+
+Written by `python -m obandits.cot.bu2025_runner authors LOGDIR docs/data/bu2025` from the
+logs of their script, run unchanged: `multi_task_tmc.py` of
+github:DakeBU/Distribution-Bias-of-Post-training at commit 6049bf5 (md5 of the file
+48ae1eeb3cf1c64a4578bfad22e83982), once per seed, one at a time:
+
+    for s in {seeds.replace(", ", " ")}; do {AUTHORS_COMMAND}; done
+
+- Seeds: {seeds} ({len(runs)} runs; their default is 42, `docs/bu2025.md` uses these).
+- Wall time per run: mean {np.nanmean(wall):.0f} s (min {np.nanmin(wall):.0f}, max
+  {np.nanmax(wall):.0f}); CPU (user) time: mean {np.nanmean(user):.0f} s (min
+  {np.nanmin(user):.0f}, max {np.nanmax(user):.0f}). Wall time varies with the load of the
+  shared machine; the CPU time is the fairer figure.
+- Machine: {_machine()}; numpy {numpy.__version__}, scipy {scipy.__version__}.
+
+Files: `authors.csv` (seed, strategy, task, metric, value: their two printed tables,
+l.1397-1414, values as fractions; metric pass_at_k / easy / hard / invalid),
+`authors_chain.csv` (the valid paths each run printed, l.197-218: path, type, probability,
+expected accuracy; tests check that `authors_high_edges(seed)` builds exactly these chains),
+`authors_runs.csv` (seed, wall_s, user_s, max_rss_kb, exit_status from `/usr/bin/time -v`).
+`preset/` is the sweep of `experiments/cot/bu2025.toml` behind `docs/bu2025.md`.
+"""
 
 
 
@@ -793,8 +849,11 @@ def write_doc(sweep_dir, doc=None) -> Path:
     def rel(p) -> str:
         return os.path.relpath(Path(p).resolve(), doc.parent.resolve())
 
-    text = DOC_HEAD.format(sweep=rel(sweep_dir), figure=rel(figs[0]),
-                           authors=_authors_note(raw), git=man.get("git", {}))
+    top = sweep_dir.resolve()
+    cmd = os.path.relpath(top, _REPO) if top.is_relative_to(_REPO) else str(top)
+    text = DOC_HEAD.format(sweep=cmd, figure=rel(figs[0]), authors=_authors_note(raw),
+                           fig_cmd=os.path.relpath(figs[0].resolve(), _REPO)
+                           if figs[0].resolve().is_relative_to(_REPO) else str(figs[0]))
     text += summarise(table, raw) + "\n\n## Every claim row (from `obandits check`)\n\n"
     text += claims_md + "\n"
     from ..results import atomic_write
@@ -822,7 +881,7 @@ Generated from the data files (do not edit by hand): `{sweep}` (the preset's swe
 tables, parsed). Regenerate without rerunning: `python -m obandits.cot.bu2025_runner doc {sweep}`;
 rerun everything: `obandits cot paper --preset bu2025 --reference` (Python:
 `obandits.cot.bu2025_runner.run_preset(reference=True)`). `obandits check {sweep}` prints
-the same tables and claims; `obandits plot {sweep}` draws `{figure}`.
+the same tables and claims; `obandits plot {sweep}` draws `{fig_cmd}`.
 
 Their script: `multi_task_tmc.py` of github:DakeBU/Distribution-Bias-of-Post-training,
 commit 6049bf5, run unchanged: {authors} (command and machine: `docs/data/bu2025/README.md`).
