@@ -1,6 +1,6 @@
 """Bu et al.'s learner, pretraining and fine-tuning (obandits.cot.bu2025_train, issue 14).
 
-The references below follow their script (``multi_task_tmc.py``, l.252-650) in THEIR layout
+The references below follow their script (``multi_task_tmc.py``, l.253-651) in THEIR layout
 (``thetas[l]`` of shape ``(M_{l+1}, M_l)``, updates ``np.outer(grad, e_s)``), drawing from the
 same :mod:`obandits.nbrng` stream in the same order as the kernels, so kernel and reference
 must agree to rounding.
@@ -50,7 +50,7 @@ def _predict(thetas, l, s):
 
 
 def _grad_logp(thetas, l, s, a):
-    """Their ``_compute_grad_logp`` (l.602-608)."""
+    """Their ``_compute_grad_logp`` (l.610-616)."""
     p = _predict(thetas, l, s)
     g = -p
     g[a] = 1 - p[a]
@@ -97,7 +97,7 @@ def _potential_mc(prefix, n, st, cdf):
 
 
 def _advantages(thetas, path, st, cdf, n, table=None, v_exact=False):
-    """Their ``_compute_advantages`` (l.610-640)."""
+    """Their ``_compute_advantages`` (l.618-651)."""
     if table is None:
         pots = [_potential_mc(path[:i + 1], n, st, cdf) for i in range(len(path))]
     else:
@@ -125,7 +125,7 @@ def _code(prefix):
 
 
 def _reference_finetune(theta, method, inst, n_iters, st, cfg, table=None, v_exact=False):
-    """Their ``finetune`` loop (l.452-489) and update rules (l.491-600), their layout."""
+    """Their ``finetune`` loop (l.452-489) and update rules (l.491-608), their layout."""
     thetas = _theirs(theta)
     cdf = np.cumsum(CHAIN.P, axis=2)
     start = CHAIN.tasks[0][0]
@@ -172,7 +172,7 @@ def test_init_is_their_layout_transposed():
     theta = bt.init_theta(CHAIN, CFG, np.random.default_rng(5))
     rng = np.random.default_rng(5)
     for l in range(CHAIN.L - 1):
-        theirs = rng.standard_normal((CHAIN.M, CHAIN.n_states[l])) * 0.1  # l.260
+        theirs = rng.standard_normal((CHAIN.M, CHAIN.n_states[l])) * 0.1  # l.261
         np.testing.assert_array_equal(theta[l], theirs.T)
 
 
@@ -210,7 +210,7 @@ def test_pretrain_matches_their_sgd():
 @pytest.mark.parametrize("method", FINETUNE_METHODS)
 def test_finetune_matches_their_update_rules(pretrained, inst, method):
     """Each rule against their code: REINFORCE l.491-508, RAFT (1 + log p) l.510-538,
-    PPO (MC potential - one-sample value, clip-scaled) l.540-589 + l.610-640, rej l.591-600."""
+    PPO (MC potential - one-sample value, clip-scaled) l.540-577 + l.618-651, rej l.579-608."""
     cfg = CFG.with_(finetune_iterations=40, rej_threshold=2)
     st = _state(11)
     stats = {}
@@ -350,3 +350,67 @@ def test_bad_input_named(pretrained, inst):
         bt.finetune(CHAIN, pretrained, "PPO", CFG, rng, reward=inst, pot_table=np.zeros((2, 2)))
     with pytest.raises(ValueError, match="rng must be a numpy.random.Generator"):
         bt.pretrain(CHAIN, CFG, 0)
+
+
+AUTHORS_SCRIPT = "/work/notes/bu/multi_task_tmc.py"
+
+
+def _exact_coverages(theta):
+    Q = policy(theta)
+    return np.array(coverage(CHAIN, 0, Q) + coverage(CHAIN, 1, Q))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not __import__("os").path.exists(AUTHORS_SCRIPT),
+                    reason="authors' script not present")
+def test_training_agrees_with_their_code():
+    """Their own classes (seed-42 chain, their budgets, their fine-tuning set of 200 TASK1
+    instances) against ours over many seeds: the exact TASK1 / TASK2 (easy, hard, invalid)
+    shares of each trained policy must agree within sampling noise (4 combined standard
+    errors + 0.5 points). Ours with ``quirk_mc_cache`` (their PPO reads frozen potentials).
+    ~5 s per seed of theirs (4 by default);
+    ``BU2025_THEIR_SEEDS=100 pytest -s -m slow -k agrees`` prints the table of the report."""
+    import contextlib
+    import importlib.util
+    import io
+    import os
+
+    spec = importlib.util.spec_from_file_location("bu_multi_task_tmc", AUTHORS_SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    n_theirs = int(os.environ.get("BU2025_THEIR_SEEDS", "4"))
+    names = ("base",) + FINETUNE_METHODS
+    theirs = {k: [] for k in names}
+    for s in range(n_theirs):
+        with contextlib.redirect_stdout(io.StringIO()):
+            tm = mod.TMC(L=4, M0=2, M=2, C_size=1, seed=42)
+            np.random.seed(1000 + s)  # their script's only generator is NumPy's global one
+            base = mod.LinearSoftmaxModel([2, 2, 2, 2])
+            base.train(tm, T1=2000, T2=500, eta=0.05, eval_interval=10**9)
+            rm = mod.RewardModel(tm, mc_budget=1000)
+            inst = mod.generate_question_instances(tm, 200, "TASK1")
+            models = {"base": base}
+            for m in FINETUNE_METHODS:
+                fm = mod.LinearSoftmaxModel([2, 2, 2, 2])
+                fm.thetas = {l: base.thetas[l].copy() for l in base.thetas}
+                fm.finetune(tm, rm, inst, method=m, iterations=1000, lr=0.05, beta=1.0,
+                            epsilon_clip=0.2, N=15, rej_threshold=5, eval_k=1,
+                            progress_interval=10**9)
+                models[m] = fm
+        for k, model in models.items():
+            theirs[k].append(_exact_coverages(_ours(model.thetas, np.zeros_like(CHAIN.P))))
+    cfg = CFG.with_(quirk_mc_cache=True)
+    ours = {k: [] for k in names}
+    for s in range(200):
+        rng = np.random.default_rng(7000 + s)
+        th = bt.pretrain(CHAIN, cfg, rng)
+        inst = bt.finetune_instances(CHAIN, cfg, rng)
+        ours["base"].append(_exact_coverages(th))
+        for m in FINETUNE_METHODS:
+            ours[m].append(_exact_coverages(bt.finetune(CHAIN, th, m, cfg, rng, reward=inst)))
+    for k in names:
+        a, b = np.array(theirs[k]), np.array(ours[k])
+        se = np.sqrt(a.var(axis=0, ddof=1) / len(a) + b.var(axis=0, ddof=1) / len(b))
+        print(f"{k:14s} theirs {np.round(100 * a.mean(0), 1)} ours {np.round(100 * b.mean(0), 1)}"
+              f" 1.96 se {np.round(196 * se, 1)}")
+        assert np.all(np.abs(a.mean(0) - b.mean(0)) < 4 * se + 0.005), k

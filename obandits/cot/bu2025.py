@@ -3,7 +3,7 @@ correction).
 
 The authors' script is ``multi_task_tmc.py`` of github:DakeBU/Distribution-Bias-of-Post-training
 (commit 6049bf5); line numbers ``l.N`` below refer to that file. :class:`Bu2025Config` holds
-their ``PARAMS`` (l.1541-1566) with every policy sampling at temperature 1 (their ``PARAMS``
+their ``PARAMS`` (l.1542-1565) with every policy sampling at temperature 1 (their ``PARAMS``
 temperature 0.5 is never read; the 0.5 passed at l.1295-1339 is the ``tau`` of the KL tilt and
 of ORM-TAS / DPRM), the conventions they score with, and switches for their quirks (off by
 default; :meth:`Bu2025Config.authors` turns them on for an exact reproduction).
@@ -24,7 +24,7 @@ from .. import _validate as v
 from ..options import option
 from .chain import TreeChain, chain_from_edges
 
-#: Row names of their fine-tuned models, in their table's order (l.1632-1650).
+#: Row names of their fine-tuned models, in their table's order (l.1562, l.1628-1651).
 FINETUNE_METHODS = ("REINFORCE", "RAFT", "PPO", "Reinforce-rej")
 RL_VARIANTS = ("authors", "group")
 PPO_POTENTIALS = ("mc", "exact")
@@ -38,7 +38,7 @@ SEED42_HIGH_EDGES = ((0, 0, 0), (0, 1, 0), (1, 0, 0), (1, 1, 1), (2, 0, 0), (2, 
 
 
 def _forced_high(l: int, s: int, L: int) -> list[int]:
-    """Successors forced high at state ``s`` of layer ``l`` (their l.73-87): TASK1's easy CoT
+    """Successors forced high at state ``s`` of layer ``l`` (their l.75-89): TASK1's easy CoT
     0...0 and TASK2's easy CoT 1 0...0 1."""
     forced = [0] if s == 0 else []
     if l == 0 and s == 1:
@@ -54,7 +54,7 @@ def authors_high_edges(seed: int, L: int = 4, M0: int = 2, M: int = 2, C_size: i
     builds (l.45-117), by replaying its draws with NumPy's legacy ``RandomState(seed)`` in the
     same order: per state (layers in order, states in order) ``C_size`` successors without
     replacement; then for each forced successor not drawn, one random non-forced drawn
-    successor is removed (one more draw, when there is one) and the forced one added.
+    successor is removed (one more draw, when there is one) and the forced one added (l.91-101).
 
     With the paper's shape (L=4, M0=M=2, C_size=1) only the high successors of (1, 1) and
     (2, 1) depend on the seed, so there are four possible chains."""
@@ -83,27 +83,27 @@ def authors_high_edges(seed: int, L: int = 4, M0: int = 2, M: int = 2, C_size: i
 
 @dataclass(frozen=True)
 class Bu2025Config:
-    """The authors' configuration (their ``PARAMS``, l.1541-1566, temperature 1), conventions
+    """The authors' configuration (their ``PARAMS``, l.1542-1565, temperature 1), conventions
     and quirk switches; validated on construction (``ValueError`` naming the field)."""
 
     # --- chain (l.45-117)
     L: int = option(4, "layers of the tree (path length)")
     M0: int = option(2, "states in layer 0 (one start state per task)")
     M: int = option(2, "states in every later layer")
-    C_size: int = option(1, "high successors drawn per state; a high edge weighs 1/C_size (l.104)")
+    C_size: int = option(1, "high successors drawn per state; a high edge weighs 1/C_size (l.105)")
     low_weight: float = option(0.1, "weight of a low edge before normalisation (their fixed 0.1, "
-                                     "l.107)")
+                                     "l.108)")
     high_edges: tuple = option(SEED42_HIGH_EDGES, "explicit high edges (layer, state, next); "
                                "default: the chain of their seed-42 run")
     chain_from_seed: bool = option(False, "build the chain their script builds for `seed` "
                                    "(authors_high_edges(seed)) instead of `high_edges`")
     seed: int = option(42, "seed of the run (their --seed); with chain_from_seed also the chain's")
-    # --- pretraining (l.252-262, l.372-450)
-    init_scale: float = option(0.1, "learner init: theta = randn * init_scale (l.260)")
+    # --- pretraining (l.253-266, l.372-450)
+    init_scale: float = option(0.1, "learner init: theta = randn * init_scale (l.261)")
     T1: int = option(2000, "pretraining phase 1: SGD steps, one true-chain path each, at eta")
     T2: int = option(500, "pretraining phase 2: SGD steps at eta / 2")
     eta: float = option(0.05, "pretraining step size")
-    # --- fine-tuning on TASK1 instances (l.452-650)
+    # --- fine-tuning on TASK1 instances (l.452-651)
     finetune_methods: tuple = option(FINETUNE_METHODS, "fine-tuned rows, among "
                                      + ", ".join(FINETUNE_METHODS))
     finetune_iterations: int = option(1000, "fine-tuning iterations (one instance each)")
@@ -111,27 +111,27 @@ class Bu2025Config:
     finetune_beta: float = option(1.0, "their finetune_beta: the KL tilt's beta of GRPO-KL "
                                   "(passed to Reinforce-rej, unused there)")
     clip_eps: float = option(0.2, "their epsilon_clip: 'PPO' scales its step by 1 +- clip_eps "
-                             "(l.583-589); the group variant's ratio clip")
+                             "(l.573-577); the group variant's ratio clip")
     rej_threshold: int = option(5, "Reinforce-rej: skip an instance the current model solves "
-                                "within this many samples (l.592-600)")
+                                "within this many samples (l.579-608)")
     rl_variant: str = option("authors", "fine-tuning rules: 'authors' (one CoT per iteration, "
                              "their update formulas) or 'group' (obandits.cot.posttrain: groups "
                              "of n_rollouts, ppo_epochs, ratio clip)", choices=RL_VARIANTS)
     n_rollouts: int = option(8, "group variant: CoTs per iteration")
     ppo_epochs: int = option(2, "group variant: gradient steps per group for PPO")
     ppo_potential: str = option("mc", "their PPO's Q: 'mc' = Monte-Carlo potential with N true-"
-                                "chain completions (l.624-630), 'exact' = its expectation",
+                                "chain completions (l.618-651), 'exact' = its expectation",
                                 choices=PPO_POTENTIALS)
     # --- evaluation (l.1243-1340)
     K: int = option(30, "samples per instance for pass@K and coverage")
     N: int = option(15, "best-of-N candidates and Monte-Carlo completions per potential (every "
                     "reward-model call of their run passes N)")
-    mc_budget: int = option(1000, "RewardModel's default Monte-Carlo budget (l.940); their run "
+    mc_budget: int = option(1000, "RewardModel's Monte-Carlo budget (l.1547, l.1615); their run "
                             "never uses it since every call passes N")
     tau: float = option(0.5, "the 0.5 passed as 'temperature' to GRPO-KL's tilt, ORM-TAS, "
                         "DPRM-BoN and DPRM (l.1295-1339)")
-    temperature: float = option(1.0, "sampling temperature of every policy (their PARAMS' 0.5 "
-                                "is never read)")
+    temperature: float = option(1.0, "sampling temperature of every policy when scored (their "
+                                "PARAMS' 0.5 is never read); training always samples at 1")
     num_trials: int = option(200, "question instances per task (test) and for fine-tuning")
     scoring: str = option("sampled", "'sampled' as their script does, or 'exact' in "
                           "expectation", choices=SCORINGS)
@@ -141,12 +141,12 @@ class Bu2025Config:
                              "(theirs) or from the task's start", choices=BASE_STARTS)
     # --- their quirks (off by default; Bu2025Config.authors() turns them on)
     quirk_orm_bon_all: bool = option(False, "ORM-BoN with N < K returns all N candidates "
-                                     "(no selection), as their argsort[:K] does (l.785-799)")
+                                     "(no selection), as their argsort[:K] does (l.785-800)")
     quirk_task1_reward: bool = option(False, "ORM-TAS / ORM-BoN / PRM-BoN / DPRM-BoN / DPRM "
                                       "score TASK2's CoTs with TASK1's reward (l.1334-1339)")
     quirk_mc_cache: bool = option(False, "draw one Monte-Carlo estimate per (prefix, N, task) and "
                                   "reuse it for the whole run, as their RewardModel cache does "
-                                  "(l.962-964, l.992-993)")
+                                  "(l.962-964, l.992-994)")
 
     def __post_init__(self) -> None:
         v.int_scalar("L", self.L, min_value=3, max_value=64)
@@ -228,7 +228,7 @@ TASKS = ((0, 0), (1, 1))
 
 def build_chain(cfg: Bu2025Config) -> TreeChain:
     """Their chain as a :class:`TreeChain`: high edges weigh ``1/C_size``, low ones
-    ``low_weight``, normalised per state (l.98-117); tasks TASK1 = (0 -> 0), TASK2 = (1 -> 1).
+    ``low_weight``, normalised per state (l.102-117); tasks TASK1 = (0 -> 0), TASK2 = (1 -> 1).
     Raises ``ValueError`` naming ``high_edges`` when the list does not make a valid tree."""
     return chain_from_edges(cfg.chain_edges(), L=cfg.L, M0=cfg.M0, M=cfg.M, tasks=TASKS,
                             high_weight=1.0 / cfg.C_size, low_weight=cfg.low_weight)

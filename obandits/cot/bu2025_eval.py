@@ -27,6 +27,7 @@ by binomial convolution, all terms non-negative. The K draws share ``C``, so thi
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import lru_cache
 
 import numba as nb
 import numpy as np
@@ -190,6 +191,10 @@ class _Builder:
 
     def table(self, kind: str, task: int, start: int, lam: float) -> np.ndarray:
         key = (kind, task, start, self.st.N) + ((lam,) if kind == "dprm" else ())
+        need = (self.chain.L, self.chain.M ** (self.chain.L - 1))
+        if key in self.tables and np.shape(self.tables[key]) != need:
+            raise ValueError(f"tables[{key!r}] must be a {need} prefix table, got shape "
+                             f"{np.shape(self.tables[key])}")
         if key not in self.tables:
             if not self.st.mc_noise:
                 self.tables[key] = (dprm_exact_table(self.chain, task, start, lam)
@@ -219,7 +224,8 @@ class _Builder:
             for code in range(c.M ** d):
                 base = None if Q_base is None else Q_base[d, code % c.M if d else start, :c.M]
                 level.append(node_realisations(c, rule, reward_task, start, d, code, st.N, lam,
-                                               strength, base, st.mc_noise, self.dists))
+                                               strength, base, st.mc_noise, self.dists,
+                                               mean_only=not st.quirk_mc_cache))
             tree.append(level)
         plan = Plan(st.K, tree=tree, start=start)
         if not st.quirk_mc_cache:  # fresh values every step: i.i.d. paths from the mean policy
@@ -300,6 +306,7 @@ def mix_moments_nb(w, pi, child_m, binom):
     return out
 
 
+@lru_cache(maxsize=8)
 def _binom(K: int) -> np.ndarray:
     b = np.zeros((K + 1, K + 1))
     for n in range(K + 1):
@@ -316,16 +323,38 @@ def leaf_moments(p_correct: np.ndarray, K: int) -> np.ndarray:
     return m
 
 
-def mix_moments(w: np.ndarray, pi: np.ndarray, child_m: np.ndarray, binom: np.ndarray
-                ) -> np.ndarray:
+@nb.njit(cache=True)
+def _powers_nb(x, scale, out):
+    """``out[r, j] = scale[r] * x[r]^j``."""
+    for r in range(out.shape[0]):
+        acc = scale[r]
+        for j in range(out.shape[1]):
+            out[r, j] = acc
+            acc *= x[r]
+
+
+def mix_moments(w: np.ndarray, pi: np.ndarray, child_m: np.ndarray, binom: np.ndarray,
+                top_only: bool = False) -> np.ndarray:
     """:func:`mix_moments_nb`; with two children and many outcomes, through the mixed moments
-    ``T[j, m] = E[pi^j (1-pi)^m]`` (one matrix product) instead of one convolution each."""
+    ``T[j, m] = E[pi^j (1-pi)^m]`` (one matrix product) instead of one convolution each.
+    ``top_only``: only ``E[r^K]`` is wanted (the root), so only ``T[j, K-j]`` is formed and the
+    other entries are left 0."""
     R, C = pi.shape
     if C != 2 or R <= 64:
         return mix_moments_nb(w, pi, child_m, binom)
     K1 = child_m.shape[1]
     j = np.arange(K1)
-    T = (w[:, None] * pi[:, :1] ** j[None, :]).T @ (pi[:, 1:] ** j[None, :])
+    p0 = np.empty((R, K1))
+    p1 = np.empty((R, K1))
+    _powers_nb(np.ascontiguousarray(pi[:, 0]), w, p0)
+    _powers_nb(np.ascontiguousarray(pi[:, 1]), np.ones(R), p1)
+    if top_only:
+        K = K1 - 1
+        out = np.zeros(K1)
+        diag = np.einsum("rj,rj->j", p0, p1[:, ::-1])
+        out[K] = np.sum(binom[K] * diag * child_m[0] * child_m[1][::-1])
+        return out
+    T = p0.T @ p1
     n = j[:, None]
     jj = j[None, :]
     ok = jj <= n
@@ -347,9 +376,9 @@ def exact_miss(chain: TreeChain, plan: Plan, p_correct: np.ndarray) -> float:
     if plan.tree is not None:
         n = chain.M ** (chain.L - 1)
         m = leaves[plan.start * n:(plan.start + 1) * n]
-        for level in reversed(plan.tree):
-            m = np.stack([mix_moments(w, p, m[i * chain.M:(i + 1) * chain.M], binom)
-                          for i, (w, p) in enumerate(level)])
+        for d in range(len(plan.tree) - 1, -1, -1):
+            m = np.stack([mix_moments(w, p, m[i * chain.M:(i + 1) * chain.M], binom, d == 0)
+                          for i, (w, p) in enumerate(plan.tree[d])])
         return float(m[0, k])
     raise ValueError("their ORM-BoN with N > K has no exact score here; use mode='sampled' "
                      "or N <= K")
@@ -445,8 +474,14 @@ def score(chain: TreeChain, cfg, policies: dict, rng: np.random.Generator,
     ``overrides`` change single fields. ``policies``: ``"pretrained"`` (GRPO-KL's base) and
     the fine-tuned models by row name, as thetas or transition arrays (``policy_kind``).
     ``mode``: ``"sampled"`` (as they do; default ``cfg.scoring``) or ``"exact"``. ``tables``:
-    frozen reward tables shared with training (their cache; keys ``("potential", task, start,
-    N)`` / ``("dprm", task, start, N, tau)``), filled in place.
+    frozen reward tables shared with training (their cache; keys :func:`potential_key` /
+    ``("dprm", task, start, N, tau)``), read and filled in place by sampled scoring with
+    ``quirk_mc_cache``; exact scoring averages over the cache instead (each row on its own: the
+    correlation of PPO's training with GRPO-KL / PRM-BoN through one cache does not move any
+    row's expectation).
+
+    Timing (paper sizes, warm): sampled ~20 ms, exact ~40-110 ms for all 22 rows; their loops
+    take ~2 min.
     """
     st = EvalSettings.from_config(cfg, **overrides)
     mode = v.choice("mode", mode if mode is not None else getattr(cfg, "scoring", "sampled"),
@@ -460,6 +495,10 @@ def score(chain: TreeChain, cfg, policies: dict, rng: np.random.Generator,
         raise ValueError(f"policies lacks {missing} (needed by the strategies scored); "
                          f"given: {sorted(policies)}")
     Qs = transition_arrays({m: policies[m] for m in need}, policy_kind, st.temperature)
+    for m, Q in Qs.items():
+        if Q.shape != chain.P.shape or not np.all(np.isfinite(Q)):
+            raise ValueError(f"policies[{m!r}] must be a finite array of the chain's shape "
+                             f"{chain.P.shape}, got shape {Q.shape}")
     state = state_from_sequence(np.random.SeedSequence(int(rng.integers(2**63))))
     b = _Builder(chain, st, Qs, mode, state, {} if tables is None else tables, rng)
     paths = all_paths(chain)
@@ -475,6 +514,14 @@ def score(chain: TreeChain, cfg, policies: dict, rng: np.random.Generator,
             rows.append(dict(strategy=name, task=f"TASK{task + 1}", k=plan.k,
                              **dict(zip(METRICS, vals))))
     return rows
+
+
+def potential_key(chain: TreeChain, N: int, task: int = 0) -> tuple:
+    """Key of a task's Monte-Carlo potential table in ``score(tables=...)``: pass bu-train's
+    PPO table (``bu2025_train.ppo_table``) as ``{potential_key(chain, cfg.N): table}`` so that
+    PPO, GRPO-KL and PRM-BoN on TASK1 read one cache, as in their run (l.629, l.736, l.894
+    all call ``potential_reward(prefix, 15, "TASK1")``)."""
+    return ("potential", task, chain.tasks[task][0], int(N))
 
 
 def tidy(rows: list[dict]) -> list[dict]:

@@ -18,6 +18,29 @@ Reward model (their ``RewardModel``, l.938-1015)
       (1000, l.1547) is never used. Drawing every prefix once up front (a *table*, below) has
       the same distribution as their lazy cache.
 
+Samplers (l.713-936) and what the ``temperature=0.5`` they are passed (l.1295-1339; here
+``tau``) does in each -- it is never a sampling temperature; every policy samples at T = 1:
+    * GRPO-KL, ``PPOSampler.sample_path`` (l.720-748): from the task's start, step
+      ``p ∝ p_pretrained(.|o_l) exp(tau (Q - V) / beta)`` (l.741), ``Q`` = Monte-Carlo potential
+      of ``prefix + child`` with the literal 15 completions (l.736), ``V`` of the prefix (l.737,
+      cancels), ``beta = 1``; the EVALUATED task's reward (``task_id`` passed, l.1295/1331).
+      ``tau`` scales the advantage.
+    * ORM-TAS (l.756-783): ``N`` distinct candidates from the true chain from a random start
+      (``tm.sample_path``), then K draws with replacement ``∝ exp(tau Rex)`` among them (l.777,
+      no proposal weight); ``tau`` scales ``Rex <= 1``, so the draw is close to uniform over the
+      candidates.
+    * ORM-BoN (l.785-800): ``N`` candidates from the true chain, ``argsort(Rex)[::-1][:K]``;
+      with their N = 15 < K = 30 that is every candidate: 15 paths a call, no selection.
+    * PRM-BoN (l.872-903): no candidates are drawn: every child is scored by its Monte-Carlo
+      potential (``N`` completions), the best kept, ties uniform (l.897-899). No ``tau``.
+    * DPRM-BoN (l.905-936): the same with DPRM values at ``lam = tau``.
+    * DPRM (l.837-870): ``p ∝ exp(tau * DPRM)`` with DPRM at ``lam = tau``, i.e. ``p ∝ mean
+      exp(tau Rex)`` over the child's completions: no base-policy factor; with ``tau = 0.5`` and
+      ``Rex <= 1`` a step is within [0.38, 0.62] of uniform.
+    * The five inference samplers never pass ``task_id`` to the reward model (l.774, 794, 824,
+      859, 894, 927): TASK2's rows are scored with TASK1's reward, which is 0 on every TASK2
+      prefix, so PRM-BoN / DPRM-BoN / DPRM pick uniformly on TASK2 (``quirk_task1_reward``).
+
 Prefix tables: for a start state, the prefix of depth ``d`` (states at layers ``0..d``) has
 code ``c`` in ``[0, M^d)``: its states at layers ``1..d`` read as base-``M`` digits, most
 significant first. A table is ``(L, M^(L-1))``; row ``d`` is meaningful for ``c < M^d``.
@@ -351,15 +374,64 @@ def table_node_policies(chain: TreeChain, rule: str, table: np.ndarray, start: i
     return out
 
 
+@nb.njit(cache=True)
+def _pair_nb(v0, w0, v1, w1, rule, b0, b1, strength, mean_only, w_out, pi_out):
+    """Two children (the paper's M = 2): every pair of Monte-Carlo outcomes and its
+    ``pi_0`` under ``rule`` (0 tilt, 1 argmax, 2 soft; as :func:`node_policy`); with
+    ``mean_only`` only ``E[pi]`` (into ``pi_out[0]``). Returns the number of rows written."""
+    n = 0
+    acc0 = 0.0
+    for i in range(v0.shape[0]):
+        for k in range(v1.shape[0]):
+            a, b = v0[i], v1[k]
+            if rule == 1:
+                mx = max(a, b)
+                t0 = a >= mx - 1e-12 * abs(mx)
+                t1 = b >= mx - 1e-12 * abs(mx)
+                p0 = 0.5 if (t0 and t1) else (1.0 if t0 else 0.0)
+            else:
+                mx = max(a, b)
+                e0 = np.exp(strength * (a - mx))
+                e1 = np.exp(strength * (b - mx))
+                if rule == 0:
+                    e0 *= b0
+                    e1 *= b1
+                p0 = e0 / (e0 + e1)
+            ww = w0[i] * w1[k]
+            if mean_only:
+                acc0 += ww * p0
+            elif rule == 1:  # three outcomes: child 0 best, child 1 best, a tie
+                o = 0 if p0 == 1.0 else (1 if p0 == 0.0 else 2)
+                w_out[o] += ww
+            else:
+                w_out[n] = ww
+                pi_out[n, 0] = p0
+                pi_out[n, 1] = 1.0 - p0
+                n += 1
+    if mean_only:
+        pi_out[0, 0] = acc0
+        pi_out[0, 1] = 1.0 - acc0
+        w_out[0] = 1.0
+        n = 1
+    elif rule == 1:
+        for o, p0 in enumerate((1.0, 0.0, 0.5)):
+            pi_out[o, 0] = p0
+            pi_out[o, 1] = 1.0 - p0
+        n = 3
+    return n
+
+
 def node_realisations(chain: TreeChain, rule: str, reward_task: int, start: int, depth: int,
                       code: int, n_mc: int, lam: float, strength: float,
                       base: np.ndarray | None, mc_noise: bool = True,
-                      dist_cache: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+                      dist_cache: dict | None = None, mean_only: bool = False
+                      ) -> tuple[np.ndarray, np.ndarray]:
     """Every outcome ``(weights (R,), pis (R, M))`` of one node's next-state distribution over
     the Monte-Carlo noise of its ``M`` children's values (independent completions per child,
     as their per-prefix cache draws). ``lam = 0``: values are potentials, else DPRM values.
     Without ``mc_noise`` the values are exact (one outcome). ``dist_cache``: memo of the
-    children's value distributions, shared across strategies."""
+    children's value distributions, shared across strategies. ``mean_only``: just ``E[pi]``
+    (one outcome of weight 1), for values drawn afresh at every step."""
     M = chain.M
     prefix = np.empty(depth + 2, dtype=np.int64)
     prefix[0] = start
@@ -387,11 +459,21 @@ def node_realisations(chain: TreeChain, rule: str, reward_task: int, start: int,
         raise ValueError(f"N={n_mc} Monte-Carlo completions give {R} joint outcomes at a node, "
                          f"more than the {MAX_OUTCOMES} enumerated exactly; use a smaller N or "
                          f"mc_noise=False")
+    if M == 2:
+        w = np.zeros(1 if mean_only else (3 if rule == "argmax" else R))
+        pis = np.empty((len(w), 2))
+        b = (1.0, 1.0) if base is None else (float(base[0]), float(base[1]))
+        _pair_nb(dists[0][0], dists[0][1], dists[1][0], dists[1][1], NODE_RULES.index(rule),
+                 b[0], b[1], float(strength), mean_only, w, pis)
+        keep = w > 0
+        return w[keep], pis[keep]
     vals = np.stack([g.reshape(-1) for g in np.meshgrid(*[dv[0] for dv in dists],
                                                          indexing="ij")], axis=1)
     w = np.prod(np.stack([g.reshape(-1) for g in np.meshgrid(*[dv[1] for dv in dists],
                                                               indexing="ij")], axis=1), axis=1)
     pis = node_policy(rule, vals, base, strength)
+    if mean_only:
+        return np.ones(1), (w @ pis)[None, :] / w.sum()
     if rule != "argmax":
         return w, pis
     # argmax outcomes are fixed by the set of tied best children: at most 2^M - 1 of them

@@ -8,22 +8,22 @@ the ``(L-1, Mx, M)`` layout of :mod:`obandits.cot.learner` (rows ``s >= M_l`` ar
 
 Every update is a multiple of the log-softmax gradient at one visited state,
 ``grad_theta[l, s, :] log p(a | s) = e_a - p(. | s)`` (their ``_compute_grad_logp``,
-l.602-608), so training never changes the sum of a row of ``theta``.
+l.610-616), so training never changes the sum of a row of ``theta``.
 
 Fine-tuning draws, per iteration, one instance ``q`` uniformly from the fine-tuning set (200
-TASK1 instances, l.1620) and one CoT ``o`` from TASK1's start under the current model
+TASK1 instances, l.1622) and one CoT ``o`` from TASK1's start under the current model
 (temperature 1); ``R = 1{o in C_q}``. Their four rules (``rl_variant="authors"``):
 
 * REINFORCE (l.491-508): ``theta[l, o_l] += lr R (e_{o_{l+1}} - p)`` at every step ``l``.
 * RAFT (l.510-538): the same times ``(1 + log p(o_{l+1} | o_l))`` (log-probability before the
   step), a factor the textbook RAFT (SFT on the correct CoTs) does not have.
-* "PPO" (l.540-589, advantages l.610-640): ``theta[l, o_l] += lr (1 + sign(A_l) clip_eps) A_l
+* "PPO" (l.540-577, advantages l.618-651): ``theta[l, o_l] += lr (1 + sign(A_l) clip_eps) A_l
   (e_{o_{l+1}} - p)`` with ``A_l = Q_l - V_l``, ``Q_l`` = Monte-Carlo PRM potential of the
   prefix ``o_{0..l+1}`` (mean TASK1 ``Rex`` of ``N`` true-chain completions) and ``V_l =
   sum_{s'} p(s' | o_l) Rex(o_{0..l}, s', one true-chain completion from s')``. The verifiable
   reward ``R`` is computed and ignored; the ratio ``pi/pi_old`` is computed and ignored (the old
   parameters are refreshed after every step, so it would be 1 anyway).
-* Reinforce-rej (l.591-600): draw up to ``rej_threshold`` CoTs from the *current* model (their
+* Reinforce-rej (l.579-608): draw up to ``rej_threshold`` CoTs from the *current* model (their
   comment: "We use current model as pretrained for simplicity"); if none is correct, one more
   CoT and a REINFORCE step, else skip.
 
@@ -49,7 +49,7 @@ from .posttrain import RLConfig, _correct, post_train
 METHOD_CODE = {m: i for i, m in enumerate(FINETUNE_METHODS)}  # REINFORCE 0, RAFT 1, PPO 2, rej 3
 GROUP_METHOD = {"REINFORCE": "reinforce", "RAFT": "raft", "PPO": "ppo",
                 "Reinforce-rej": "reinforce"}  # rej: reinforce with reject = rej_threshold
-TASK1 = 0  # they fine-tune on TASK1 only (l.1620-1646)
+TASK1 = 0  # they fine-tune on TASK1 only (l.1622-1651)
 
 
 def _check_rng(rng) -> None:
@@ -64,8 +64,8 @@ def nb_state(rng: np.random.Generator) -> np.ndarray:
 
 
 def init_theta(chain: TreeChain, cfg: Bu2025Config, rng: np.random.Generator) -> np.ndarray:
-    """Their learner init (l.252-262): ``thetas[l] = randn(M_{l+1}, M_l) * 0.1``, transposed to
-    ``theta[l, s, :]``; padding rows 0."""
+    """Their learner init (l.253-266): ``thetas[l] = randn(M_{l+1}, M_l) * 0.1`` (l.261),
+    transposed to ``theta[l, s, :]``; padding rows 0."""
     _check_rng(rng)
     Lm1, Mx, M = chain.P.shape
     theta = np.zeros((Lm1, Mx, M))
@@ -79,9 +79,9 @@ def pretrain(chain: TreeChain, cfg: Bu2025Config, rng: np.random.Generator) -> n
     """Their init then their two-phase one-path SGD (``LinearSoftmaxModel.train``, l.372-450).
 
     Step ``t``: one path ``o`` from the true chain, start uniform over layer 0
-    (``tm.sample_path``, l.220-231); at every layer ``theta[l, o_l] += eta_t (e_{o_{l+1}} -
-    p(. | o_l))`` (cross-entropy SGD, l.386-401), ``eta_t = eta`` for ``T1`` steps then
-    ``eta / 2`` for ``T2`` (l.412-429; their ``max(probs) > 1e-6`` guard always holds). This is
+    (``tm.sample_path``, l.221-231); at every layer ``theta[l, o_l] += eta_t (e_{o_{l+1}} -
+    p(. | o_l))`` (cross-entropy SGD, l.382-408), ``eta_t = eta`` for ``T1`` steps then
+    ``eta / 2`` for ``T2`` (l.411-437; their ``max(probs) > 1e-6`` guard always holds). This is
     :func:`obandits.cot.learner.pretrain_nb` with batch 1, which is reused."""
     theta = init_theta(chain, cfg, rng)
     pretrain_nb(theta, chain.P, chain.n_states, cfg.T1, cfg.eta, cfg.T2, cfg.eta / 2, 1,
@@ -100,7 +100,7 @@ def _prefix_code(path, depth, M):
 @nb.njit(cache=True)
 def ppo_advantages_nb(theta, path, P, cdf, task_start, target, inv_Z, n_mc, table, q_table,
                       v_exact, st, pot, adv, p, tmp):
-    """Their PPO advantages ``A_l = Q_l - V_l`` along ``path`` (l.610-640) into ``adv``.
+    """Their PPO advantages ``A_l = Q_l - V_l`` along ``path`` (l.618-651) into ``adv``.
 
     ``Q_l`` = potential of ``path[:l+2]``: from ``table`` (rows = prefix depth, columns =
     prefix code, see :mod:`obandits.cot.bu2025_samplers`) when ``q_table``, else a fresh
@@ -183,7 +183,7 @@ def authors_finetune_nb(theta, method, start, target, ptr, codes, n_iters, lr, c
 
 def finetune_instances(chain: TreeChain, cfg: Bu2025Config, rng: np.random.Generator
                        ) -> Instances:
-    """Their fine-tuning set (l.1620): ``num_trials`` TASK1 instances, each valid CoT correct
+    """Their fine-tuning set (l.1622): ``num_trials`` TASK1 instances, each valid CoT correct
     with probability ``Rex`` (``generate_question_instances``, l.1243-1259)."""
     return make_instances(chain, TASK1, cfg.num_trials, rng)
 
@@ -192,7 +192,8 @@ def ppo_table(chain: TreeChain, cfg: Bu2025Config, rng: np.random.Generator) -> 
     """The potential table their PPO reads, or ``None`` when it draws fresh estimates:
     ``ppo_potential='exact'``: the exact TASK1 potentials of every prefix from TASK1's start;
     ``quirk_mc_cache``: one Monte-Carlo draw (``N`` completions) per prefix, frozen for the
-    run like their cache (pass the same table to the samplers to share it as they do)."""
+    run like their cache (l.962-964; their PPO, GRPO-KL and PRM-BoN on TASK1 all read the same
+    cached entries, so pass one table to :func:`finetune` and to the samplers)."""
     start = chain.tasks[TASK1][0]
     if cfg.ppo_potential == "exact":
         return potential_exact_table(chain, TASK1, start)
@@ -208,9 +209,10 @@ def finetune(chain: TreeChain, theta0: np.ndarray, method: str, cfg: Bu2025Confi
     ``cfg.finetune_iterations`` iterations at ``cfg.finetune_lr`` (module docstring).
 
     ``reward``: the fine-tuning instances (default: :func:`finetune_instances` drawn from
-    ``rng``). ``pot_table``: PPO's potential table (default :func:`ppo_table`). ``stats``: if a
-    dict, receives ``skipped`` (instances rejected) and ``updates`` (iterations that moved
-    theta). See :func:`finetune_state` for the compiled stream."""
+    ``rng``; their script trains every method on one set, l.1622: draw it once and pass it).
+    ``pot_table``: PPO's potential table (default :func:`ppo_table`). ``stats``: if a dict,
+    receives ``skipped`` (instances rejected) and ``updates`` (iterations that moved theta).
+    See :func:`finetune_state` for the compiled stream."""
     v.choice("method", method, FINETUNE_METHODS)
     _check_rng(rng)
     inst = finetune_instances(chain, cfg, rng) if reward is None else reward

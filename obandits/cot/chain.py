@@ -473,7 +473,7 @@ def chain_from_edges(high_edges, *, L: int, M0: int, M: int, tasks: tuple = ((0,
     """A :class:`TreeChain` from an explicit list of high edges ``(layer, state, next)``: every
     edge of the complete tree is present, high ones with weight ``high_weight``, the others
     ``low_weight``, normalised per state (Spec 2 §1; Bu et al.'s construction, their
-    ``multi_task_tmc.py`` l.95-117, with ``high_weight = 1/C_size`` and ``low_weight = 0.1``).
+    ``multi_task_tmc.py`` l.102-117, with ``high_weight = 1/C_size`` and ``low_weight = 0.1``).
 
     Raises ``ValueError`` naming ``high_edges[i]`` for an entry that is not a triple of
     in-range integers, and as :func:`chain_from_transitions` otherwise."""
