@@ -337,14 +337,13 @@ def run_cell(params: dict, root_seed: int, cell_key: str, reps: int) -> dict[str
     ``quirk_mc_cache``, as their RewardModel cache is), score the 11 strategies on both tasks
     (bu2025_eval.score, sampled or exact). Streams depend on ``(root_seed, seed, rep)`` only."""
     from .bu2025 import build_chain
-    from .bu2025_eval import score, tidy
+    from .bu2025_eval import potential_key, score, tidy
     from .bu2025_train import finetune, finetune_instances, ppo_table, pretrain
 
     p = validate_cell(params)
     reps = v.int_scalar("reps", reps, min_value=1)
     cfg = cell_config(p)
     chain = build_chain(cfg)
-    start1 = chain.tasks[0][0]
     cols: dict[str, list] = {k: [] for k in ("rep", "strategy", "task", "metric", "value")}
     for rep, (rng_pre, ft_seq, rng_score) in enumerate(_streams(root_seed, p["seed"], reps)):
         theta0 = pretrain(chain, cfg, rng_pre)  # own stream: every variant shares it
@@ -355,7 +354,7 @@ def run_cell(params: dict, root_seed: int, cell_key: str, reps: int) -> dict[str
         if "PPO" in cfg.finetune_methods and cfg.rl_variant == "authors":
             pot = ppo_table(chain, cfg, ft)
             if pot is not None and cfg.quirk_mc_cache and cfg.ppo_potential == "mc":
-                tables[("potential", 0, start1, cfg.N)] = pot
+                tables[potential_key(chain, cfg.N)] = pot
         policies = {"pretrained": theta0}
         for m, seq in zip(cfg.finetune_methods, ft_seq.spawn(len(cfg.finetune_methods))):
             policies[m] = finetune(chain, theta0, m, cfg, np.random.default_rng(seq),
