@@ -146,7 +146,7 @@ def parse_time(text: str, source: str = "time") -> dict:
     secs = 0.0
     for part in wall.split(":"):
         secs = secs * 60 + float(part)
-    return {"wall_s": secs, "user_s": float(grab("User time (seconds)")),
+    return {"wall_s": round(secs, 3), "user_s": float(grab("User time (seconds)")),
             "max_rss_kb": int(grab("Maximum resident set size (kbytes)")),
             "exit_status": int(grab("Exit status"))}
 
@@ -204,6 +204,10 @@ def _machine() -> str:
             f"Linux {platform.release()}, Python {platform.python_version()}")
 
 
+def _spread(x: np.ndarray) -> str:
+    return f"mean {np.nanmean(x):.0f} s (min {np.nanmin(x):.0f}, max {np.nanmax(x):.0f})"
+
+
 def _data_readme(runs: list[dict], log_dir: Path) -> str:
     import numpy  # the versions their script ran with
     import scipy
@@ -221,10 +225,9 @@ github:DakeBU/Distribution-Bias-of-Post-training at commit 6049bf5 (md5 of the f
     for s in {seeds.replace(", ", " ")}; do {AUTHORS_COMMAND}; done
 
 - Seeds: {seeds} ({len(runs)} runs; their default is 42, `docs/bu2025.md` uses these).
-- Wall time per run: mean {np.nanmean(wall):.0f} s (min {np.nanmin(wall):.0f}, max
-  {np.nanmax(wall):.0f}); CPU (user) time: mean {np.nanmean(user):.0f} s (min
-  {np.nanmin(user):.0f}, max {np.nanmax(user):.0f}). Wall time varies with the load of the
-  shared machine; the CPU time is the fairer figure.
+- Wall time per run: {_spread(wall)}.
+- CPU (user) time per run: {_spread(user)}.
+  Wall time varies with the load of the shared machine; the CPU time is the fairer figure.
 - Machine: {_machine()}; numpy {numpy.__version__}, scipy {scipy.__version__}.
 
 Files: `authors.csv` (seed, strategy, task, metric, value: their two printed tables,
