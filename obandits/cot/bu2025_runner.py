@@ -670,7 +670,7 @@ def causes(table: dict, raw: dict | None = None) -> str:
     def m(rows, s, t, met):
         return mean_ci(list(_metric_series(rows, s, t, met).values()))[0]
 
-    out = [f"* **ORM-TAS** (l.752-783) proposes {n_paths - 1} *distinct* paths from the true "
+    out = [f"* **ORM-TAS** (l.756-783) proposes {n_paths - 1} *distinct* paths from the true "
            f"chain (a `while` loop that skips repeats) out of the {n_paths} paths of the tree, "
            f"then resamples them with weights `exp(0.5 Rex)` <= e^0.5: it is close to uniform "
            f"over all paths. Uniform would give a task easy {100 / n_paths:.1f}%, hard "
@@ -687,14 +687,14 @@ def causes(table: dict, raw: dict | None = None) -> str:
             if rows:
                 ev = [_pct(m(rows, x, "TASK1", "easy_of_valid"))
                       for x in (BASE, "DPRM", TILTED_DPRM)]
-                parts.append(f"{name}: easy share among valid TASK1 CoTs Base {ev[0]}%, their "
-                             f"DPRM {ev[1]}%, base-tilted DPRM {ev[2]}%")
+                parts.append(f"{name} {ev[0]}% / {ev[1]}% / {ev[2]}%")
         out.append("* **DPRM** (l.837-870) samples each step from `softmax(0.5 R_DPRM)` over "
                    "the children, with no base-policy factor: the true chain's 10:1 edge odds "
                    "are dropped and the rare branches get almost the same mass as the easy "
                    "one. Spec 2's DPRM sampler keeps the base policy (`p(s'|s) E[exp(0.5 "
                    "Rex)]`); the diagnostic row `DPRM (base-tilted)` computes it exactly on "
-                   "the same chain. " + "; ".join(parts) + ". Whether a row 'lowers the rare "
+                   "the same chain. Easy share among valid TASK1 CoTs (Base / their DPRM / "
+                   "base-tilted DPRM): " + "; ".join(parts) + ". Whether a row 'lowers the rare "
                    "CoTs' share' also depends on the Base convention: from a random start "
                    "half of Base's paths are invalid for the task, which halves its hard share.")
     return "\n".join(out)
