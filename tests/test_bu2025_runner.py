@@ -210,3 +210,20 @@ def test_authors_csv_has_every_row_of_every_seed():
     assert len(seeds) >= 10
     assert len(t["value"]) == len(seeds) * 11 * 2 * 4
     assert np.all((t["value"] >= 0) & (t["value"] <= 1))
+
+
+@pytest.mark.skipif(not (DATA / "preset" / "results.csv").is_file(), reason="no reference run")
+def test_committed_doc_is_what_the_data_files_give():
+    """docs/bu2025.md is generated: its tables equal summarise() of the committed data."""
+    from obandits.results import read_json, read_table
+
+    raw = read_json(DATA / "preset" / "manifest.json")["config"]
+    text = br.summarise(read_table(DATA / "preset" / "results.csv"), raw)
+    assert text in (DATA.parents[1] / "bu2025.md").read_text()
+
+
+def test_side_by_side_uses_the_seeds_both_sides_ran():
+    a = {("Base Model", "TASK1", "hard"): np.arange(10) / 100}
+    ours = _table({("Base Model", "TASK1", "hard"): np.array([0.0, 0.01])}, seeds=[0, 1])
+    rows = br.side_by_side(ours, _table(a))
+    assert rows[0]["authors"] == [0.0, 0.01]

@@ -481,10 +481,20 @@ def _mci(xs) -> str:
     return f"{_pct(m)} [{_pct(lo)}, {_pct(hi)}]"
 
 
+def matched_authors(table: dict, authors: dict, variant: str = PRESET) -> dict:
+    """The authors' rows (as :func:`cells_by_row`) of the seeds ``variant`` ran, when any: the
+    seed picks the chain, so both sides must cover the same seeds."""
+    theirs = cells_by_row(authors)
+    mine = {u[0] for x in cells_by_row(table, variant).values() for u in x}
+    if mine & {u[0] for x in theirs.values() for u in x}:
+        theirs = {k: {u: x for u, x in d.items() if u[0] in mine} for k, d in theirs.items()}
+    return theirs
+
+
 def side_by_side(table: dict, authors: dict, variant: str = PRESET) -> list[dict]:
     """Row by row, the authors' numbers against ``variant``'s: means, 95% intervals over
     seeds, the difference's Welch interval, and whether it holds 0."""
-    ours, theirs = cells_by_row(table, variant), cells_by_row(authors)
+    ours, theirs = cells_by_row(table, variant), matched_authors(table, authors, variant)
     rows = []
     for key in theirs:
         a = list(theirs[key].values())
@@ -530,7 +540,7 @@ def table1(table: dict, raw: dict | None) -> str:
              {True: "yes", False: "**NO**", None: "n/a"}[r["agrees"]]] for r in rows]
     n_no = sum(r["agrees"] is False for r in rows)
     n_ok = sum(r["agrees"] is True for r in rows)
-    return (f"Authors: seeds {_seeds(cells_by_row(authors))}; preset: seeds "
+    return (f"Authors: seeds {_seeds(matched_authors(table, authors))}; preset: seeds "
             f"{_seeds(cells_by_row(table, PRESET))}. Values in percent, mean [95% t-interval "
             f"over seeds]; difference = preset - authors with its 95% Welch interval; agrees = "
             f"that interval holds 0 (constant rows: equal to the authors' print precision, "
@@ -620,7 +630,7 @@ def check(table: dict, raw: dict | None = None) -> list[dict]:
                if v in variants_in(table)]
     authors = read_authors(raw)
     if authors is not None:
-        sources.insert(0, ("authors' script", cells_by_row(authors), "their script"))
+        sources.insert(0, ("authors' script", matched_authors(table, authors), "their script"))
     for spec in claim_specs():
         for name, rows, where in sources:
             c = judge(rows, spec, f"{where}, {_seeds(rows)}")
@@ -717,7 +727,7 @@ def figures(table: dict, raw: dict | None, out_dir) -> list[Path]:
 
     plt = pyplot()
     authors = read_authors(raw)
-    sources = [("authors' script", cells_by_row(authors))] if authors is not None else []
+    sources = [("authors' script", matched_authors(table, authors))] if authors is not None else []
     sources += [(f"variant {v}", cells_by_row(table, v)) for _, v in CONVENTIONS
                 if v in variants_in(table)]
     keys = list(sources[0][1]) if sources else []
@@ -831,6 +841,29 @@ def run_preset(preset: str = "bu2025", *, seeds=SEEDS, variants=None, root_seed:
     except ImportError:
         return table
     return pd.DataFrame(table)
+
+
+def cli_preset(args) -> int:
+    """``obandits cot paper --preset NAME``: :func:`run_preset` with the options of ``obandits
+    cot`` (``--out`` [the sweep goes to ``OUT/cot-NAME``], ``--workers``, ``--root-seed``,
+    ``--reference``, ``--quiet``; ``--reps N`` = seeds 0..N-1, default when ``reps`` is None:
+    the 12 seeds of the authors' committed runs), then prints table 1, table 2 and the claims."""
+    from ..sweep import read_manifest
+
+    preset = getattr(args, "preset", "bu2025")
+    reps = getattr(args, "reps", None)
+    out = None if args.reference else Path(getattr(args, "out", "runs/cot")) / f"cot-{preset}"
+    run_preset(preset, seeds=SEEDS if reps is None else reps,
+               root_seed=getattr(args, "root_seed", 0), out=out,
+               workers=getattr(args, "workers", None),
+               progress=not getattr(args, "quiet", False), reference=args.reference)
+    out = _REPO / DATA_DIR / "preset" if out is None else out
+    from ..results import read_table
+
+    print(summarise(read_table(Path(out) / "results.csv"), read_manifest(out)["config"]))
+    if args.reference:
+        print(f"\nwrote {_REPO / DOC}")
+    return 0
 
 
 def write_doc(sweep_dir, doc=None) -> Path:
