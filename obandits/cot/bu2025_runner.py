@@ -568,7 +568,10 @@ def table2(table: dict, raw: dict | None = None) -> str:
             row.append("-" if not np.isfinite(m) else f"{100 * m:+.1f}{star}")
         body.append(row)
     legend = "; ".join(f"`{x}`: {VARIANTS[x]['help']}" for x in others if x in VARIANTS)
-    return (markdown_table(["strategy", "task", "metric", "preset bu2025", *others], body)
+    return ("The preset's value (percent, mean [95% interval] over seeds), then for each other "
+            "variant the mean paired change it makes (variant - preset on the same seeds and "
+            "random streams, percentage points; * = its 95% interval excludes 0).\n\n"
+            + markdown_table(["strategy", "task", "metric", "preset bu2025", *others], body)
             + f"\n\nColumns: {legend}.")
 
 
