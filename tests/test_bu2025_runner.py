@@ -227,3 +227,14 @@ def test_side_by_side_uses_the_seeds_both_sides_ran():
     ours = _table({("Base Model", "TASK1", "hard"): np.array([0.0, 0.01])}, seeds=[0, 1])
     rows = br.side_by_side(ours, _table(a))
     assert rows[0]["authors"] == [0.0, 0.01]
+
+
+def test_every_variant_runs_and_changes_only_its_switches():
+    base = br.cell_config(br.validate_cell({"seed": 0}))
+    for name, spec in br.VARIANTS.items():
+        p = br.validate_cell({"seed": 0, "variant": name, **SMALL})
+        cfg = br.cell_config(p)
+        changed = {f for f in spec["set"] if getattr(cfg, f) != getattr(base, f)}
+        assert changed == set(spec["set"]), name
+        cols = br.run_cell(p, 0, name, 1)
+        assert np.all(np.isfinite(cols["value"])), name
