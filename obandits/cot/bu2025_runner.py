@@ -673,6 +673,14 @@ def _chain_shape(raw: dict | None) -> tuple[int, int, int]:
     return (int(fixed.get("L", d.L)), int(fixed.get("M0", d.M0)), int(fixed.get("M", d.M)))
 
 
+def _word(table: dict, variant: str, strategy: str) -> str:
+    """Verdict of '<strategy> lowers the rare CoTs' share' under ``variant``."""
+    spec = ("3", "", BASE, strategy, "TASK1", "hard")
+    c = judge(cells_by_row(table, variant), spec, variant)
+    return "missing" if c is None else {True: "holds", False: "reversed",
+                                        None: "not resolved"}[c["holds"]]
+
+
 def causes(table: dict, raw: dict | None = None) -> str:
     """Markdown: the named causes of the two selection rows that point the other way (ORM-TAS,
     DPRM), with the numbers that show them, from the table alone."""
@@ -691,8 +699,10 @@ def causes(table: dict, raw: dict | None = None) -> str:
            f"{100 * (n_paths - n_valid) / n_paths:.1f}%; the preset measures TASK1 easy "
            f"{_pct(m(pre, 'ORM-TAS', 'TASK1', 'easy'))}%, hard "
            f"{_pct(m(pre, 'ORM-TAS', 'TASK1', 'hard'))}%, invalid "
-           f"{_pct(m(pre, 'ORM-TAS', 'TASK1', 'invalid'))}%. The de-duplication is the cause; "
-           f"none of the convention switches removes it, so the row stays reversed under both."]
+           f"{_pct(m(pre, 'ORM-TAS', 'TASK1', 'invalid'))}%. The de-duplication is the cause, "
+           f"and no convention switch touches it: 'ORM-TAS lowers the rare CoTs' share' is "
+           + ", ".join(f"{_word(table, var, 'ORM-TAS')} under {name}"
+                       for name, var in CONVENTIONS) + "."]
     if (TILTED_DPRM, "TASK1", "easy") in pre:
         parts = []
         for name, var in CONVENTIONS:
