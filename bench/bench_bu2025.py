@@ -40,9 +40,9 @@ def _arg(name: str, default: str) -> str:
 def _no_progress(script: str | Path):
     """Their script with its progress evaluations stubbed out: the module part is executed,
     ``LinearSoftmaxModel._evaluate_pass_at_k`` (pass@30 on the 200 training instances every
-    100 fine-tuning iterations, l.653-673, called at l.485) and ``compute_pass_at_k`` (pass@3 every 100
-    pretraining steps, l.336-354) return 0 without sampling, then their ``__main__`` block
-    runs. Only progress prints change; the table's work is untouched."""
+    100 fine-tuning iterations, l.653-673, called at l.485) and ``compute_pass_at_k`` (pass@3
+    every 100 pretraining steps, l.336-354) return 0 without sampling, then their
+    ``__main__`` block runs. Only progress prints change; the table's work is untouched."""
     import textwrap
 
     src = Path(script).read_text()
