@@ -309,49 +309,151 @@ def _ucb1(sts, phi, mu, bern, T, ckpt, out, alpha, mode):
             ci += 1
 
 
+# The count classes' state is one int64 array (rows below, K + 1 columns) and one float64
+# array (arm statistics, and n^{-1/2} per class slot), so the inlined helpers take two arrays:
+# Numba adds refcount operations for each array argument of an inlined call, every step (the
+# class update through 14 separate arrays made UCB1 2x slower at K=4096).
+# Per arm: heap links (first child, next sibling, `up`: the parent of a first child, else the
+# left sibling, -1 at a root), class slot; per class slot: count, root arm, size, list links
+# sorted by count (-1 at the ends); the free slots; two work lists. K + 1 slots: the new
+# class is made before the old one (maybe emptied) is freed.
+_CHILD, _SIB, _UP, _SLOT, _CN, _ROOT, _SIZE, _PRV, _NXT, _FREE, _STACK, _BUF = range(12)
+_N, _S, _MEAN, _ISN = range(4)
+
+
 @nb.njit(cache=True, inline="always")
-def _above(mean, a, b):
+def _classes_new(K):
+    """Empty count classes over ``K`` arms: ``(cl, fl)``, and ``head, tail, nfree``."""
+    cl = np.full((12, K + 1), -1, np.int64)
+    for e in range(K + 1):  # loops, not slice assignments (compile time)
+        cl[_CN, e] = 0
+        cl[_SIZE, e] = 0
+        cl[_FREE, e] = K - e
+    return cl, np.zeros((4, K + 1)), -1, -1, K + 1
+
+
+@nb.njit(cache=True, inline="always")
+def _above(fl, a, b):
     """Arm ``a`` ranks above arm ``b`` in their count class: higher mean, ties to the lower
     index (the scan's tie rule)."""
-    return mean[a] > mean[b] or (mean[a] == mean[b] and a < b)
+    ma, mb = fl[_MEAN, a], fl[_MEAN, b]
+    return (ma > mb) | ((ma == mb) & (a < b))  # no short circuit: selects, not branches
 
 
 @nb.njit(cache=True, inline="always")
-def _meld(mean, child, sib, a, b):
+def _meld(fl, cl, a, b):
     """Pairing-heap meld of the heaps rooted at arms ``a`` and ``b``: returns the new root."""
-    if _above(mean, b, a):
-        a, b = b, a
-    sib[b] = child[a]
-    child[a] = b
+    up = _above(fl, b, a)
+    a, b = (b if up else a), (a if up else b)  # selects: the outcome is unpredictable
+    c = cl[_CHILD, a]
+    cl[_SIB, b] = c
+    if c >= 0:
+        cl[_UP, c] = b
+    cl[_UP, b] = a
+    cl[_CHILD, a] = b
     return a
 
 
 @nb.njit(cache=True, inline="always")
-def _pop(mean, child, sib, root, stack):
+def _pop(fl, cl, root):
     """Remove ``root`` from its pairing heap (two-pass pairing): returns the new root, -1 if
     the heap is empty."""
-    c = child[root]
-    child[root] = -1
+    c = cl[_CHILD, root]
+    cl[_CHILD, root] = -1
     top = 0
     while c >= 0:  # first pass: meld the children in pairs, left to right
         a = c
-        b = sib[a]
+        b = cl[_SIB, a]
         if b < 0:
-            sib[a] = -1
-            stack[top] = a
+            cl[_SIB, a] = -1
+            cl[_STACK, top] = a
             top += 1
             break
-        c = sib[b]
-        sib[a] = -1
-        sib[b] = -1
-        stack[top] = _meld(mean, child, sib, a, b)
+        c = cl[_SIB, b]
+        cl[_SIB, a] = -1
+        cl[_SIB, b] = -1
+        cl[_STACK, top] = _meld(fl, cl, a, b)
         top += 1
     if top == 0:
         return -1
-    r = stack[top - 1]
+    r = cl[_STACK, top - 1]
     for j in range(top - 2, -1, -1):  # second pass: right to left
-        r = _meld(mean, child, sib, stack[j], r)
+        r = _meld(fl, cl, cl[_STACK, j], r)
+    cl[_UP, r] = -1
     return r
+
+
+@nb.njit(cache=True, inline="always")
+def _heap_delete(fl, cl, root, x):
+    """Remove arm ``x`` from the pairing heap rooted at ``root`` (``x`` anywhere in it): its
+    subtree is cut out, its children paired, the result melded back. Returns the new root."""
+    if x == root:
+        return _pop(fl, cl, root)
+    u = cl[_UP, x]
+    nx = cl[_SIB, x]
+    if cl[_CHILD, u] == x:
+        cl[_CHILD, u] = nx
+    else:
+        cl[_SIB, u] = nx
+    if nx >= 0:
+        cl[_UP, nx] = u
+    cl[_SIB, x] = -1
+    sub = _pop(fl, cl, x)
+    if sub < 0:
+        return root
+    r = _meld(fl, cl, root, sub)
+    cl[_UP, r] = -1
+    return r
+
+
+@nb.njit(cache=True, inline="always")
+def _class_move(fl, cl, k, d, r_k, top, head, tail, nfree):
+    """Arm ``k``, just taken out of class slot ``d`` (-1: its first pull), adds the reward
+    ``r_k`` to its statistics and joins the class of its new count: the next slot after ``d``
+    or a new one right after it; an emptied ``d`` is unlinked and freed. ``top`` (the largest
+    mean so far) takes the new mean. Returns ``(head, tail, nfree, top)``."""
+    fl[_N, k] += 1.0
+    fl[_S, k] += r_k
+    fl[_MEAN, k] = fl[_S, k] / fl[_N, k]
+    top = max(top, fl[_MEAN, k])
+    cnt = np.int64(fl[_N, k])
+    if d >= 0:
+        cl[_SIZE, d] -= 1
+    e = head if d < 0 else cl[_NXT, d]
+    if e < 0 or cl[_CN, e] != cnt:  # no arm has this count yet: a new slot after `d`
+        nfree -= 1
+        e = cl[_FREE, nfree]
+        cl[_CN, e] = cnt
+        cl[_ROOT, e] = -1
+        cl[_SIZE, e] = 0
+        fl[_ISN, e] = 1.0 / np.sqrt(fl[_N, k])
+        nx = head if d < 0 else cl[_NXT, d]
+        cl[_PRV, e] = d
+        cl[_NXT, e] = nx
+        if d < 0:
+            head = e
+        else:
+            cl[_NXT, d] = e
+        if nx < 0:
+            tail = e
+        else:
+            cl[_PRV, nx] = e
+    cl[_SLOT, k] = e
+    cl[_SIZE, e] += 1
+    cl[_ROOT, e] = k if cl[_ROOT, e] < 0 else _meld(fl, cl, cl[_ROOT, e], k)
+    if d >= 0 and cl[_ROOT, d] < 0:  # the old class emptied: unlink and free its slot
+        p, nx = cl[_PRV, d], cl[_NXT, d]
+        if p < 0:
+            head = nx
+        else:
+            cl[_NXT, p] = nx
+        if nx < 0:
+            tail = p
+        else:
+            cl[_PRV, nx] = p
+        cl[_FREE, nfree] = d
+        nfree += 1
+    return head, tail, nfree, top
 
 
 @nb.njit(cache=True, nogil=True)
@@ -370,26 +472,8 @@ def _ucb1_classes(st, phi, mu, bern, T, ckpt, out, alpha, picks):
     kernel. ``picks`` (length ``T``, or 0 for none) receives the pulled arms, for the tests."""
     K = phi.shape[0]
     arm_mu, mu_star = _arm_means(phi, mu)
-    n = np.zeros(K)
-    s = np.zeros(K)
-    mean = np.zeros(K)
-    child = np.full(K, -1, np.int64)
-    sib = np.full(K, -1, np.int64)
-    stack = np.empty(K, np.int64)
-    # Class slots in a list sorted by count (prv/nxt, -1 at the ends): count, root arm,
-    # n^{-1/2}. A pulled arm moves to the next slot or to a new one just after its own.
-    # K + 1 slots: the new class is made before the old one (maybe emptied) is freed.
-    c_n = np.zeros(K + 1, np.int64)
-    c_root = np.full(K + 1, -1, np.int64)
-    c_isn = np.zeros(K + 1)
-    prv = np.full(K + 1, -1, np.int64)
-    nxt = np.full(K + 1, -1, np.int64)
-    head = -1  # fewest pulls
-    tail = -1  # most pulls
-    free = np.arange(K, -1, -1)
-    nfree = K + 1
-    slot = np.full(K, -1, np.int64)  # each arm's class slot
-    top = 1.0 if bern else arm_mu.max()  # no mean exceeds it
+    cl, fl, head, tail, nfree = _classes_new(K)  # head: fewest pulls, tail: most
+    top = -np.inf  # the largest mean so far: no current mean exceeds it
     reg = 0.0
     ci = 0
     for t in range(T):
@@ -402,21 +486,21 @@ def _ucb1_classes(st, phi, mu, bern, T, ckpt, out, alpha, picks):
             # then by count upwards, stopping once even a mean of `top` cannot reach the
             # best index: later classes have smaller bonuses (rounding is monotone, so this
             # is exact; equal indices are not cut, the lower arm may win them).
-            k = c_root[tail]
-            b = mean[k] + bonus * c_isn[tail]
+            k = cl[_ROOT, tail]
+            b = fl[_MEAN, k] + bonus * fl[_ISN, tail]
             e = head
             while e != tail:
-                c = bonus * c_isn[e]
+                c = bonus * fl[_ISN, e]
                 if top + c < b:
                     break
-                r = c_root[e]
-                idx = mean[r] + c
+                r = cl[_ROOT, e]
+                idx = fl[_MEAN, r] + c
                 if idx > b or (idx == b and r < k):
                     b = idx
                     k = r
-                e = nxt[e]
-            d = slot[k]  # k is its class's root
-            c_root[d] = _pop(mean, child, sib, k, stack)
+                e = cl[_NXT, e]
+            d = cl[_SLOT, k]  # k is its class's root
+            cl[_ROOT, d] = _pop(fl, cl, k)
         if picks.shape[0] > 0:
             picks[t] = k
         if bern:
@@ -424,46 +508,10 @@ def _ucb1_classes(st, phi, mu, bern, T, ckpt, out, alpha, picks):
         else:
             r_k = arm_mu[k]
         reg += mu_star - arm_mu[k]
-        n[k] += 1.0
-        s[k] += r_k
-        mean[k] = s[k] / n[k]
-        cnt = np.int64(n[k])
-        after = d  # the new class sits right after the old one (or first)
-        e = head if d < 0 else nxt[d]
-        if e < 0 or c_n[e] != cnt:  # no arm has this count yet: a new slot after `after`
-            nfree -= 1
-            e = free[nfree]
-            c_n[e] = cnt
-            c_root[e] = -1
-            c_isn[e] = 1.0 / np.sqrt(n[k])
-            nx = head if after < 0 else nxt[after]
-            prv[e] = after
-            nxt[e] = nx
-            if after < 0:
-                head = e
-            else:
-                nxt[after] = e
-            if nx < 0:
-                tail = e
-            else:
-                prv[nx] = e
-        slot[k] = e
-        c_root[e] = k if c_root[e] < 0 else _meld(mean, child, sib, c_root[e], k)
-        if d >= 0 and c_root[d] < 0:  # the old class emptied: unlink and free its slot
-            if prv[d] < 0:
-                head = nxt[d]
-            else:
-                nxt[prv[d]] = nxt[d]
-            if nxt[d] < 0:
-                tail = prv[d]
-            else:
-                prv[nxt[d]] = prv[d]
-            free[nfree] = d
-            nfree += 1
+        head, tail, nfree, top = _class_move(fl, cl, k, d, r_k, top, head, tail, nfree)
         if ci < ckpt.shape[0] and t + 1 == ckpt[ci]:
             out[ci] = reg
             ci += 1
-
 
 # Fewest arms for the count-class argmax: measured on one core (K, T: classes / lockstep scan
 # of 16 repetitions) 512, 2^14: 0.73x; 512, 2^17: 0.40x; 1024, 2^14: 1.95x; 1024, 2^17: 0.62x;
@@ -471,16 +519,17 @@ def _ucb1_classes(st, phi, mu, bern, T, ckpt, out, alpha, picks):
 UCB1_CLASSES_MIN_K = 2048
 
 
-def ucb1_classes_exact(mu: np.ndarray, phi: np.ndarray, bern: bool, T: int, alpha: float
-                       ) -> bool:
+def ucb1_classes_exact(mu: np.ndarray, phi: np.ndarray, bern: bool, T: int, alpha: float,
+                       min_k: int | None = None) -> bool:
     """Whether :func:`_ucb1_classes` runs (``mu``, ``phi``: one row per repetition): at least
-    :data:`UCB1_CLASSES_MIN_K` arms, and it makes the scan's pulls bit for bit. For the latter
+    ``min_k`` arms (default :data:`UCB1_CLASSES_MIN_K`), and it makes the scan's pulls bit for
+    bit (also the condition for outcome-ucb's classes, over outcomes). For the latter
     two arms of one count class with different means must get different indices, i.e. their
     means must differ by more than the rounding of ``mean + bonus`` (|index| <= 1 +
     sqrt(alpha log T)). Bernoulli means of one class are multiples of ``1/n >= 1/T``;
     deterministic means are sums of ``n`` equal rewards, within ``(T + 1) 2^-52`` of the arm's
     mean (arms of equal means get equal sums)."""
-    if phi.shape[-1] < UCB1_CLASSES_MIN_K:
+    if phi.shape[-1] < (UCB1_CLASSES_MIN_K if min_k is None else min_k):
         return False
     eps = 2.0 ** -52
     rounding = 4.0 * eps * (1.0 + np.sqrt(alpha * np.log(max(T, 2))))
@@ -491,6 +540,33 @@ def ucb1_classes_exact(mu: np.ndarray, phi: np.ndarray, bern: bool, T: int, alph
         if len(diffs) and diffs.min() - 2.0 * (T + 1) * eps <= rounding:
             return False
     return True
+
+
+# Fewest arms for KL-UCB's count classes: one core, 4 repetitions, partition m=3 gap 0.2,
+# classes / scan per pull: K=2 0.90x, 3 1.08x, 9 1.73x, 64 6.1x, 256 60x, 4096 385x (the scan
+# solves the KL index of every arm whose Pinsker bound beats the best so far; docs/speed.md).
+KLUCB_CLASSES_MIN_K = 4
+
+
+def klucb_gap_half(mu: np.ndarray, bern: bool, T: int) -> float | None:
+    """Half the least distance between the means of two arms of one count class with
+    different rewards (for :func:`_klucb_classes`), or None when rounding could bring them
+    closer than that (the scan runs). Bernoulli sums: 0 (the kernel uses ``0.5 / n``).
+    Deterministic rewards: a mean of ``n`` rewards ``mu`` is within ``(T + 1) 2^-52`` of
+    ``mu``, so distinct levels stay ``min gap - 2 (T + 1) 2^-52`` apart; one level: inf."""
+    if bern:
+        return 0.0
+    diffs = np.diff(np.unique(mu))
+    if len(diffs) == 0:
+        return np.inf
+    least = diffs.min() - 2.0 * (T + 1) * 2.0 ** -52
+    return 0.5 * least if least > 0.0 else None
+
+
+# Fewest outcomes for outcome-ucb's count classes: one core, m = K (partition), per pull
+# classes / scan 0.71x at m=9, 0.46x at 64, 2.25x at 512, 2.1x at 4096 (the walk over the
+# classes visits most of them: see docs/speed.md).
+OUTCOME_CLASSES_MIN_M = 512
 
 
 def ucb1_lanes(K: int, reps: int, threads: int) -> int:
@@ -548,8 +624,41 @@ def kl_ucb_index(mean, n, level):
     return q
 
 
+@nb.njit(cache=True, inline="always")
+def _klucb_level(t, c):
+    """KL-UCB's exploration level ``log t + c log log t`` (``log t`` while ``log t <= 1``,
+    never below 0) and the Pinsker slack ``sqrt(level / 2)``."""
+    lt = np.log(t)
+    level = lt + c * np.log(lt) if lt > 1.0 else lt
+    level = max(level, 0.0)
+    return level, np.sqrt(level / 2.0)
+
+
+@nb.njit(cache=True, inline="always")
+def _klucb_scan(s, n, pinsker, level, h):
+    """KL-UCB's argmax over the arms ``0..len(pinsker)-1``: the first arm of largest Pinsker bound
+    ``min(mean + h n^{-1/2}, 1)`` (>= the KL index) gets its exact index, then, in arm order,
+    every other arm whose bound exceeds the best so far; ties to the lowest arm."""
+    k = 0
+    for a in range(pinsker.shape[0]):
+        pinsker[a] = min(s[a] / n[a] + h / np.sqrt(n[a]), 1.0)
+        if pinsker[a] > pinsker[k]:
+            k = a
+    best = kl_ucb_index(s[k] / n[k], n[k], level)
+    kbest = k
+    for a in range(pinsker.shape[0]):
+        if a != k and pinsker[a] > best:
+            idx = kl_ucb_index(s[a] / n[a], n[a], level)
+            if idx > best or (idx == best and a < kbest):
+                best = idx
+                kbest = a
+    return kbest
+
+
 @nb.njit(cache=True, nogil=True)
-def _klucb(st, phi, mu, bern, T, ckpt, out, c):
+def _klucb(st, phi, mu, bern, T, ckpt, out, c, picks):
+    """KL-UCB with the argmax over every arm (:func:`_klucb_scan`); ``picks`` (length ``T``,
+    or 0) receives the pulled arms, for the tests."""
     K = phi.shape[0]
     arm_mu, mu_star = _arm_means(phi, mu)
     n = np.zeros(K)
@@ -561,28 +670,118 @@ def _klucb(st, phi, mu, bern, T, ckpt, out, c):
         if t < K:
             k = t
         else:
-            lt = np.log(t)
-            level = lt + c * np.log(lt) if lt > 1.0 else lt
-            level = max(level, 0.0)
-            h = np.sqrt(level / 2.0)
-            k = 0
-            for a in range(K):
-                pinsker[a] = min(s[a] / n[a] + h / np.sqrt(n[a]), 1.0)
-                if pinsker[a] > pinsker[k]:
-                    k = a
-            best = kl_ucb_index(s[k] / n[k], n[k], level)
-            kbest = k
-            # Exact indices only for arms whose Pinsker bound can beat the best so far.
-            for a in range(K):
-                if a != k and pinsker[a] > best:
-                    idx = kl_ucb_index(s[a] / n[a], n[a], level)
-                    if idx > best or (idx == best and a < kbest):
-                        best = idx
-                        kbest = a
-            k = kbest
+            level, h = _klucb_level(t, c)
+            k = _klucb_scan(s, n, pinsker, level, h)
+        if picks.shape[0] > 0:
+            picks[t] = k
         r, reg, ci = _pull(st, arm_mu[k], mu_star, bern, reg, t + 1, ckpt, ci, out)
         n[k] += 1.0
         s[k] += r
+
+
+# Margin on kl(p, q) - level/n beyond kl_ucb_index's own tolerance (1e-8 on the same
+# difference) and the rounding of _kl_bern (about 1e-14): see _klucb_classes.
+_KL_MARGIN = 2e-8
+
+
+@nb.njit(cache=True, inline="always")
+def _kl_cut(p, b):
+    """A target (level / n) below which every KL index kl_ucb_index computes for a mean <=
+    ``p`` is below ``b``: ``kl(p, b - 1e-12)`` less kl_ucb_index's tolerance (it stops with
+    ``kl(mean, q) - target <= 1e-8``) and _kl_bern's rounding (about 1e-13): kl decreases in
+    p below q and increases in q above p. -inf (no cut) when ``p >= b - 1e-12``."""
+    q = b - 1e-12
+    return _kl_bern(p, q) - _KL_MARGIN if p < q else -np.inf
+
+
+@nb.njit(cache=True, nogil=True)
+def _klucb_classes(st, phi, mu, bern, T, ckpt, out, c, gap_half, picks, info):
+    """KL-UCB (the same pulls, bit for bit, as :func:`_klucb`) with an argmax over pull-count
+    classes, kept as in :func:`_ucb1_classes`: within a class (one ``n``) the KL index is
+    increasing in the mean and the order does not depend on ``t``, so each class's best arm
+    is its heap root, and only roots get an exact index (a Newton solve), the most-pulled
+    class first, then by count upwards.
+
+    Exact, not trusted: the scan's result is the first arm of largest computed index among
+    the arms it evaluates, and every step checks, else runs the scan itself (``info[0]``
+    counts those steps, ``info[1]`` the Newton solves):
+
+    - a class is skipped, or the walk stops, only when no mean up to the root's (``top``,
+      the largest mean so far, for every later class) can reach the best index ``B``: its
+      Pinsker sum ``mean + sqrt(level / (2n))`` is below ``B`` (kl_ucb_index never returns
+      more than that sum, computed the same way), or ``level / n`` is below :func:`_kl_cut`;
+    - arms of a class with the root's mean have the root's index and higher arm numbers; an
+      arm of a lower mean has mean <= ``p2`` (root's mean less half the least gap: ``0.5/n``
+      for Bernoulli sums, ``gap_half`` for deterministic rewards), checked as above;
+    - the scan evaluates the winner ``a`` exactly when its Pinsker bound exceeds its index (or
+      both are 1): only an arm evaluated before it with the same index could stop it then.
+
+    ``picks`` (length ``T``, or 0) receives the pulled arms; ``info`` (length 2, or 0)."""
+    K = phi.shape[0]
+    arm_mu, mu_star = _arm_means(phi, mu)
+    cl, fl, head, tail, nfree = _classes_new(K)
+    n, s, mean = fl[_N], fl[_S], fl[_MEAN]  # views, for the scan and the solves
+    pinsker = np.zeros(K)
+    done = np.empty(K + 1, np.int64)  # slots whose root got an exact index this step
+    top = -np.inf
+    fallbacks = 0
+    solves = 0
+    reg = 0.0
+    ci = 0
+    for t in range(T):
+        d = -1
+        if t < K:
+            k = t
+        else:
+            level, h = _klucb_level(t, c)
+            k = cl[_ROOT, tail]
+            b = kl_ucb_index(mean[k], n[k], level)
+            done[0] = tail
+            nd = 1
+            cut = _kl_cut(top, b)
+            e = head
+            while e != tail:
+                r = cl[_ROOT, e]
+                target = level / n[r]
+                x = np.sqrt(target / 2.0)  # as kl_ucb_index's bound
+                if top + x < b or target < cut:
+                    break  # and every later class: smaller target, same top
+                if not (mean[r] + x < b or target < _kl_cut(mean[r], b)):
+                    idx = kl_ucb_index(mean[r], n[r], level)
+                    if idx > b or (idx == b and r < k):
+                        b = idx
+                        k = r
+                        cut = _kl_cut(top, b)
+                    done[nd] = e
+                    nd += 1
+                e = cl[_NXT, e]
+            solves += nd
+            ok = True
+            for j in range(nd):
+                e = done[j]
+                if cl[_SIZE, e] > 1:
+                    r = cl[_ROOT, e]
+                    p2 = mean[r] - (0.5 / n[r] if bern else gap_half)
+                    target = level / n[r]
+                    if p2 >= 0.0 and not (p2 + np.sqrt(target / 2.0) < b
+                                          or target < _kl_cut(p2, b)):
+                        ok = False
+                        break
+            if ok:
+                pk = min(s[k] / n[k] + h / np.sqrt(n[k]), 1.0)
+                ok = pk > b or (pk == b and b >= 1.0)
+            if not ok:
+                k = _klucb_scan(s, n, pinsker, level, h)
+                fallbacks += 1
+            d = cl[_SLOT, k]
+            cl[_ROOT, d] = _heap_delete(fl, cl, cl[_ROOT, d], k)
+        if picks.shape[0] > 0:
+            picks[t] = k
+        r_k, reg, ci = _pull(st, arm_mu[k], mu_star, bern, reg, t + 1, ckpt, ci, out)
+        head, tail, nfree, top = _class_move(fl, cl, k, d, r_k, top, head, tail, nfree)
+    if info.shape[0] >= 2:
+        info[0] += fallbacks
+        info[1] += solves
 
 
 @nb.njit(cache=True, nogil=True)
@@ -619,7 +818,14 @@ def _uniform(st, phi, mu, bern, T, ckpt, out):
 
 
 @nb.njit(cache=True, nogil=True)
-def _outcome_ucb(st, phi, mu, p0_cdf, bern, T, ckpt, out, alpha):
+def _outcome_ucb(st, phi, mu, p0_cdf, bern, T, ckpt, out, alpha, classes, picks):
+    """Outcome-level UCB (module docstring). ``classes``: the argmax over the discovered
+    outcomes by pull-count classes as in :func:`_ucb1_classes` (same choices, bit for bit,
+    when :func:`ucb1_classes_exact` holds for the outcome means): the best known outcome is
+    the first of largest index, and it is played when its index is >= the discovery
+    action's; a discovery draw that reveals a known outcome moves it out of the middle of its
+    class's heap. Else the scan over every discovered outcome. ``picks`` (length ``T``, or
+    0) receives the outcome of each pull."""
     m = mu.shape[0]
     mu_star = -1.0
     for k in range(phi.shape[0]):
@@ -630,6 +836,8 @@ def _outcome_ucb(st, phi, mu, p0_cdf, bern, T, ckpt, out, alpha):
     s = np.zeros(m)
     mean = np.zeros(m)
     inv_sqrt_n = np.zeros(m)
+    cl, fl, head, tail, nfree = _classes_new(m if classes else 0)
+    top = -np.inf  # the largest mean so far (classes)
     known = np.empty(m, np.int64)
     pos = np.full(m, -1, np.int64)
     c0 = np.zeros(m, np.int64)  # discovery draws that revealed each outcome
@@ -645,11 +853,29 @@ def _outcome_ucb(st, phi, mu, p0_cdf, bern, T, ckpt, out, alpha):
         if n0 > 0.0 and float(n1) * n1 * t <= n0 * n0 * np.log(t):
             bonus = np.sqrt(alpha * np.log(t))
             best = s0 / n0 + bonus * (1.0 / np.sqrt(n0))  # same rounding as below: exact ties
-            for a in range(d):
-                idx = mean[a] + bonus * inv_sqrt_n[a]
-                if idx >= best and (i < 0 or idx > best):
-                    best = idx
-                    i = a
+            if classes:
+                if tail >= 0:  # as _ucb1_classes: most pulled first, then upwards with a cut
+                    k = cl[_ROOT, tail]
+                    b = fl[_MEAN, k] + bonus * fl[_ISN, tail]
+                    e = head
+                    while e != tail:
+                        cb = bonus * fl[_ISN, e]
+                        if top + cb < b:
+                            break
+                        r = cl[_ROOT, e]
+                        idx = fl[_MEAN, r] + cb
+                        if idx > b or (idx == b and r < k):
+                            b = idx
+                            k = r
+                        e = cl[_NXT, e]
+                    if b >= best:
+                        i = k
+            else:
+                for a in range(d):
+                    idx = mean[a] + bonus * inv_sqrt_n[a]
+                    if idx >= best and (i < 0 or idx > best):
+                        best = idx
+                        i = a
         if i < 0:  # discovery: an arm from p0 reveals its outcome
             k = categorical_cdf(st, p0_cdf)
             j = phi[k]
@@ -669,10 +895,18 @@ def _outcome_ucb(st, phi, mu, p0_cdf, bern, T, ckpt, out, alpha):
         else:  # play a known outcome (any arm of its preimage: the reward depends on j only)
             j = known[i]
             r = _draw(st, mu[j], bern)
-        n[i] += 1.0
-        s[i] += r
-        mean[i] = s[i] / n[i]
-        inv_sqrt_n[i] = 1.0 / np.sqrt(n[i])
+        if picks.shape[0] > 0:
+            picks[t] = j
+        if classes:
+            e = cl[_SLOT, i]  # -1 while i has no pull
+            if e >= 0:
+                cl[_ROOT, e] = _heap_delete(fl, cl, cl[_ROOT, e], i)
+            head, tail, nfree, top = _class_move(fl, cl, i, e, r, top, head, tail, nfree)
+        else:
+            n[i] += 1.0
+            s[i] += r
+            mean[i] = s[i] / n[i]
+            inv_sqrt_n[i] = 1.0 / np.sqrt(n[i])
         reg += mu_star - mu[j]
         ci = _record(t + 1, reg, ckpt, ci, out)
 
@@ -709,16 +943,23 @@ def _run_reps(learner, phi, mu, cdf, bern, T, ckpt, states, out, threads):
             jobs.append((_ucb1, (states[lo:hi].copy(), phi[lo:hi], mu[lo:hi], bern, T, ckpt,
                                  out[lo:hi], alpha, ucb1_mode(phi.shape[1], hi - lo))))
     else:
+        none = np.zeros(0, np.int64)
         for r in range(R):
             args = (states[r].copy(), phi[r], mu[r], bern, T, ckpt, out[r])
-            if learner.name == "kl-ucb":
-                jobs.append((_klucb, args + (c,)))
+            gap_half = klucb_gap_half(mu[r], bern, T) if learner.name == "kl-ucb" else None
+            if gap_half is not None and phi.shape[1] >= KLUCB_CLASSES_MIN_K:
+                jobs.append((_klucb_classes, args + (c, gap_half, none, none)))
+            elif learner.name == "kl-ucb":
+                jobs.append((_klucb, args + (c, none)))
             elif learner.name == "thompson":
                 jobs.append((_thompson, args))
             elif learner.name == "uniform":
                 jobs.append((_uniform, args))
             else:
-                jobs.append((_outcome_ucb, args[:3] + (cdf[r],) + args[3:] + (alpha,)))
+                cls = mu.shape[1] >= OUTCOME_CLASSES_MIN_M and ucb1_classes_exact(
+                    mu[r], np.arange(mu.shape[1]), bern, T, alpha, min_k=0)
+                jobs.append((_outcome_ucb, args[:3] + (cdf[r],) + args[3:] + (alpha, cls,
+                                                                                  none)))
     if threads <= 1 or len(jobs) == 1:
         for fn, args in jobs:
             fn(*args)
