@@ -15,11 +15,10 @@ from :class:`~obandits.sweep.SweepOptions` and :class:`CotOptions`.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..options import add_arguments, from_args, option
-from .select import SelectConfig
 
 EXPERIMENTS = ("paper", "forgetting", "sensitivity", "bonuses")
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,58 +42,67 @@ SMALL_GRID = {"eps": [0.1, 0.4], "kl_beta": [1.0], "reject": [5], "L": [3, 4]}
 
 @dataclass(frozen=True)
 class CotOptions:
-    """Where ``obandits cot`` writes (the sweeps' own options are
-    :class:`obandits.sweep.SweepOptions`)."""
+    """What ``obandits cot`` writes besides the sweeps (whose own options, ``--out`` among
+    them, are :class:`obandits.sweep.SweepOptions`)."""
 
-    out: str = option("runs/cot", "results folder: one sweep directory per experiment")
     figures: str | None = option(None, "folder for the headline figures (default: --out)")
     reference: bool = option(False, "refresh the committed reference results "
                                     "(experiments/cot/results/NAME) and figures (figures/)")
     no_figures: bool = option(False, "no figures")
     small_grid: bool = option(False, "sensitivity on a small grid (eps 0.1, 0.4; L 3, 4)")
+    preset: str | None = option(None, "paper only: Bu et al.'s own setting and table instead "
+                                      "(obandits.cot.bu2025_runner.cli_preset; its --reps "
+                                      "default: the 12 seeds of the authors' runs)",
+                                choices=("bu2025",))
 
 
-@dataclass(frozen=True)
-class SelectFlags:
-    """:class:`SelectConfig`'s ``n`` under its cell-parameter name (``--n`` alone would be
-    ambiguous next to the other configs' fields)."""
-
-    select_n: int = option(SelectConfig.n, "best-of-N candidates of the selection rules")
+DEFAULT_OUT = "runs/cot"
 
 
-def _param_groups(p: argparse.ArgumentParser) -> list[str]:
-    """The cell-parameter flags, generated from the config dataclasses; returns their dests."""
+def _param_flags() -> list[tuple[str, list]]:
+    """The cell-parameter flags by group: one per cell parameter that is a config dataclass
+    field (names as the TOML keys of :mod:`.runner`)."""
     from ..bonuses import BonusConfig
+    from ..options import Flag
     from .chain import ChainConfig
     from .experiments import ExperimentConfig
     from .learner import PretrainConfig
     from .posttrain import RLConfig
-    from .runner import DEFAULTS, HELP
+    from .runner import (
+        BONUS_KEYS,
+        CHAIN_KEYS,
+        EXPERIMENT_KEYS,
+        PRETRAIN_KEYS,
+        RL_KEYS,
+        SELECT_KEYS,
+    )
+    from .select import SelectConfig
 
-    def only(cls, keep):
-        return tuple(f.name for f in fields(cls) if f.name not in keep)
-
-    specs = [
-        ("chain (Spec 2 §1)", ChainConfig, only(ChainConfig, ("L", "M0", "M", "C_size", "eps"))),
-        ("pretraining", PretrainConfig, only(PretrainConfig, ("T1", "T2", "eta"))),
-        ("post-training", RLConfig, ("method", "reject", "kl_beta", "bonus", "snap_every")),
-        ("outcome bonus (bonus methods)", BonusConfig,
-         only(BonusConfig, ("c", "b0", "count_mode"))),
-        ("selection rules", SelectConfig, only(SelectConfig, ("pool",))),
-        ("selection rules", SelectFlags, ()),
-        ("experiment", ExperimentConfig, ("chain", "pretrain", "rl", "select")),
+    return [
+        ("chain (Spec 2 §1)", [Flag(ChainConfig, k) for k in CHAIN_KEYS]),
+        ("pretraining", [Flag(PretrainConfig, k) for k in PRETRAIN_KEYS]),
+        ("post-training", [Flag(RLConfig, k) for k in RL_KEYS]),
+        ("outcome bonus (bonus methods)", [Flag(BonusConfig, k) for k in BONUS_KEYS]),
+        ("selection rules", [Flag(SelectConfig, f, dest=k) for k, f in SELECT_KEYS.items()]),
+        ("experiment", [Flag(ExperimentConfig, k)
+                        for k in (*EXPERIMENT_KEYS, "reps", "root_seed")]),
     ]
-    dests, groups = [], {}
-    for title, cls, skip in specs:
-        g = groups.setdefault(title, p.add_argument_group(title))
-        before = len(g._group_actions)
-        add_arguments(g, cls, skip=skip)
-        for a in g._group_actions[before:]:
+
+
+def _param_groups(p: argparse.ArgumentParser) -> list[str]:
+    """Add the cell-parameter flags; only those given override the config (their defaults,
+    shown in the help, are the dataclasses'); returns their dests."""
+    from ..options import add_flags
+    from .runner import HELP
+
+    dests = []
+    for title, flags in _param_flags():
+        dests += add_flags(p, flags, title=title)
+    for a in p._actions:
+        if a.dest in dests:
             if not a.help or a.help.startswith(" (default"):
                 a.help = HELP.get(a.dest, "") + (a.help or "")
-            if a.dest in DEFAULTS or a.dest in ("reps", "root_seed"):
-                a.default = argparse.SUPPRESS  # only flags given override the config
-                dests.append(a.dest)
+            a.default = argparse.SUPPRESS  # absent from the namespace unless given
     return dests
 
 
@@ -132,7 +140,7 @@ def _copy_headline(name: str, sweep_dir: Path, fig_dir: Path) -> list[Path]:
 
 
 def run_experiment(name: str, overrides: dict, opts, sweep_opts) -> str:
-    """Run (or resume) one experiment's sweep into ``opts.out/name``; write its summary,
+    """Run (or resume) one experiment's sweep into ``sweep_opts.out/name``; write its summary,
     claims and figures from the data files; returns the summary and claims (markdown)."""
     from ..results import atomic_write
     from ..sweep import check_dir, config_from_dict, finished, run_sweep
@@ -140,7 +148,7 @@ def run_experiment(name: str, overrides: dict, opts, sweep_opts) -> str:
 
     raw = sweep_dict(name, overrides, opts.small_grid)
     cfg = config_from_dict(raw, f"obandits cot {name}")
-    out = Path(opts.out) / name
+    out = Path(sweep_opts.out or DEFAULT_OUT) / name
     run_sweep(cfg, out, **sweep_opts.run_kwargs())
     _, _, table = finished(out)
     text = RUNNER.summarise(table, raw)
@@ -148,7 +156,7 @@ def run_experiment(name: str, overrides: dict, opts, sweep_opts) -> str:
     _, claims = check_dir(out)
     if not opts.no_figures:
         RUNNER.figures(table, raw, out)
-        for p in _copy_headline(name, out, Path(opts.figures or opts.out)):
+        for p in _copy_headline(name, out, Path(opts.figures or sweep_opts.out or DEFAULT_OUT)):
             print(p)
     return text + "\n\n" + claims
 
@@ -171,18 +179,26 @@ def _run(names, args) -> int:
     from ..sweep import SweepOptions
 
     opts = from_args(CotOptions, args)
+    if opts.preset is not None:
+        if tuple(names) != ("paper",):
+            raise ValueError(f"--preset {opts.preset} applies to 'obandits cot paper' only")
+        from .bu2025_runner import cli_preset
+
+        return cli_preset(args)
     sweep_opts = from_args(SweepOptions, args)
     overrides = {k: getattr(args, k) for k in args.param_dests if hasattr(args, k)}
     if opts.reference:
-        opts = replace(opts, out="runs/cot-reference", figures=str(REFERENCE_FIGURES))
+        opts = replace(opts, figures=str(REFERENCE_FIGURES))
+        sweep_opts = replace(sweep_opts, out="runs/cot-reference")
+    out = sweep_opts.out or DEFAULT_OUT
     t0 = time.time()
     for name in names:
         print(f"\n== cot {name} ==", flush=True)
         print(run_experiment(name, overrides, opts, sweep_opts), flush=True)
         if opts.reference:
-            _publish(name, Path(opts.out) / name)
-    print(f"\ncot: {', '.join(names)} done in {time.time() - t0:.1f} s; sweeps in {opts.out}"
-          + ("" if opts.no_figures else f", figures in {opts.figures or opts.out}")
+            _publish(name, Path(out) / name)
+    print(f"\ncot: {', '.join(names)} done in {time.time() - t0:.1f} s; sweeps in {out}"
+          + ("" if opts.no_figures else f", figures in {opts.figures or out}")
           + (f", reference results in {REFERENCE_RESULTS}" if opts.reference else ""))
     return 0
 
@@ -191,8 +207,11 @@ def _add_options(p) -> None:
     from ..sweep import SweepOptions
 
     p.set_defaults(param_dests=_param_groups(p))
-    add_arguments(p.add_argument_group("output"), CotOptions)
-    add_arguments(p.add_argument_group("how the sweeps run"), SweepOptions)
+    add_arguments(p, CotOptions, title="output")
+    add_arguments(p, SweepOptions, title="how the sweeps run")
+    for a in p._actions:
+        if a.dest == "out":
+            a.help = f"results folder: one sweep directory per experiment (default {DEFAULT_OUT})"
 
 
 def register(sub) -> None:
