@@ -441,6 +441,10 @@ def test_cli_rejects_bad_input(capsys):
     assert "eps" in capsys.readouterr().err
     assert main(["cot", "paper", "--C-size", "3"]) == 2
     assert "C_size" in capsys.readouterr().err
+    assert main(["cot", "forgetting", "--preset", "bu2025"]) == 2
+    assert "cot paper" in capsys.readouterr().err
+    assert main(["cot", "paper", "--iters", "x"]) == 2
+    assert "--iters" in capsys.readouterr().err
 
 
 def test_rejection_skips_solved_instances_and_raft_needs_a_correct_cot():
