@@ -2,20 +2,27 @@
 
 One ``@njit`` kernel per learner runs (learner, instance, horizon) and records pseudo-regret
 ``R_t = sum_{s<=t} (mu* - mu[phi[k_s]])`` at checkpoint times; :func:`run_learner` runs
-repetitions in parallel (``prange``), each with its own xoshiro state from
-:func:`obandits.seeding.rep_states`, so the numbers do not depend on the thread count.
+repetitions in parallel (Python threads; the kernels release the GIL), each with its own
+xoshiro state from :func:`obandits.seeding.rep_states`, so the numbers do not depend on the
+thread count.
 
 Arm-level (no generalisation; statistics per arm, every arm tried once first, ties to the lowest
 index; ``t`` below is the number of pulls so far):
 
 - ``ucb1``: ``argmax_k mean_k + sqrt(alpha * log t / n_k)`` (Auer et al. 2002; ``alpha = 2``).
 - ``kl-ucb``: ``argmax_k max{q >= mean_k : n_k kl(mean_k, q) <= log t + c log log t}``
-  (Bernoulli kl; Garivier & Cappé 2011; ``c = 0``), by bisection; arms are pruned with the
-  Pinsker bound ``mean + sqrt((log t + c log log t) / (2 n))`` >= the KL index.
+  (Bernoulli kl; Garivier & Cappé 2011; ``c = 0``), by Newton steps (bisection as a
+  fallback); arms are pruned with the Pinsker bound ``mean + sqrt((log t + c log log t) /
+  (2 n))`` >= the KL index.
 - ``thompson``: sample ``theta_k ~ Beta(1 + s_k, 1 + n_k - s_k)`` and play the argmax (rewards
   in [0, 1] enter as fractional successes).
 - ``uniform``: a uniformly random arm each step (the baseline with a closed form:
   ``E R_t = t (mu* - mean_k mu[phi[k]])``).
+
+Exact sublinear selection (issue 16): from enough arms (outcomes), UCB1, KL-UCB and
+outcome-ucb take the argmax over pull-count classes (:func:`_ucb1_classes`,
+:func:`_klucb_classes`, ``_outcome_ucb(classes=True)``), the same pulls as the scans bit for bit;
+the thresholds (``*_CLASSES_MIN_*``) come from ``python -m bench.bench_bandit selection``.
 
 Outcome-level (the generalisation assumption of informal Thm 4.2):
 
