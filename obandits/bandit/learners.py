@@ -488,19 +488,16 @@ def _ucb_classes_argmax(fl, cl, head, tail, bonus, top):
 
 
 @nb.njit(cache=True, inline="always")
-def _above1(mean, a, b):
-    """As :func:`_above`, on separate arrays (:func:`_ucb1_classes`)."""
-    return mean[a] > mean[b] or (mean[a] == mean[b] and a < b)
-
-
-@nb.njit(cache=True, inline="always")
 def _meld1(mean, child, sib, a, b):
-    """As :func:`_meld`, on separate arrays, without ``up`` links."""
-    if _above1(mean, b, a):
-        a, b = b, a
-    sib[b] = child[a]
-    child[a] = b
-    return a
+    """As :func:`_meld` (the order of :func:`_above`), on separate arrays, without ``up``
+    links; the comparison as selects (8% less per pull at K=4096, T=2^16)."""
+    ma, mb = mean[a], mean[b]
+    up = (mb > ma) | ((mb == ma) & (b < a))  # selects, not a branch: unpredictable
+    w = b if up else a
+    low = a if up else b
+    sib[low] = child[w]
+    child[w] = low
+    return w
 
 
 @nb.njit(cache=True, inline="always")
@@ -559,6 +556,7 @@ def _ucb1_classes(st, phi, mu, bern, T, ckpt, out, alpha, picks):
     c_n = np.zeros(K + 1, np.int64)
     c_root = np.full(K + 1, -1, np.int64)
     c_isn = np.zeros(K + 1)
+    c_mean = np.zeros(K + 1)  # the root's mean: the walk reads no arm data
     prv = np.full(K + 1, -1, np.int64)
     nxt = np.full(K + 1, -1, np.int64)
     free = np.arange(K, -1, -1)
@@ -583,20 +581,21 @@ def _ucb1_classes(st, phi, mu, bern, T, ckpt, out, alpha, picks):
             # best index: later classes have smaller bonuses (rounding is monotone, so this
             # is exact; equal indices are not cut, the lower arm may win them).
             k = c_root[tail]
-            b = mean[k] + bonus * c_isn[tail]
+            b = c_mean[tail] + bonus * c_isn[tail]
             e = head
             while e != tail:
                 c = bonus * c_isn[e]
                 if top + c < b:
                     break
                 r = c_root[e]
-                idx = mean[r] + c
+                idx = c_mean[e] + c
                 if idx > b or (idx == b and r < k):
                     b = idx
                     k = r
                 e = nxt[e]
             d = slot[k]  # k is its class's root
             c_root[d] = _pop1(mean, child, sib, k, stack)
+            c_mean[d] = mean[c_root[d]]  # (any value once empty)
         if picks.shape[0] > 0:
             picks[t] = k
         if bern:
@@ -649,8 +648,10 @@ def _ucb1_classes(st, phi, mu, bern, T, ckpt, out, alpha, picks):
                 if hi_last >= 0:
                     child[hi_last] = lo_first
                 c_root[e] = hi_first if hi_last >= 0 else lo_first
+                c_mean[e] = mean[c_root[e]]
         else:
             c_root[e] = k if c_root[e] < 0 else _meld1(mean, child, sib, c_root[e], k)
+            c_mean[e] = mean[c_root[e]]
         if d >= 0 and c_root[d] < 0:  # the old class emptied: unlink and free its slot
             if prv[d] < 0:
                 head = nxt[d]
