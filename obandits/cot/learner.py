@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import _validate as v
 from ..nbrng import categorical_cdf, randint, uniform
+from ..options import option
 from .chain import TreeChain
 
 
@@ -153,11 +154,11 @@ class PretrainConfig:
 
     ``batch`` paths per SGD step (ours: 32); the gradient is their mean."""
 
-    T1: int = 2000
-    T2: int = 500
-    eta: float = 0.05
-    batch: int = 32
-    err_every: int = 10
+    T1: int = option(2000, "pretraining steps at eta")
+    T2: int = option(500, "pretraining steps at eta / 2")
+    eta: float = option(0.05, "pretraining step size")
+    batch: int = option(32, "paths per pretraining step")
+    err_every: int = option(10, "record the support error every this many steps")
 
     def __post_init__(self) -> None:
         v.int_scalar("T1", self.T1, min_value=0)
