@@ -318,11 +318,10 @@ def main() -> None:
             r = float(ratio[:-1])
             rows.append([f"UCB1 count classes / 16-lane scan per pull, K=4096, T={T} (median)",
                          ratio, ">= 10x", "yes" if r >= 10 else "NO"])
-        if K == 9:
-            r = float(ratio[:-1])
-            ok = path == "scan" or r >= 1.0
-            rows.append([f"{learner}, K=9: path taken ({path}) no slower than the scan",
-                         ratio, ">= 1x", "yes" if ok else "NO"])
+        if K == 9:  # the path run_learner takes, against the scan
+            r = float(ratio[:-1]) if path == "classes" else 1.0
+            rows.append([f"{learner}, K=9: scan / path taken ({path}) per pull",
+                         f"{r:.2f}x", ">= 1x", "yes" if r >= 1.0 else "NO"])
     th1, th2 = thread_speedup()
     rows.append(["kernel, 32 reps in prange: 1 -> 2 threads", f"{th1 / th2:.2f}x", ">= 1.7x",
                  "yes" if th1 / th2 >= 1.7 else "NO"])
