@@ -333,27 +333,50 @@ def _powers_nb(x, scale, out):
             acc *= x[r]
 
 
+@nb.njit(cache=True)
+def _top_moment_nb(w, pi, coef):
+    """``sum_r w_r sum_j coef_j p_r^j (1-p_r)^(K-j)`` with ``(p, 1-p)`` the rows of ``pi
+    (R, 2)``: a Bernstein polynomial per row, by Horner in the ratio ``<= 1`` of the smaller
+    to the larger probability (no powers table, all terms non-negative)."""
+    K = coef.shape[0] - 1
+    tot = 0.0
+    for r in range(pi.shape[0]):
+        a, b = pi[r, 0], pi[r, 1]
+        s = 0.0
+        if a <= b:  # b^K sum_j coef_j (a/b)^j
+            t = a / b
+            for j in range(K, -1, -1):
+                s = s * t + coef[j]
+            s *= b ** K
+        else:  # a^K sum_j coef_j (b/a)^(K-j)
+            t = b / a
+            for j in range(K + 1):
+                s = s * t + coef[j]
+            s *= a ** K
+        tot += w[r] * s
+    return tot
+
+
 def mix_moments(w: np.ndarray, pi: np.ndarray, child_m: np.ndarray, binom: np.ndarray,
                 top_only: bool = False) -> np.ndarray:
     """:func:`mix_moments_nb`; with two children and many outcomes, through the mixed moments
     ``T[j, m] = E[pi^j (1-pi)^m]`` (one matrix product) instead of one convolution each.
-    ``top_only``: only ``E[r^K]`` is wanted (the root), so only ``T[j, K-j]`` is formed and the
-    other entries are left 0."""
+    ``top_only``: only ``E[r^K]`` is wanted (the root), so only ``T[j, K-j]`` is needed: one
+    Bernstein polynomial per outcome (:func:`_top_moment_nb`); the other entries are left 0."""
     R, C = pi.shape
     if C != 2 or R <= 64:
         return mix_moments_nb(w, pi, child_m, binom)
     K1 = child_m.shape[1]
+    if top_only:
+        K = K1 - 1
+        out = np.zeros(K1)
+        out[K] = _top_moment_nb(w, pi, binom[K] * child_m[0] * child_m[1][::-1])
+        return out
     j = np.arange(K1)
     p0 = np.empty((R, K1))
     p1 = np.empty((R, K1))
     _powers_nb(np.ascontiguousarray(pi[:, 0]), w, p0)
     _powers_nb(np.ascontiguousarray(pi[:, 1]), np.ones(R), p1)
-    if top_only:
-        K = K1 - 1
-        out = np.zeros(K1)
-        diag = np.einsum("rj,rj->j", p0, p1[:, ::-1])
-        out[K] = np.sum(binom[K] * diag * child_m[0] * child_m[1][::-1])
-        return out
     T = p0.T @ p1
     n = j[:, None]
     jj = j[None, :]

@@ -493,24 +493,36 @@ MAX_TAS_PATHS = 20  # subsets of the paths are enumerated for ORM-TAS's candidat
 @nb.njit(cache=True)
 def _first_distinct_nb(q, n_keep, prob, size_out):
     """``prob[mask]`` = P(the first ``n_keep`` distinct items of i.i.d. draws from ``q`` are
-    ``mask``), by a pass over subsets in order of size: from set ``T`` the next new item is
-    ``o`` with probability ``q_o / (1 - q(T))``."""
+    ``mask``), by a pass over subsets in increasing order (every subset of a mask comes
+    first): from set ``T`` the next new item is ``o`` with probability ``q_o / (1 - q(T))``,
+    so ``prob[mask]`` sums, over the items ``o`` of ``mask``, ``prob[T] q_o / (1 - q(T))``
+    with ``T = mask - o``. A mask's size, ``q(T)`` and lowest item come from the mask without
+    its lowest item; the loop over a mask's items skips the absent ones."""
     n = q.shape[0]
+    rest = np.empty(1 << n)
+    low = np.empty(1 << n, np.int64)  # index of the lowest item
+    ratio = np.empty(1 << n)          # prob[T] / (1 - q(T)), 0 once T is complete
     prob[0] = 1.0
-    for mask in range(1 << n):
-        size = 0
-        rest = 1.0
-        for o in range(n):
-            if mask >> o & 1:
-                size += 1
-                rest -= q[o]
+    size_out[0] = 0
+    rest[0] = 1.0
+    low[0] = 0
+    ratio[0] = 1.0 if n_keep > 0 else 0.0
+    for mask in range(1, 1 << n):
+        o = 0 if mask & 1 else low[mask >> 1] + 1
+        low[mask] = o
+        prev = mask ^ (1 << o)
+        size = size_out[prev] + 1
         size_out[mask] = size
-        pm = prob[mask]
-        if pm == 0.0 or size >= n_keep or rest <= 1e-300:
-            continue
-        for o in range(n):
-            if not (mask >> o & 1) and q[o] > 0.0:
-                prob[mask | (1 << o)] += pm * q[o] / rest
+        rest[mask] = rest[prev] - q[o]
+        pm = 0.0
+        if size <= n_keep:
+            m = mask
+            while m:
+                i = low[m]
+                pm += ratio[mask ^ (1 << i)] * q[i]
+                m &= m - 1
+        prob[mask] = pm
+        ratio[mask] = pm / rest[mask] if (size < n_keep and rest[mask] > 1e-300) else 0.0
 
 
 def tas_candidate_sets(q: np.ndarray, N: int) -> tuple[np.ndarray, np.ndarray]:
