@@ -48,6 +48,7 @@ significant first. A table is ``(L, M^(L-1))``; row ``d`` is meaningful for ``c 
 
 from __future__ import annotations
 
+from functools import lru_cache
 from itertools import combinations
 from math import comb, lgamma
 
@@ -277,12 +278,44 @@ def _merge(values: np.ndarray, probs: np.ndarray, rel: float = 1e-12
     return values[keep], np.bincount(grp, weights=probs)
 
 
-def mc_value_dist(chain: TreeChain, task: int, prefix: np.ndarray, n_mc: int, lam: float = 0.0
-                  ) -> tuple[np.ndarray, np.ndarray]:
+@lru_cache(maxsize=64)
+def _multinomial_law(n: int, g: int) -> tuple[np.ndarray, np.ndarray]:
+    """Counts ``k (C(n+g-1, g-1), g)`` of ``n`` draws over ``g`` values and the log of their
+    multinomial coefficients ``log n! - sum log k_i!``: one table per ``(n, g)``, shared by
+    every prefix and call (read-only)."""
+    k = _compositions(n, g)
+    lf = np.array([lgamma(i + 1) for i in range(n + 1)])
+    logc = lf[n] - lf[k].sum(1)
+    k.flags.writeable = False
+    logc.flags.writeable = False
+    return k, logc
+
+
+def subtree_leaves(chain: TreeChain, task: int, start: int, lam: float = 0.0
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Every full path from ``start`` (code order): its reward ``Rex_task`` (``exp(lam Rex)``
+    when ``lam > 0``) and ``pc[d]``, its true-chain probability from depth ``d`` on (the
+    completion probability of its depth-``d`` prefix; ``pc[L-1] = 1``). What
+    :func:`mc_value_dist` reads for every prefix from ``start``."""
+    full = prefixes_at(chain, start, chain.L - 1)
+    f = rex(chain, task, full)
+    if lam > 0.0:
+        f = np.exp(lam * f)
+    L = chain.L
+    pc = np.ones((L, len(full)))
+    for d in range(L - 1):
+        ls = np.arange(d, L - 1)
+        pc[d] = np.prod(chain.P[ls, full[:, d:-1], full[:, d + 1:]], axis=1)
+    return f, pc
+
+
+def mc_value_dist(chain: TreeChain, task: int, prefix: np.ndarray, n_mc: int, lam: float = 0.0,
+                  leaves: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Exact distribution ``(values, probs)`` of :func:`mc_reward_nb` for one prefix: the
     completions' rewards take ``g`` distinct values, so the estimate is a function of the
     multinomial counts of ``n_mc`` draws over them (``lam = 0``: mean Rex, l.973-979;
-    ``lam > 0``: DPRM, l.1001-1012)."""
+    ``lam > 0``: DPRM, l.1001-1012). ``leaves``: :func:`subtree_leaves` of ``(chain, task,
+    prefix[0], lam)`` when already known (they serve every prefix from that start)."""
     prefix = np.asarray(prefix, dtype=np.int64)
     d = len(prefix) - 1
     M, L = chain.M, chain.L
@@ -291,16 +324,11 @@ def mc_value_dist(chain: TreeChain, task: int, prefix: np.ndarray, n_mc: int, la
     for x in prefix[1:]:
         code = code * M + int(x)
     span = M ** (L - 1 - d)
-    full = prefixes_at(chain, start, L - 1)[code * span:(code + 1) * span]
-    f = rex(chain, task, full)
-    if lam > 0.0:
-        f = np.exp(lam * f)
-    ls = np.arange(d, L - 1)
-    pc = np.prod(chain.P[ls, full[:, d:-1], full[:, d + 1:]], axis=1) if d < L - 1 else np.ones(1)
-    fv, fp = _merge(f, pc)
-    k = _compositions(n_mc, len(fv))
-    lf = np.array([lgamma(i + 1) for i in range(n_mc + 1)])
-    logp = lf[n_mc] - lf[k].sum(1) + (k * np.log(np.maximum(fp, 1e-300))[None, :]).sum(1)
+    f_all, pc_all = subtree_leaves(chain, task, start, lam) if leaves is None else leaves
+    sl = slice(code * span, (code + 1) * span)
+    fv, fp = _merge(f_all[sl], pc_all[d, sl])
+    k, logc = _multinomial_law(n_mc, len(fv))
+    logp = logc + k @ np.log(np.maximum(fp, 1e-300))
     mean = k @ fv / n_mc
     vals = np.log(mean) / lam if lam > 0.0 else mean
     return _merge(vals, np.exp(logp))
@@ -447,7 +475,11 @@ def node_realisations(chain: TreeChain, rule: str, reward_task: int, start: int,
             dists.append(dist_cache[key])
             continue
         if mc_noise:
-            dv = mc_value_dist(chain, reward_task, prefix, n_mc, lam)
+            lkey = ("leaves", reward_task, start, lam)
+            if dist_cache is not None and lkey not in dist_cache:
+                dist_cache[lkey] = subtree_leaves(chain, reward_task, start, lam)
+            dv = mc_value_dist(chain, reward_task, prefix, n_mc, lam,
+                               None if dist_cache is None else dist_cache[lkey])
         else:
             dv = ((dprm_exact(chain, reward_task, prefix, lam) if lam > 0
                    else potential_exact(chain, reward_task, prefix)), np.ones(1))
@@ -495,34 +527,33 @@ def _first_distinct_nb(q, n_keep, prob, size_out):
     """``prob[mask]`` = P(the first ``n_keep`` distinct items of i.i.d. draws from ``q`` are
     ``mask``), by a pass over subsets in increasing order (every subset of a mask comes
     first): from set ``T`` the next new item is ``o`` with probability ``q_o / (1 - q(T))``,
-    so ``prob[mask]`` sums, over the items ``o`` of ``mask``, ``prob[T] q_o / (1 - q(T))``
-    with ``T = mask - o``. A mask's size, ``q(T)`` and lowest item come from the mask without
-    its lowest item; the loop over a mask's items skips the absent ones."""
+    so ``prob[mask] = sum_{o in mask} ratio[mask - o] q_o`` with ``ratio[T] = prob[T] / (1 -
+    q(T))`` (0 once ``T`` is complete). The sum runs over every ``o`` without a branch:
+    ``mask + o`` is a larger mask, whose ratio is still 0. A mask's size and ``q(T)`` come
+    from the mask without its lowest item."""
     n = q.shape[0]
     rest = np.empty(1 << n)
-    low = np.empty(1 << n, np.int64)  # index of the lowest item
-    ratio = np.empty(1 << n)          # prob[T] / (1 - q(T)), 0 once T is complete
+    ratio = np.zeros(1 << n)
     prob[0] = 1.0
     size_out[0] = 0
     rest[0] = 1.0
-    low[0] = 0
     ratio[0] = 1.0 if n_keep > 0 else 0.0
     for mask in range(1, 1 << n):
-        o = 0 if mask & 1 else low[mask >> 1] + 1
-        low[mask] = o
-        prev = mask ^ (1 << o)
-        size = size_out[prev] + 1
+        low = mask & -mask
+        o = 0
+        while (1 << o) != low:
+            o += 1
+        size = size_out[mask ^ low] + 1
         size_out[mask] = size
-        rest[mask] = rest[prev] - q[o]
+        r = rest[mask ^ low] - q[o]
+        rest[mask] = r
         pm = 0.0
         if size <= n_keep:
-            m = mask
-            while m:
-                i = low[m]
+            for i in range(n):
                 pm += ratio[mask ^ (1 << i)] * q[i]
-                m &= m - 1
         prob[mask] = pm
-        ratio[mask] = pm / rest[mask] if (size < n_keep and rest[mask] > 1e-300) else 0.0
+        if size < n_keep and r > 1e-300:
+            ratio[mask] = pm / r
 
 
 def tas_candidate_sets(q: np.ndarray, N: int) -> tuple[np.ndarray, np.ndarray]:
