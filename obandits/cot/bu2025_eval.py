@@ -335,25 +335,32 @@ def _powers_nb(x, scale, out):
 
 @nb.njit(cache=True)
 def _top_moment_nb(w, pi, coef):
-    """``sum_r w_r sum_j coef_j p_r^j (1-p_r)^(K-j)`` with ``(p, 1-p)`` the rows of ``pi
-    (R, 2)``: a Bernstein polynomial per row, by Horner in the ratio ``<= 1`` of the smaller
-    to the larger probability (no powers table, all terms non-negative)."""
+    """``sum_r w_r sum_j coef_j a_r^j b_r^(K-j)`` with ``(a, b)`` the rows of ``pi (R, 2)``: a
+    Bernstein polynomial per row by homogeneous Horner (``s <- s a + coef_j b^(K-j)``: no
+    division, no powers table, all terms non-negative), rows in blocks so that the loop over
+    a block vectorises."""
     K = coef.shape[0] - 1
+    R = pi.shape[0]
+    B = 256
+    a = np.empty(B)
+    b = np.empty(B)
+    s = np.empty(B)
+    bp = np.empty(B)
     tot = 0.0
-    for r in range(pi.shape[0]):
-        a, b = pi[r, 0], pi[r, 1]
-        s = 0.0
-        if a <= b:  # b^K sum_j coef_j (a/b)^j
-            t = a / b
-            for j in range(K, -1, -1):
-                s = s * t + coef[j]
-            s *= b ** K
-        else:  # a^K sum_j coef_j (b/a)^(K-j)
-            t = b / a
-            for j in range(K + 1):
-                s = s * t + coef[j]
-            s *= a ** K
-        tot += w[r] * s
+    for r0 in range(0, R, B):
+        n = min(B, R - r0)
+        for r in range(n):
+            a[r] = pi[r0 + r, 0]
+            b[r] = pi[r0 + r, 1]
+            s[r] = coef[K]
+            bp[r] = 1.0
+        for j in range(K - 1, -1, -1):
+            c = coef[j]
+            for r in range(n):
+                bp[r] *= b[r]
+                s[r] = s[r] * a[r] + c * bp[r]
+        for r in range(n):
+            tot += w[r0 + r] * s[r]
     return tot
 
 

@@ -267,15 +267,57 @@ def _compositions(n: int, g: int) -> np.ndarray:
     return np.diff(edges, axis=1) - 1
 
 
+@nb.njit(cache=True)
+def _merge_nb(values, probs, rel):
+    """:func:`_merge`: stable sort, then each value within ``rel`` of the previous joins its
+    group (probabilities summed in sorted order)."""
+    order = np.argsort(values, kind="mergesort")
+    out_v = np.empty(values.shape[0])
+    out_p = np.empty(values.shape[0])
+    m = 0
+    prev = 0.0
+    for idx in range(values.shape[0]):
+        i = order[idx]
+        x = values[i]
+        if idx == 0 or x - prev > rel * max(abs(x), 1e-300):
+            out_v[m] = x
+            out_p[m] = probs[i]
+            m += 1
+        else:
+            out_p[m - 1] += probs[i]
+        prev = x
+    return out_v[:m].copy(), out_p[:m].copy()
+
+
 def _merge(values: np.ndarray, probs: np.ndarray, rel: float = 1e-12
            ) -> tuple[np.ndarray, np.ndarray]:
     """Merge values equal up to ``rel`` (relative), summing their probabilities."""
-    order = np.argsort(values, kind="stable")
-    values, probs = values[order], probs[order]
-    keep = np.ones(len(values), dtype=bool)
-    keep[1:] = np.diff(values) > rel * np.maximum(np.abs(values[1:]), 1e-300)
-    grp = np.cumsum(keep) - 1
-    return values[keep], np.bincount(grp, weights=probs)
+    return _merge_nb(np.asarray(values, dtype=np.float64), np.asarray(probs, dtype=np.float64),
+                     float(rel))
+
+
+@nb.njit(cache=True)
+def _value_law_nb(fv, fp, k, logc, n_mc, lam):
+    """The estimate's law from the completions' distinct rewards ``fv`` (probabilities
+    ``fp``): count vector ``k[i]`` has probability ``exp(logc[i] + sum_j k_ij log fp_j)`` and
+    value ``mean = k[i] . fv / n_mc`` (``log(mean) / lam`` when ``lam > 0``); equal values
+    merged."""
+    R, g = k.shape
+    lfp = np.empty(g)
+    for j in range(g):
+        lfp[j] = np.log(max(fp[j], 1e-300))
+    vals = np.empty(R)
+    probs = np.empty(R)
+    for i in range(R):
+        lp = 0.0
+        mean = 0.0
+        for j in range(g):
+            lp += k[i, j] * lfp[j]
+            mean += k[i, j] * fv[j]
+        probs[i] = np.exp(logc[i] + lp)
+        mean /= n_mc
+        vals[i] = np.log(mean) / lam if lam > 0.0 else mean
+    return _merge_nb(vals, probs, 1e-12)
 
 
 @lru_cache(maxsize=64)
@@ -326,12 +368,9 @@ def mc_value_dist(chain: TreeChain, task: int, prefix: np.ndarray, n_mc: int, la
     span = M ** (L - 1 - d)
     f_all, pc_all = subtree_leaves(chain, task, start, lam) if leaves is None else leaves
     sl = slice(code * span, (code + 1) * span)
-    fv, fp = _merge(f_all[sl], pc_all[d, sl])
+    fv, fp = _merge_nb(f_all[sl], pc_all[d, sl], 1e-12)
     k, logc = _multinomial_law(n_mc, len(fv))
-    logp = logc + k @ np.log(np.maximum(fp, 1e-300))
-    mean = k @ fv / n_mc
-    vals = np.log(mean) / lam if lam > 0.0 else mean
-    return _merge(vals, np.exp(logp))
+    return _value_law_nb(fv, fp, k, logc, n_mc, float(lam))
 
 
 # ------------------------------------------------------------------------------------------
@@ -523,37 +562,63 @@ MAX_TAS_PATHS = 20  # subsets of the paths are enumerated for ORM-TAS's candidat
 
 
 @nb.njit(cache=True)
-def _first_distinct_nb(q, n_keep, prob, size_out):
-    """``prob[mask]`` = P(the first ``n_keep`` distinct items of i.i.d. draws from ``q`` are
-    ``mask``), by a pass over subsets in increasing order (every subset of a mask comes
-    first): from set ``T`` the next new item is ``o`` with probability ``q_o / (1 - q(T))``,
-    so ``prob[mask] = sum_{o in mask} ratio[mask - o] q_o`` with ``ratio[T] = prob[T] / (1 -
-    q(T))`` (0 once ``T`` is complete). The sum runs over every ``o`` without a branch:
-    ``mask + o`` is a larger mask, whose ratio is still 0. A mask's size and ``q(T)`` come
-    from the mask without its lowest item."""
-    n = q.shape[0]
-    rest = np.empty(1 << n)
-    ratio = np.zeros(1 << n)
-    prob[0] = 1.0
-    size_out[0] = 0
-    rest[0] = 1.0
-    ratio[0] = 1.0 if n_keep > 0 else 0.0
-    for mask in range(1, 1 << n):
-        low = mask & -mask
+def _half_tables(q, lo, n_bits):
+    """Sum of ``q`` and number of items of every subset of items ``lo .. lo+n_bits-1``."""
+    qs = np.zeros(1 << n_bits)
+    cnt = np.zeros(1 << n_bits, np.int64)
+    for x in range(1, 1 << n_bits):
         o = 0
-        while (1 << o) != low:
+        while not (x >> o) & 1:
             o += 1
-        size = size_out[mask ^ low] + 1
-        size_out[mask] = size
-        r = rest[mask ^ low] - q[o]
-        rest[mask] = r
+        qs[x] = qs[x ^ (1 << o)] + q[lo + o]
+        cnt[x] = cnt[x ^ (1 << o)] + 1
+    return qs, cnt
+
+
+@nb.njit(cache=True)
+def _first_distinct_nb(q, n_keep):
+    """The law of the set of the first ``n_keep`` distinct items of i.i.d. draws from ``q``:
+    ``(masks, probs)`` over the sets (bit masks) of positive probability. A pass over subsets
+    in increasing order (every subset of a mask comes first): from set ``T`` the next new item
+    is ``o`` with probability ``q_o / q(not T)``, so ``prob[mask] = sum_{o in mask} ratio[mask
+    - o] q_o`` with ``ratio[T] = prob[T] / q(not T)`` (0 once ``T`` is complete). The sum runs
+    over every ``o`` without a branch: ``mask + o`` is a larger mask, whose ratio is still 0.
+    Sizes and ``q(not T)`` (a sum of positive terms) come from two tables over half the items
+    each, so only ``ratio`` spans every subset."""
+    n = q.shape[0]
+    h = n // 2
+    qlo, clo = _half_tables(q, 0, h)
+    qhi, chi = _half_tables(q, h, n - h)
+    lm, hm = (1 << h) - 1, (1 << (n - h)) - 1
+    total = 1
+    for i in range(n_keep):  # C(n, n_keep), the complete sets
+        total = total * (n - i) // (i + 1)
+    out_m = np.empty(total, np.int64)
+    out_p = np.empty(total)
+    ratio = np.zeros(1 << n)
+    m = 0
+    if n_keep == 0:
+        out_m[0] = 0
+        out_p[0] = 1.0
+        return out_m[:1], out_p[:1]
+    ratio[0] = 1.0
+    for mask in range(1, 1 << n):
+        size = clo[mask & lm] + chi[mask >> h]
+        if size > n_keep:
+            continue
         pm = 0.0
-        if size <= n_keep:
-            for i in range(n):
-                pm += ratio[mask ^ (1 << i)] * q[i]
-        prob[mask] = pm
-        if size < n_keep and r > 1e-300:
-            ratio[mask] = pm / r
+        for i in range(n):
+            pm += ratio[mask ^ (1 << i)] * q[i]
+        if size == n_keep:
+            if pm > 0.0:
+                out_m[m] = mask
+                out_p[m] = pm
+                m += 1
+        else:
+            rest = qlo[~mask & lm] + qhi[(~mask >> h) & hm]
+            if rest > 1e-300:
+                ratio[mask] = pm / rest
+    return out_m[:m], out_p[:m]
 
 
 def tas_candidate_sets(q: np.ndarray, N: int) -> tuple[np.ndarray, np.ndarray]:
@@ -566,13 +631,10 @@ def tas_candidate_sets(q: np.ndarray, N: int) -> tuple[np.ndarray, np.ndarray]:
     if len(pos) > MAX_TAS_PATHS:
         raise ValueError(f"ORM-TAS's candidate set is enumerated over the {len(pos)} paths of "
                          f"positive probability; at most {MAX_TAS_PATHS} are supported")
-    prob = np.zeros(1 << len(pos))
-    size = np.zeros(1 << len(pos), dtype=np.int64)
-    _first_distinct_nb(q[pos] / q[pos].sum(), n_keep, prob, size)
-    masks = np.flatnonzero((size == n_keep) & (prob > 0))
+    masks, prob = _first_distinct_nb(q[pos] / q[pos].sum(), n_keep)
     members = np.zeros((len(masks), len(q)), dtype=bool)
     members[:, pos] = (masks[:, None] >> np.arange(len(pos))[None, :]) & 1 == 1
-    return prob[masks], members
+    return prob, members
 
 
 def tas_distribution(q: np.ndarray, rewards: np.ndarray, N: int, tau: float,
