@@ -470,7 +470,7 @@ def _pair_nb(v0, w0, v1, w1, rule, b0, b1, strength, mean_only, w_out, pi_out):
             elif rule == 1:  # three outcomes: child 0 best, child 1 best, a tie
                 o = 0 if p0 == 1.0 else (1 if p0 == 0.0 else 2)
                 w_out[o] += ww
-            else:
+            elif ww > 0.0:  # outcomes of weight 0 are left out
                 w_out[n] = ww
                 pi_out[n, 0] = p0
                 pi_out[n, 1] = 1.0 - p0
@@ -531,13 +531,16 @@ def node_realisations(chain: TreeChain, rule: str, reward_task: int, start: int,
                          f"more than the {MAX_OUTCOMES} enumerated exactly; use a smaller N or "
                          f"mc_noise=False")
     if M == 2:
-        w = np.zeros(1 if mean_only else (3 if rule == "argmax" else R))
+        n = 1 if mean_only else (3 if rule == "argmax" else R)
+        w = np.zeros(n) if rule == "argmax" else np.empty(n)  # argmax adds into its 3
         pis = np.empty((len(w), 2))
         b = (1.0, 1.0) if base is None else (float(base[0]), float(base[1]))
-        _pair_nb(dists[0][0], dists[0][1], dists[1][0], dists[1][1], NODE_RULES.index(rule),
-                 b[0], b[1], float(strength), mean_only, w, pis)
-        keep = w > 0
-        return w[keep], pis[keep]
+        n = _pair_nb(dists[0][0], dists[0][1], dists[1][0], dists[1][1],
+                     NODE_RULES.index(rule), b[0], b[1], float(strength), mean_only, w, pis)
+        if rule == "argmax" and not mean_only:
+            keep = w > 0
+            return w[keep], pis[keep]
+        return w[:n], pis[:n]
     vals = np.stack([g.reshape(-1) for g in np.meshgrid(*[dv[0] for dv in dists],
                                                          indexing="ij")], axis=1)
     w = np.prod(np.stack([g.reshape(-1) for g in np.meshgrid(*[dv[1] for dv in dists],
