@@ -510,8 +510,8 @@ def score(chain: TreeChain, cfg, policies: dict, rng: np.random.Generator,
     correlation of PPO's training with GRPO-KL / PRM-BoN through one cache does not move any
     row's expectation).
 
-    Timing (paper sizes, warm): sampled ~20 ms, exact ~40-110 ms for all 22 rows; their loops
-    take ~2 min.
+    Timing (paper sizes, warm, one core): sampled ~4 ms, exact ~6 ms for all 22 rows; their
+    loops take ~1 min (bench/results/bu2025.md).
     """
     st = EvalSettings.from_config(cfg, **overrides)
     mode = v.choice("mode", mode if mode is not None else getattr(cfg, "scoring", "sampled"),
