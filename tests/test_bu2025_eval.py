@@ -248,6 +248,7 @@ def test_mix_moments_two_child_shortcut_equals_convolution():
     rng = np.random.default_rng(3)
     R, K = 200, 12
     pi0 = rng.random(R)
+    pi0[:3] = (0.0, 1.0, 0.5)  # certain children and a tie
     pi = np.stack([pi0, 1 - pi0], axis=1)
     w = rng.dirichlet(np.ones(R))
     cm = np.cumprod(rng.uniform(0.5, 1, (2, K + 1)), axis=1)
@@ -586,3 +587,97 @@ def test_three_successors_sampled_agrees_with_exact(quirks):
             floor = np.sqrt(r[m] * (1 - r[m]) / n / reps)
             tol = 4.5 * (max(sd[i, j] / np.sqrt(reps), floor) if quirks else floor)
             assert abs(mean[i, j] - r[m]) <= tol + 1e-12, (r["strategy"], r["task"], m)
+
+
+# pass@K of the 22 rows (STRATEGIES x 2 tasks) scored exactly, computed by main's code at
+# 63c25c9 (before the faster kernels) on the seed-0 authors' chain with the policies of
+# _reference_policies: the kernels may reorder sums, never change a number beyond 1e-12.
+_EXACT_REFERENCE = {
+    "authors": ({}, (
+        0.774502178931325, 0.7740142921624412, 0.7463655354480492, 0.5536259060198769,
+        0.7915245445199757, 0.7176900433345524, 0.7582118352844531, 0.7390165273300655,
+        0.7230516057212895, 0.7245203872859736, 0.7933525551338148, 0.9549629128958379,
+        0.9537377253720128, 0.938450177733934, 0.9429112734696786, 0.8146896473797904,
+        0.9575504818275455, 0.8312236108187783, 0.9261801573526327, 0.9409435953032625,
+        0.9409435953032625, 0.9409435953032625,)),
+    "per_task": ({"quirk_task1_reward": False}, (
+        0.774502178931325, 0.7740142921624412, 0.7463655354480492, 0.5536259060198769,
+        0.7915245445199757, 0.7176900433345524, 0.7582118352844531, 0.7390165273300655,
+        0.7230516057212895, 0.7245203872859736, 0.7933525551338148, 0.9549629128958379,
+        0.9537377253720128, 0.938450177733934, 0.9429112734696786, 0.8146896473797904,
+        0.9575504818275455, 0.9220637317784834, 0.9261801573526327, 0.9555829450051837,
+        0.9555829450051837, 0.9561942442171452,)),
+    "fresh_mc": ({"quirk_mc_cache": False}, (
+        0.774502178931325, 0.7740142921624412, 0.7463655354480492, 0.5536259060198769,
+        0.7915245445199757, 0.7177954311048225, 0.7582118352844531, 0.7390165273300655,
+        0.736866546873638, 0.7340010360062719, 0.7933983050970046, 0.9549629128958379,
+        0.9537377253720128, 0.938450177733934, 0.9429112734696786, 0.8146896473797904,
+        0.9575518716101645, 0.8312236108187783, 0.9261801573526327, 0.9409435953032625,
+        0.9409435953032625, 0.9409435953032625,)),
+    "clean": ({"quirk_task1_reward": False, "quirk_mc_cache": False, "base_start": "task",
+               "quirk_orm_bon_all": False, "denominator": "solvable"}, (
+        0.9907790900878963, 0.9714930033089553, 0.9367900605206765, 0.6948756626266731,
+        0.9934707469033187, 0.9009307013921676, 0.9957386357046548, 0.9141818881074391,
+        0.9248675404432106, 0.9212709353330201, 0.9958225707764595, 0.9983552329349302,
+        0.9959396203650103, 0.9799756147626929, 0.9846341093102756, 0.8507388106203377,
+        0.9999225385776245, 0.9980174216183779, 0.9979819426706079, 0.9979810187411786,
+        0.9979810187411786, 0.9985578299514274,)),
+    "N8_K12": ({"N": 8, "K": 12, "quirk_task1_reward": False}, (
+        0.7138191392026523, 0.6260887680574817, 0.5656620789410776, 0.3560190711829293,
+        0.7060538175421469, 0.5192978247225792, 0.704616038422587, 0.6419893960720374,
+        0.6866753302920903, 0.697344049360649, 0.7208294562853519, 0.8964514102342652,
+        0.8547533031354178, 0.7610574323037776, 0.7806295526576108, 0.5167664432538688,
+        0.9493073880256476, 0.8738973901797298, 0.8059280525476935, 0.949156125224552,
+        0.949156125224552, 0.8886497470660689)),
+}
+# coverage (easy, hard, invalid) of ORM-TAS on TASK1 and TASK2 in the authors' setting
+_TAS_COVERAGE_REFERENCE = ((0.09237329870128534, 0.18921090467915697, 0.718415796619512),
+                          (0.06418956182271446, 0.17280307708574472, 0.7630073610914954))
+
+
+def _reference_policies(chain):
+    rng = np.random.default_rng(3)
+    return {m: 0.5 * rng.standard_normal(chain.P.shape) for m in ("pretrained",) + ev.MODELS}
+
+
+@pytest.mark.parametrize("name", list(_EXACT_REFERENCE))
+def test_exact_scores_equal_the_reference_implementation(name):
+    """Exact scoring is deterministic: the same numbers as before the fast kernels."""
+    from obandits.cot.bu2025 import Bu2025Config
+    from obandits.cot.bu2025 import build_chain as build_bu_chain
+
+    cfg = Bu2025Config.authors(seed=0)
+    chain = build_bu_chain(cfg)
+    overrides, ref = _EXACT_REFERENCE[name]
+    rows = ev.score(chain, cfg, _reference_policies(chain), np.random.default_rng(0),
+                    mode="exact", **overrides)
+    got = np.array([r["pass_at_k"] for r in rows])
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12)
+    if name == "authors":
+        tas = [r for r in rows if r["strategy"] == "ORM-TAS"]
+        for r, cov in zip(tas, _TAS_COVERAGE_REFERENCE):
+            np.testing.assert_allclose([r["easy"], r["hard"], r["invalid"]], cov, rtol=0,
+                                       atol=1e-12)
+
+
+def test_first_distinct_law_equals_ordered_enumeration():
+    """The subset pass of _first_distinct_nb against the sum over ordered draws of distinct
+    items (o_1..o_k): prod_i q_{o_i} / (1 - q(o_1..o_{i-1}))."""
+    from itertools import permutations
+
+    from obandits.cot.bu2025_samplers import _first_distinct_nb
+
+    q = np.random.default_rng(4).dirichlet(np.ones(6))
+    for n_keep in (0, 1, 3, 5, 6):
+        masks, prob = _first_distinct_nb(q, n_keep)
+        ref = {}
+        for seq in permutations(range(6), n_keep):
+            p, used = 1.0, 0.0
+            for o in seq:
+                p *= q[o] / (1 - used)
+                used += q[o]
+            key = sum(1 << o for o in seq)
+            ref[key] = ref.get(key, 0.0) + p
+        assert sorted(masks.tolist()) == sorted(ref)
+        np.testing.assert_allclose(prob, [ref[m] for m in masks], rtol=1e-12, atol=1e-15)
+        assert prob.sum() == pytest.approx(1.0, rel=1e-12)

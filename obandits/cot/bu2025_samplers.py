@@ -48,6 +48,7 @@ significant first. A table is ``(L, M^(L-1))``; row ``d`` is meaningful for ``c 
 
 from __future__ import annotations
 
+from functools import lru_cache
 from itertools import combinations
 from math import comb, lgamma
 
@@ -266,23 +267,97 @@ def _compositions(n: int, g: int) -> np.ndarray:
     return np.diff(edges, axis=1) - 1
 
 
+@nb.njit(cache=True)
+def _merge_nb(values, probs, rel):
+    """:func:`_merge`: stable sort, then each value within ``rel`` of the previous joins its
+    group (probabilities summed in sorted order)."""
+    order = np.argsort(values, kind="mergesort")
+    out_v = np.empty(values.shape[0])
+    out_p = np.empty(values.shape[0])
+    m = 0
+    prev = 0.0
+    for idx in range(values.shape[0]):
+        i = order[idx]
+        x = values[i]
+        if idx == 0 or x - prev > rel * max(abs(x), 1e-300):
+            out_v[m] = x
+            out_p[m] = probs[i]
+            m += 1
+        else:
+            out_p[m - 1] += probs[i]
+        prev = x
+    return out_v[:m].copy(), out_p[:m].copy()
+
+
 def _merge(values: np.ndarray, probs: np.ndarray, rel: float = 1e-12
            ) -> tuple[np.ndarray, np.ndarray]:
     """Merge values equal up to ``rel`` (relative), summing their probabilities."""
-    order = np.argsort(values, kind="stable")
-    values, probs = values[order], probs[order]
-    keep = np.ones(len(values), dtype=bool)
-    keep[1:] = np.diff(values) > rel * np.maximum(np.abs(values[1:]), 1e-300)
-    grp = np.cumsum(keep) - 1
-    return values[keep], np.bincount(grp, weights=probs)
+    return _merge_nb(np.asarray(values, dtype=np.float64), np.asarray(probs, dtype=np.float64),
+                     float(rel))
 
 
-def mc_value_dist(chain: TreeChain, task: int, prefix: np.ndarray, n_mc: int, lam: float = 0.0
-                  ) -> tuple[np.ndarray, np.ndarray]:
+@nb.njit(cache=True)
+def _value_law_nb(fv, fp, k, logc, n_mc, lam):
+    """The estimate's law from the completions' distinct rewards ``fv`` (probabilities
+    ``fp``): count vector ``k[i]`` has probability ``exp(logc[i] + sum_j k_ij log fp_j)`` and
+    value ``mean = k[i] . fv / n_mc`` (``log(mean) / lam`` when ``lam > 0``); equal values
+    merged."""
+    R, g = k.shape
+    lfp = np.empty(g)
+    for j in range(g):
+        lfp[j] = np.log(max(fp[j], 1e-300))
+    vals = np.empty(R)
+    probs = np.empty(R)
+    for i in range(R):
+        lp = 0.0
+        mean = 0.0
+        for j in range(g):
+            lp += k[i, j] * lfp[j]
+            mean += k[i, j] * fv[j]
+        probs[i] = np.exp(logc[i] + lp)
+        mean /= n_mc
+        vals[i] = np.log(mean) / lam if lam > 0.0 else mean
+    return _merge_nb(vals, probs, 1e-12)
+
+
+@lru_cache(maxsize=64)
+def _multinomial_law(n: int, g: int) -> tuple[np.ndarray, np.ndarray]:
+    """Counts ``k (C(n+g-1, g-1), g)`` of ``n`` draws over ``g`` values and the log of their
+    multinomial coefficients ``log n! - sum log k_i!``: one table per ``(n, g)``, shared by
+    every prefix and call (read-only)."""
+    k = _compositions(n, g)
+    lf = np.array([lgamma(i + 1) for i in range(n + 1)])
+    logc = lf[n] - lf[k].sum(1)
+    k.flags.writeable = False
+    logc.flags.writeable = False
+    return k, logc
+
+
+def subtree_leaves(chain: TreeChain, task: int, start: int, lam: float = 0.0
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Every full path from ``start`` (code order): its reward ``Rex_task`` (``exp(lam Rex)``
+    when ``lam > 0``) and ``pc[d]``, its true-chain probability from depth ``d`` on (the
+    completion probability of its depth-``d`` prefix; ``pc[L-1] = 1``). What
+    :func:`mc_value_dist` reads for every prefix from ``start``."""
+    full = prefixes_at(chain, start, chain.L - 1)
+    f = rex(chain, task, full)
+    if lam > 0.0:
+        f = np.exp(lam * f)
+    L = chain.L
+    pc = np.ones((L, len(full)))
+    for d in range(L - 1):
+        ls = np.arange(d, L - 1)
+        pc[d] = np.prod(chain.P[ls, full[:, d:-1], full[:, d + 1:]], axis=1)
+    return f, pc
+
+
+def mc_value_dist(chain: TreeChain, task: int, prefix: np.ndarray, n_mc: int, lam: float = 0.0,
+                  leaves: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Exact distribution ``(values, probs)`` of :func:`mc_reward_nb` for one prefix: the
     completions' rewards take ``g`` distinct values, so the estimate is a function of the
     multinomial counts of ``n_mc`` draws over them (``lam = 0``: mean Rex, l.973-979;
-    ``lam > 0``: DPRM, l.1001-1012)."""
+    ``lam > 0``: DPRM, l.1001-1012). ``leaves``: :func:`subtree_leaves` of ``(chain, task,
+    prefix[0], lam)`` when already known (they serve every prefix from that start)."""
     prefix = np.asarray(prefix, dtype=np.int64)
     d = len(prefix) - 1
     M, L = chain.M, chain.L
@@ -291,19 +366,11 @@ def mc_value_dist(chain: TreeChain, task: int, prefix: np.ndarray, n_mc: int, la
     for x in prefix[1:]:
         code = code * M + int(x)
     span = M ** (L - 1 - d)
-    full = prefixes_at(chain, start, L - 1)[code * span:(code + 1) * span]
-    f = rex(chain, task, full)
-    if lam > 0.0:
-        f = np.exp(lam * f)
-    ls = np.arange(d, L - 1)
-    pc = np.prod(chain.P[ls, full[:, d:-1], full[:, d + 1:]], axis=1) if d < L - 1 else np.ones(1)
-    fv, fp = _merge(f, pc)
-    k = _compositions(n_mc, len(fv))
-    lf = np.array([lgamma(i + 1) for i in range(n_mc + 1)])
-    logp = lf[n_mc] - lf[k].sum(1) + (k * np.log(np.maximum(fp, 1e-300))[None, :]).sum(1)
-    mean = k @ fv / n_mc
-    vals = np.log(mean) / lam if lam > 0.0 else mean
-    return _merge(vals, np.exp(logp))
+    f_all, pc_all = subtree_leaves(chain, task, start, lam) if leaves is None else leaves
+    sl = slice(code * span, (code + 1) * span)
+    fv, fp = _merge_nb(f_all[sl], pc_all[d, sl], 1e-12)
+    k, logc = _multinomial_law(n_mc, len(fv))
+    return _value_law_nb(fv, fp, k, logc, n_mc, float(lam))
 
 
 # ------------------------------------------------------------------------------------------
@@ -403,7 +470,7 @@ def _pair_nb(v0, w0, v1, w1, rule, b0, b1, strength, mean_only, w_out, pi_out):
             elif rule == 1:  # three outcomes: child 0 best, child 1 best, a tie
                 o = 0 if p0 == 1.0 else (1 if p0 == 0.0 else 2)
                 w_out[o] += ww
-            else:
+            elif ww > 0.0:  # outcomes of weight 0 are left out
                 w_out[n] = ww
                 pi_out[n, 0] = p0
                 pi_out[n, 1] = 1.0 - p0
@@ -447,7 +514,11 @@ def node_realisations(chain: TreeChain, rule: str, reward_task: int, start: int,
             dists.append(dist_cache[key])
             continue
         if mc_noise:
-            dv = mc_value_dist(chain, reward_task, prefix, n_mc, lam)
+            lkey = ("leaves", reward_task, start, lam)
+            if dist_cache is not None and lkey not in dist_cache:
+                dist_cache[lkey] = subtree_leaves(chain, reward_task, start, lam)
+            dv = mc_value_dist(chain, reward_task, prefix, n_mc, lam,
+                               None if dist_cache is None else dist_cache[lkey])
         else:
             dv = ((dprm_exact(chain, reward_task, prefix, lam) if lam > 0
                    else potential_exact(chain, reward_task, prefix)), np.ones(1))
@@ -460,13 +531,16 @@ def node_realisations(chain: TreeChain, rule: str, reward_task: int, start: int,
                          f"more than the {MAX_OUTCOMES} enumerated exactly; use a smaller N or "
                          f"mc_noise=False")
     if M == 2:
-        w = np.zeros(1 if mean_only else (3 if rule == "argmax" else R))
+        n = 1 if mean_only else (3 if rule == "argmax" else R)
+        w = np.zeros(n) if rule == "argmax" else np.empty(n)  # argmax adds into its 3
         pis = np.empty((len(w), 2))
         b = (1.0, 1.0) if base is None else (float(base[0]), float(base[1]))
-        _pair_nb(dists[0][0], dists[0][1], dists[1][0], dists[1][1], NODE_RULES.index(rule),
-                 b[0], b[1], float(strength), mean_only, w, pis)
-        keep = w > 0
-        return w[keep], pis[keep]
+        n = _pair_nb(dists[0][0], dists[0][1], dists[1][0], dists[1][1],
+                     NODE_RULES.index(rule), b[0], b[1], float(strength), mean_only, w, pis)
+        if rule == "argmax" and not mean_only:
+            keep = w > 0
+            return w[keep], pis[keep]
+        return w[:n], pis[:n]
     vals = np.stack([g.reshape(-1) for g in np.meshgrid(*[dv[0] for dv in dists],
                                                          indexing="ij")], axis=1)
     w = np.prod(np.stack([g.reshape(-1) for g in np.meshgrid(*[dv[1] for dv in dists],
@@ -491,26 +565,63 @@ MAX_TAS_PATHS = 20  # subsets of the paths are enumerated for ORM-TAS's candidat
 
 
 @nb.njit(cache=True)
-def _first_distinct_nb(q, n_keep, prob, size_out):
-    """``prob[mask]`` = P(the first ``n_keep`` distinct items of i.i.d. draws from ``q`` are
-    ``mask``), by a pass over subsets in order of size: from set ``T`` the next new item is
-    ``o`` with probability ``q_o / (1 - q(T))``."""
+def _half_tables(q, lo, n_bits):
+    """Sum of ``q`` and number of items of every subset of items ``lo .. lo+n_bits-1``."""
+    qs = np.zeros(1 << n_bits)
+    cnt = np.zeros(1 << n_bits, np.int64)
+    for x in range(1, 1 << n_bits):
+        o = 0
+        while not (x >> o) & 1:
+            o += 1
+        qs[x] = qs[x ^ (1 << o)] + q[lo + o]
+        cnt[x] = cnt[x ^ (1 << o)] + 1
+    return qs, cnt
+
+
+@nb.njit(cache=True)
+def _first_distinct_nb(q, n_keep):
+    """The law of the set of the first ``n_keep`` distinct items of i.i.d. draws from ``q``:
+    ``(masks, probs)`` over the sets (bit masks) of positive probability. A pass over subsets
+    in increasing order (every subset of a mask comes first): from set ``T`` the next new item
+    is ``o`` with probability ``q_o / q(not T)``, so ``prob[mask] = sum_{o in mask} ratio[mask
+    - o] q_o`` with ``ratio[T] = prob[T] / q(not T)`` (0 once ``T`` is complete). The sum runs
+    over every ``o`` without a branch: ``mask + o`` is a larger mask, whose ratio is still 0.
+    Sizes and ``q(not T)`` (a sum of positive terms) come from two tables over half the items
+    each, so only ``ratio`` spans every subset."""
     n = q.shape[0]
-    prob[0] = 1.0
-    for mask in range(1 << n):
-        size = 0
-        rest = 1.0
-        for o in range(n):
-            if mask >> o & 1:
-                size += 1
-                rest -= q[o]
-        size_out[mask] = size
-        pm = prob[mask]
-        if pm == 0.0 or size >= n_keep or rest <= 1e-300:
+    h = n // 2
+    qlo, clo = _half_tables(q, 0, h)
+    qhi, chi = _half_tables(q, h, n - h)
+    lm, hm = (1 << h) - 1, (1 << (n - h)) - 1
+    total = 1
+    for i in range(n_keep):  # C(n, n_keep), the complete sets
+        total = total * (n - i) // (i + 1)
+    out_m = np.empty(total, np.int64)
+    out_p = np.empty(total)
+    ratio = np.zeros(1 << n)
+    m = 0
+    if n_keep == 0:
+        out_m[0] = 0
+        out_p[0] = 1.0
+        return out_m[:1], out_p[:1]
+    ratio[0] = 1.0
+    for mask in range(1, 1 << n):
+        size = clo[mask & lm] + chi[mask >> h]
+        if size > n_keep:
             continue
-        for o in range(n):
-            if not (mask >> o & 1) and q[o] > 0.0:
-                prob[mask | (1 << o)] += pm * q[o] / rest
+        pm = 0.0
+        for i in range(n):
+            pm += ratio[mask ^ (1 << i)] * q[i]
+        if size == n_keep:
+            if pm > 0.0:
+                out_m[m] = mask
+                out_p[m] = pm
+                m += 1
+        else:
+            rest = qlo[~mask & lm] + qhi[(~mask >> h) & hm]
+            if rest > 1e-300:
+                ratio[mask] = pm / rest
+    return out_m[:m], out_p[:m]
 
 
 def tas_candidate_sets(q: np.ndarray, N: int) -> tuple[np.ndarray, np.ndarray]:
@@ -523,13 +634,10 @@ def tas_candidate_sets(q: np.ndarray, N: int) -> tuple[np.ndarray, np.ndarray]:
     if len(pos) > MAX_TAS_PATHS:
         raise ValueError(f"ORM-TAS's candidate set is enumerated over the {len(pos)} paths of "
                          f"positive probability; at most {MAX_TAS_PATHS} are supported")
-    prob = np.zeros(1 << len(pos))
-    size = np.zeros(1 << len(pos), dtype=np.int64)
-    _first_distinct_nb(q[pos] / q[pos].sum(), n_keep, prob, size)
-    masks = np.flatnonzero((size == n_keep) & (prob > 0))
+    masks, prob = _first_distinct_nb(q[pos] / q[pos].sum(), n_keep)
     members = np.zeros((len(masks), len(q)), dtype=bool)
     members[:, pos] = (masks[:, None] >> np.arange(len(pos))[None, :]) & 1 == 1
-    return prob[masks], members
+    return prob, members
 
 
 def tas_distribution(q: np.ndarray, rewards: np.ndarray, N: int, tau: float,
