@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from obandits.bonuses import COUNT_MODES, METHODS, SCALES
-from obandits.results import atomic_write
+from obandits.results import LOCK, PidLock, atomic_write  # noqa: F401 (LOCK re-exported)
 
 from .cli import OneLineParser, add_dataclass_arguments, dataclass_from_args, flatten
 from .trainer import TrainConfig, _help
@@ -167,9 +167,8 @@ def _check_out(cfg: RunConfig) -> str:
     ckpt, meta = out / "checkpoint.pt", out / "config.json"
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out}: exists and is not a directory")
-    pid = _lock_holder(out / LOCK)
-    if pid:  # checked first: the run in progress explains a checkpoint or a missing one
-        raise _busy(out, pid)
+    # checked first: the run in progress explains a checkpoint or a missing one
+    RunLock(out).check()
     if cfg.resume:
         if not ckpt.is_file() and not meta.is_file():
             raise ValueError(f"--resume: {out} holds no run to resume (no checkpoint.pt, no "
@@ -215,62 +214,13 @@ def _check_out(cfg: RunConfig) -> str:
 OUTPUT_FILES = ("checkpoint.pt", "log.jsonl", "config.json", "train.jsonl", "test.jsonl")
 
 
-LOCK = ".lock"
-
-
-def _lock_pid(path: Path) -> int | None:
-    try:
-        return int(path.read_text().strip() or 0)
-    except (OSError, ValueError):
-        return None
-
-
-def _lock_holder(path: Path) -> int | None:
-    """The pid in a lock file if that process is alive (and not this one), else None: no
-    lock, an unreadable one, or a stale one whose writer died (a SIGKILL leaves it behind)."""
-    pid = _lock_pid(path)
-    if not pid or pid <= 0 or pid == os.getpid():
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:  # alive, another user's
-        return pid
-    return pid
-
-
-def _busy(out: Path, pid: int) -> ValueError:
-    return ValueError(f"--out {out} is in use by another llm_bridge.train (pid {pid}, lock "
-                      f"{out / LOCK}): wait for it to finish or choose another --out")
-
-
-class RunLock:
-    """``OUT/.lock`` holding the writer's pid: a second trainer on the same directory is
-    refused with that pid; the lock of a dead process is taken over. (Same protocol as the
-    sweep lock of ``obandits.sweep``, which lives on another branch; see the review report.)"""
+class RunLock(PidLock):
+    """``OUT/.lock`` holding the trainer's pid (:class:`obandits.results.PidLock`, the same
+    lock as a sweep's): a second trainer on the same directory is refused with that pid; the
+    lock of a dead process is taken over."""
 
     def __init__(self, out):
-        self.path = Path(out) / LOCK
-
-    def __enter__(self) -> RunLock:
-        for _ in range(3):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                pid = _lock_holder(self.path)
-                if pid:
-                    raise _busy(self.path.parent, pid) from None
-                self.path.unlink(missing_ok=True)  # stale: its writer is gone
-                continue
-            with os.fdopen(fd, "w") as fh:
-                fh.write(str(os.getpid()))
-            return self
-        raise ValueError(f"--out {self.path.parent}: cannot take the lock {self.path}")
-
-    def __exit__(self, *exc) -> None:
-        if _lock_pid(self.path) == os.getpid():  # never remove a taker-over's lock
-            self.path.unlink(missing_ok=True)
+        super().__init__(out, "another llm_bridge.train")
 
 
 def _remove_stale_temp_files(out: Path) -> list[Path]:

@@ -17,7 +17,10 @@ import argparse
 import importlib
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+
+from .options import add_arguments, option
 
 # command -> (module that registers it, help for the listing)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -134,18 +137,25 @@ def _cmd_main(args) -> int:
 
 # ---------------------------------------------------------------- parser and dispatch
 
-def _register_here(sub) -> None:
+@dataclass(frozen=True)
+class MainOptions:
+    """``obandits main``: where the headline job writes."""
+
+    runs: str = option(str(RUNS / "main"), "output folder (git-ignored)")
+    reference: bool = option(False, "also regenerate the committed reference figures and "
+                                    "results (figures/, experiments/*/results)")
+
+
+def _register_here(sub, command: str | None) -> None:
     p = sub.add_parser("demo", help=COMMANDS["demo"][1])
-    p.add_argument("--c", type=float, default=0.2, help="bonus scale c (default 0.2)")
-    p.add_argument("--b0", type=float, default=0.5, help="UCB-Con baseline b0 (default 0.5)")
+    if command == "demo":  # BonusConfig imports NumPy: only when the command runs
+        from .bonuses import BonusConfig
+
+        add_arguments(p, BonusConfig, only=("c", "b0"))
     p.set_defaults(func=_cmd_demo)
     p = sub.add_parser("main", help=COMMANDS["main"][1] + ": " +
                        ", ".join(t for t, _ in MAIN_STEPS))
-    p.add_argument("--runs", default=str(RUNS / "main"),
-                   help="output folder (default runs/main, git-ignored)")
-    p.add_argument("--reference", action="store_true",
-                   help="also regenerate the committed reference figures and results "
-                        "(figures/, experiments/*/results)")
+    add_arguments(p, MainOptions)
     p.set_defaults(func=_cmd_main)
 
 
@@ -161,7 +171,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         if module in loaded:
             continue
         if module == "obandits.cli":
-            _register_here(sub)
+            _register_here(sub, command)
             loaded.add(module)
         elif module != "llm_bridge.cli" and module == wanted:
             importlib.import_module(module).register(sub)

@@ -65,6 +65,7 @@ from .results import (
     CELLS,
     MANIFEST,
     RESULTS,
+    PidLock,
     atomic_write,
     csv_text,
     fmt,
@@ -92,7 +93,6 @@ MAX_CELLS = 20_000          # cells beyond which a sweep needs confirming (--yes
 # Sum over cells of reps x T x K beyond which a sweep needs confirming (the full bandit
 # theorem sweep, 45 CPU-minutes, is 6.8e13; this is some 10 CPU-hours of it).
 MAX_WORK = 1e15
-LOCK = ".lock"
 
 
 def did_you_mean(word: str, allowed) -> str:
@@ -485,51 +485,9 @@ def _run_dask(args, cells, threads, on_done, out, scheduler: str | None,
 
 # ---------------------------------------------------------------- the sweep
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-class DirLock:
-    """``out/.lock`` holding the writer's pid: a second sweep is refused with that pid; the
-    lock of a dead process is taken over."""
-
-    def __init__(self, out: Path):
-        self.path = Path(out) / LOCK
-
-    def __enter__(self):
-        for _ in range(3):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                try:
-                    pid = int(self.path.read_text().strip() or 0)
-                except (OSError, ValueError):
-                    pid = 0
-                if pid and pid != os.getpid() and _pid_alive(pid):
-                    raise ValueError(f"{self.path.parent} is in use by another sweep (pid "
-                                     f"{pid}, lock {self.path}); wait for it or give another "
-                                     f"--out") from None
-                try:
-                    self.path.unlink()  # stale: its writer is gone
-                except FileNotFoundError:
-                    pass
-                continue
-            with os.fdopen(fd, "w") as f:
-                f.write(str(os.getpid()))
-            return self
-        raise ValueError(f"cannot take the lock {self.path}")
-
-    def __exit__(self, *exc):
-        try:
-            self.path.unlink()
-        except OSError:
-            pass
+def DirLock(out: Path) -> PidLock:
+    """``out/.lock`` holding the sweep's pid (:class:`obandits.results.PidLock`)."""
+    return PidLock(out, "another sweep")
 
 
 def _check_same_sweep(cfg: SweepConfig, out: Path) -> dict:
@@ -582,6 +540,7 @@ class SweepOptions:
     """How a sweep runs (not what it computes): the ``obandits sweep`` flags and the keywords
     of :func:`run_sweep` / :func:`run`, with their defaults and help, in one place."""
 
+    out: str | None = option(None, "output directory (default runs/<sweep name>)")
     workers: int | None = option(None, "processes (default: all cores; with --executor dask "
                                        "and no --scheduler, the LocalCluster's processes)")
     threads: int | None = option(None, "Numba threads per process (default 1; all cores if "
@@ -598,7 +557,8 @@ class SweepOptions:
     quiet: bool = option(False, "no progress bar")
 
     def run_kwargs(self) -> dict:
-        kw = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "quiet"}
+        kw = {f.name: getattr(self, f.name) for f in fields(self)
+              if f.name not in ("quiet", "out")}
         return {**kw, "progress": not self.quiet}
 
 
@@ -767,7 +727,7 @@ def run(config, out: str | Path | None = None, **kw):
 def _cmd_sweep(args) -> int:
     cfg = load_config(args.config)
     opts = from_args(SweepOptions, args)
-    out = Path(args.out) if args.out else Path("runs") / cfg.name
+    out = Path(opts.out) if opts.out else Path("runs") / cfg.name
     line = check_size(cfg, max_cells=opts.max_cells, max_work=opts.max_work, yes=opts.yes)
     print(f"sweep {cfg.name}: {line} -> {out}", flush=True)
     path = run_sweep(cfg, out, **opts.run_kwargs())
@@ -794,7 +754,6 @@ def _cmd_check(args) -> int:
 def register(sub) -> None:
     p = sub.add_parser("sweep", help="run a declarative TOML sweep (resumable)")
     p.add_argument("config", help="TOML file ([sweep], [fixed], [[grid]], [check])")
-    p.add_argument("--out", help="output directory (default runs/<sweep name>)")
     add_arguments(p, SweepOptions)
     p.set_defaults(func=_cmd_sweep)
     p = sub.add_parser("plot", help="figures of a finished sweep, from its data files")

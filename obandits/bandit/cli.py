@@ -1,9 +1,24 @@
 """``obandits bandit-check RESULTS_DIR`` (claims of issue 3 from a finished sweep) and
-``obandits bandit-run CONFIG`` (sweep + checks + figure in one go)."""
+``obandits bandit-run CONFIG`` (sweep + checks + figure in one go). Flags are generated from
+:class:`obandits.sweep.SweepOptions` and :class:`RunOptions` (:mod:`obandits.options`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+
+from ..options import add_arguments, from_args, option
+
+# The SweepOptions that ``experiment.run_config`` takes (it runs on the local pool).
+RUN_CONFIG_OPTIONS = ("out", "workers", "yes", "quiet")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What ``obandits bandit-run`` writes besides the sweep directory."""
+
+    figure: str | None = option(None, "also copy the figure here (e.g. "
+                                      "figures/bandit_theorems.png)")
 
 
 def _cmd_check(args) -> int:
@@ -16,21 +31,24 @@ def _cmd_check(args) -> int:
 
 
 def _cmd_run(args) -> int:
+    from ..sweep import SweepOptions
     from .experiment import run_config
 
-    run_config(args.config, args.out, workers=args.workers, figure=args.figure, yes=args.yes)
+    opts = from_args(SweepOptions, args)
+    run_config(args.config, opts.out, workers=opts.workers, figure=args.figure, yes=opts.yes,
+               progress=not opts.quiet)
     return 0
 
 
 def register(sub) -> None:
+    from ..sweep import SweepOptions
+
     p = sub.add_parser("bandit-check", help="minimax-proxy table and the Thm 4.1/4.2 claims "
                        "of a finished bandit sweep")
     p.add_argument("results", help="the sweep's output directory")
     p.set_defaults(func=_cmd_check)
     p = sub.add_parser("bandit-run", help="bandit sweep + checks + figure (resumable)")
     p.add_argument("config", help="TOML config, e.g. experiments/bandit/theorems.toml")
-    p.add_argument("--out", help="output directory (default runs/<sweep name>)")
-    p.add_argument("--workers", type=int, default=None, help="processes (default all cores)")
-    p.add_argument("--figure", help="also copy the figure here (e.g. figures/bandit_theorems.png)")
-    p.add_argument("--yes", action="store_true", help="confirm a sweep above the size limits")
+    add_arguments(p, SweepOptions, only=RUN_CONFIG_OPTIONS)
+    add_arguments(p, RunOptions)
     p.set_defaults(func=_cmd_run)

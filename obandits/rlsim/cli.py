@@ -11,10 +11,15 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..bonuses import METHODS
+from ..bonuses import METHODS, BonusConfig
+from ..options import Flag, add_arguments, add_flags, from_args, option
+from ..sweep import SweepOptions
 from .experiment import (
+    BASE,
+    ExperimentConfig,
     bandit_regret,
     needle_instance,
     reference_regret,
@@ -24,33 +29,61 @@ from .model import ModelConfig
 from .trainer import TrainConfig
 
 
-def _floats(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise ValueError(f"expected comma-separated numbers, got {text!r}") from None
+def _cell_flags() -> list[Flag]:
+    """One flag per parameter of an rlsim sweep cell, named as its TOML key (the runner's
+    ``DEFAULTS``) and generated from the dataclass field it fills: the model's, the trainer's
+    (under the shared names of ``runner.TRAIN_KEYS``), the bonus's, the experiment's."""
+    from . import runner
+
+    train = runner.TRAIN_KEYS
+    exp = {"c", "b0", "early_frac"}
+    flags = [Flag(ExperimentConfig, "methods", "method", METHODS, ("--methods",))]
+    for key, default in runner.DEFAULTS.items():
+        if key in runner.MODEL_KEYS:
+            cls, name = ModelConfig, key
+        elif key in train:
+            cls, name = TrainConfig, train[key]
+        elif key in exp:
+            cls, name = ExperimentConfig, key
+        elif key in runner.BONUS_KEYS:
+            cls, name = BonusConfig, key
+        elif key == "ks":
+            cls, name = TrainConfig, "ks"
+        else:
+            raise TypeError(f"rlsim parameter {key!r} has no config field for its flag")
+        if name == "ks":  # a TOML string "1,4,32", as in the runner
+            default = tuple(int(k) for k in str(default).split(","))
+        flags.append(Flag(cls, name, key, default, _ALIASES.get(key, ())))
+    return flags
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--reps", type=int, default=8, help="repetitions (models x streams; default 8)")
-    p.add_argument("--root-seed", type=int, default=0, help="root seed (default 0)")
-    p.add_argument("--steps", type=int, default=TrainConfig.steps, help="GRPO steps")
-    p.add_argument("--batch", type=int, default=TrainConfig.batch_prompts,
-                   help="problems per step (capped at --n-train)")
-    p.add_argument("--n-rollouts", type=int, default=TrainConfig.n,
-                   help="samples per problem per step (group size)")
-    p.add_argument("--n-train", type=int, default=ModelConfig.n_train)
-    p.add_argument("--n-test", type=int, default=ModelConfig.n_test)
-    p.add_argument("--share", type=float, default=ModelConfig.share,
-                   help="trace-parameter sharing strength")
-    p.add_argument("--difficulty", type=float, default=ModelConfig.difficulty_mean,
-                   help="mean logit of the base model's P(correct)")
-    p.add_argument("--c", type=float, default=0.2, help="bonus scale c")
-    p.add_argument("--b0", type=float, default=0.5, help="UCB-Con baseline b0")
-    p.add_argument("--kl-beta", type=float, default=0.0, help="KL weight to the base policy")
-    p.add_argument("--methods", default=",".join(METHODS), help="comma-separated methods")
-    p.add_argument("--workers", type=int, default=2, help="threads (default 2)")
-    p.add_argument("--out", default=None, help="sweep output directory (default runs/rlsim-...)")
+# Older flag spellings, still accepted.
+_ALIASES = {"batch_prompts": ("--batch",), "difficulty_mean": ("--difficulty",
+                                                               "--difficulties"),
+            "share": ("--shares",)}
+
+
+@dataclass(frozen=True)
+class SweepHead:
+    """The ``[sweep]`` table of an rlsim sweep run from the command line."""
+
+    reps: int = option(8, "repetitions (models x sampling streams)")
+    root_seed: int = option(0, "root seed")
+
+
+def _common(p: argparse.ArgumentParser, **defaults) -> None:
+    add_arguments(p, SweepHead, title="sweep")
+    dests = add_flags(p, _cell_flags(), lists=True,
+                      title="cell parameters (TOML keys; a,b,c = a grid axis)")
+    p.set_defaults(cell_keys=dests, **defaults)
+    add_arguments(p, SweepOptions, title="how it runs")
+
+
+def _cell_values(a) -> dict:
+    """The cell parameters the flags set (lists are grid axes); ``ks`` as its TOML string."""
+    vals = {k: getattr(a, k) for k in a.cell_keys}
+    vals["ks"] = ",".join(map(str, vals["ks"]))
+    return vals
 
 
 def _write(path, text: str) -> None:
@@ -61,33 +94,38 @@ def _write(path, text: str) -> None:
         print(f"wrote {path}")
 
 
-def sweep_dict(a, name: str, **grid) -> dict:
+def sweep_dict(a, name: str) -> dict:
     """The sweep config (as a TOML dict) the command-line options describe: every method plus
-    base sampling, one cell each, ``grid`` adding model parameters to vary."""
-    methods = [m.strip() for m in a.methods.split(",") if m.strip()]
-    fixed = {"n_train": a.n_train, "n_test": a.n_test, "share": a.share,
-             "difficulty_mean": a.difficulty, "n_rollouts": a.n_rollouts,
-             "batch_prompts": min(a.batch, a.n_train), "steps": a.steps,
-             "n_evals": min(TrainConfig.n_evals, a.steps), "kl_beta": a.kl_beta, "c": a.c,
-             "b0": a.b0}
-    for k in grid:
-        fixed.pop(k, None)
+    base sampling; parameters given as lists vary over the grid. ``batch_prompts`` is capped
+    at ``n_train`` and ``n_evals`` at ``steps`` (small runs stay valid)."""
+    from . import runner
+
+    vals = _cell_values(a)
+    methods = vals.pop("method")
+    methods = [methods] if isinstance(methods, str) else list(methods)  # a tuple by default
+    fixed = {k: x for k, x in vals.items() if x != runner.DEFAULTS[k]}
+    if not isinstance(vals["n_train"], list) and not isinstance(vals["batch_prompts"], list):
+        fixed["batch_prompts"] = min(vals["batch_prompts"], vals["n_train"])
+    if not isinstance(vals["steps"], list) and not isinstance(vals["n_evals"], list):
+        fixed["n_evals"] = min(vals["n_evals"], vals["steps"])
+    grid = {k: fixed.pop(k) for k in list(fixed) if isinstance(fixed[k], list)}
     return {"sweep": {"name": name, "runner": "rlsim", "root_seed": a.root_seed,
                       "reps": a.reps},
-            "fixed": fixed, "grid": [{"method": [*methods, "base"], **grid}]}
+            "fixed": fixed,
+            "grid": [{"method": [*dict.fromkeys([*methods, BASE])], **grid}]}
 
 
-def run_through_engine(raw: dict, out, *, workers: int = 2, progress: bool = True,
-                       figures=None, report=None) -> str:
+def run_through_engine(raw: dict, out, *, figures=None, report=None, **run_kw) -> str:
     """Run ``raw`` with :func:`obandits.sweep.run_sweep` into ``out`` (tidy CSV, manifest,
-    resumable), then print the claims report; figures go to ``out`` (or ``figures``) and the
-    report also to ``report`` when given."""
+    resumable; ``run_kw`` as for run_sweep: ``workers``, ``progress``, ``executor`` ...), then
+    print the claims report; figures go to ``out`` (or ``figures``) and the report also to
+    ``report`` when given."""
     from ..results import read_table
     from ..sweep import config_from_dict, run_sweep
     from .runner import RUNNER
 
     cfg = config_from_dict(raw, "obandits rlsim")
-    path = run_sweep(cfg, out, workers=workers, progress=progress)
+    path = run_sweep(cfg, out, **run_kw)
     table = read_table(path)
     text = f"# {raw['sweep']['name']}\n\ndata: {path}\n\n" + RUNNER.summarise(table, raw) + "\n"
     if figures is not False:
@@ -112,49 +150,66 @@ def compare(*, out=None, figures=None, workers: int = 2, progress: bool = True) 
 def _defaults():
     p = argparse.ArgumentParser()
     _common(p)
-    _reference_flags(p)
     return p.parse_args([])
 
 
-def _reference_flags(p) -> None:
-    p.add_argument("--reference", action="store_true",
-                   help="also refresh the committed report under experiments/rlsim/results "
-                        "and the figures under figures/ (default: only runs/)")
-    p.add_argument("--no-figures", action="store_true")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+@dataclass(frozen=True)
+class ReportOptions:
+    """What an ``rlsim compare|sensitivity`` run writes besides its sweep directory."""
+
+    reference: bool = option(False, "also refresh the committed report under "
+                                     "experiments/rlsim/results and the figures under figures/ "
+                                     "(default: only runs/)")
+    no_figures: bool = option(False, "no figures")
+
+
+def _run(a, name: str, figures=None) -> int:
+    opts = from_args(SweepOptions, a)
+    run_through_engine(
+        sweep_dict(a, name), opts.out or f"runs/{name}", **opts.run_kwargs(),
+        figures=False if a.no_figures else (figures if a.reference else None),
+        report=f"experiments/rlsim/results/{name.split('-', 1)[1]}.md" if a.reference
+        else None)
+    return 0
 
 
 def _cmd_compare(a) -> int:
-    run_through_engine(
-        sweep_dict(a, "rlsim-compare"), a.out or "runs/rlsim-compare", workers=a.workers,
-        progress=not a.quiet, figures=False if a.no_figures else
-        ("figures" if a.reference else None),
-        report="experiments/rlsim/results/compare.md" if a.reference else None)
-    return 0
+    return _run(a, "rlsim-compare", figures="figures")
 
 
 def _cmd_sensitivity(a) -> int:
-    run_through_engine(
-        sweep_dict(a, "rlsim-sensitivity", share=list(_floats(a.shares)),
-                   difficulty_mean=list(_floats(a.difficulties))),
-        a.out or "runs/rlsim-sensitivity", workers=a.workers, progress=not a.quiet,
-        figures=False if a.no_figures else None,
-        report="experiments/rlsim/results/sensitivity.md" if a.reference else None)
-    return 0
+    return _run(a, "rlsim-sensitivity")
+
+
+@dataclass(frozen=True)
+class NeedleOptions:
+    """``obandits rlsim bandit``: GRPO learners on a needle instance (arguments of
+    :func:`~obandits.rlsim.experiment.needle_instance` and
+    :func:`~obandits.rlsim.experiment.bandit_regret`)."""
+
+    K: int = option(64, "arms")
+    m: int = option(4, "outcomes (mu = linspace(0.9, 0.1, m))")
+    best_arms: int = option(1, "arms mapped to the best outcome (the needle)")
+    horizon: int = option(4096, "pulls per repetition")
+    n_rollouts: int = option(8, "arms pulled per GRPO step (group size)")
+    lr: float = option(1.0, "step size of the policy logits")
+    figures: str = option("runs/rlsim-bandit", "folder of the figure")
+    no_figures: bool = option(False, "no figure")
+    out: str | None = option(None, "report path (default runs/rlsim-bandit/bandit.md)")
 
 
 def _cmd_bandit(a) -> int:
     inst = needle_instance(a.K, a.m, best_arms=a.best_arms, seed=a.root_seed)
-    methods = tuple(m.strip() for m in a.methods.split(",") if m.strip())
-    reg = bandit_regret(inst, methods=methods, horizon=a.horizon, n=a.n, lr=a.lr, c=a.c,
-                        b0=a.b0, n_reps=a.seeds, seed=a.root_seed)
-    others = reference_regret(inst, horizon=reg[methods[0]].shape[1], n_reps=a.seeds,
+    methods = tuple([a.method] if isinstance(a.method, str) else a.method)
+    reg = bandit_regret(inst, methods=methods, horizon=a.horizon, n=a.n_rollouts, lr=a.lr,
+                        c=a.c, b0=a.b0, n_reps=a.reps, seed=a.root_seed)
+    others = reference_regret(inst, horizon=reg[methods[0]].shape[1], n_reps=a.reps,
                               seed=a.root_seed)
     table = regret_comparison(reg, others)
     text = (f"# GRPO learners on an outcome-bandit instance\n\nneedle instance K={a.K}, "
             f"m={a.m}, best_arms={a.best_arms}, mu=linspace(0.9, 0.1, m), Bernoulli rewards, "
-            f"uniform p0; n={a.n}, lr={a.lr}, c={a.c}, b0={a.b0}, {a.seeds} reps\n\n"
-            + table + "\n")
+            f"uniform p0; n_rollouts={a.n_rollouts}, lr={a.lr}, c={a.c}, b0={a.b0}, "
+            f"{a.reps} reps\n\n" + table + "\n")
     if not a.no_figures:
         from .figures import regret_figure
 
@@ -169,33 +224,24 @@ def _cmd_bandit(a) -> int:
 
 
 def register(sub) -> None:
-    """Add ``obandits rlsim {compare,sensitivity,bandit}``."""
+    """Add ``obandits rlsim {compare,sensitivity,bandit}``; every flag is generated from a
+    config dataclass (:mod:`obandits.options`)."""
     p = sub.add_parser("rlsim", help="GRPO + outcome bonuses on a simulated multi-problem policy")
     ss = p.add_subparsers(dest="rlsim_command", required=True)
-    c = ss.add_parser("compare", help="5 methods x seeds vs base sampling: figures, tables, "
+    c = ss.add_parser("compare", help="5 methods x reps vs base sampling: figures, tables, "
                                       "claims C1-C4")
     _common(c)
-    _reference_flags(c)
+    add_arguments(c, ReportOptions, title="reports")
     c.set_defaults(func=_cmd_compare)
-    s = ss.add_parser("sensitivity", help="claim verdicts over sharing x difficulty")
-    _common(s)
-    s.add_argument("--shares", default="0,0.5,1,2", help="sharing strengths")
-    s.add_argument("--difficulties", default="-1,-3,-5", help="difficulty means")
-    _reference_flags(s)
+    s = ss.add_parser("sensitivity", help="claim verdicts over sharing x difficulty (the "
+                                          "grid of --share and --difficulty-mean)")
+    _common(s, share=[0.0, 0.5, 1.0, 2.0], difficulty_mean=[-1.0, -3.0, -5.0])
+    add_arguments(s, ReportOptions, title="reports")
     s.set_defaults(func=_cmd_sensitivity)
     b = ss.add_parser("bandit", help="GRPO learners' pseudo-regret on a needle bandit instance")
-    b.add_argument("--K", type=int, default=64)
-    b.add_argument("--m", type=int, default=4)
-    b.add_argument("--best-arms", type=int, default=1)
-    b.add_argument("--horizon", type=int, default=4096)
-    b.add_argument("--n", type=int, default=8)
-    b.add_argument("--lr", type=float, default=1.0)
-    b.add_argument("--c", type=float, default=0.2)
-    b.add_argument("--b0", type=float, default=0.5)
-    b.add_argument("--seeds", type=int, default=8)
-    b.add_argument("--root-seed", type=int, default=0)
-    b.add_argument("--methods", default=",".join(METHODS))
-    b.add_argument("--figures", default="runs/rlsim-bandit")
-    b.add_argument("--no-figures", action="store_true")
-    b.add_argument("--out", default=None)
+    add_arguments(b, SweepHead, aliases={"reps": ("--seeds",)})
+    add_arguments(b, NeedleOptions, aliases={"n_rollouts": ("--n",)})
+    add_flags(b, [Flag(ExperimentConfig, "methods", "method", METHODS, ("--methods",))],
+              lists=True)
+    add_flags(b, [Flag(BonusConfig, "c"), Flag(BonusConfig, "b0")])
     b.set_defaults(func=_cmd_bandit)
