@@ -213,15 +213,14 @@ def batch_surrogate(base_logits, feats, share, theta, w, problems, ys, adv, beta
 # --------------------------------------------------------------------------------------------
 # The training kernel: records and step functions
 # --------------------------------------------------------------------------------------------
-# A run's data travel as four records of arrays (NamedTuples, which Numba types field by
-# field): the model, the run's settings, the mutable state, and the outputs. All arrays are
-# allocated by NumPy in :func:`run_training`, so the kernel has no allocations of its own
-# (each np.zeros/np.empty signature compiled inside a kernel costs ~0.1 CPU-s cold), and each
-# step is its own small compiled function (compiled once, shared by every kernel variant).
+# A run's data travel as records of arrays (NamedTuples, which Numba types field by field):
+# model, run settings, state, batch, scratch, outputs, trace. All arrays are allocated by
+# NumPy in :func:`run_training` (the kernel allocates nothing), and each step is its own small
+# compiled function (compiled once, shared by every kernel variant), taking arrays, not
+# records: a record passed into a compiled call is flattened into all its fields' arguments.
 
 
-# Step functions are called only from compiled code: no Python wrappers (unboxing the records
-# in a wrapper would compile as much code as the step itself).
+# Step functions are called only from compiled code: no Python wrappers to compile.
 _step = nb.njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 
 
