@@ -144,9 +144,9 @@ def add_flags(parser, flags: Iterable[Flag], *, lists: bool = False, title: str 
         if default is not None and "default" not in text:
             text += f" (default {shown:g})" if isinstance(shown, float) else \
                 f" (default {shown})"
+        choices = None if lists else f.metadata.get("choices")
         group.add_argument(*names, type=kind, default=default, help=text, dest=dest,
-                           choices=None if lists else f.metadata.get("choices"),
-                           metavar=dest.upper())
+                           choices=choices, metavar=None if choices else dest.upper())
     return dests
 
 
