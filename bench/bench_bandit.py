@@ -101,6 +101,127 @@ def crossover(points=CROSSOVER, reps=16):
     return rows
 
 
+# (learner, K, T) of the selection table: T long enough that the count classes have formed,
+# short enough that KL-UCB's scan (about 1 ms a step at K=4096) fits in a bench run; the first
+# K pulls (each arm once) are in every horizon and cost both paths the same.
+SELECTION = tuple(("ucb1", K, T) for K, T in ((9, 1 << 16), (64, 1 << 16), (512, 1 << 14),
+                                             (4096, 1 << 13), (4096, 1 << 16))) + \
+    tuple(("kl-ucb", K, T) for K, T in ((9, 1 << 14), (64, 1 << 12), (512, 1 << 10),
+                                         (4096, 4096 + 256))) + \
+    tuple(("outcome-ucb", K, T) for K, T in ((9, 1 << 16), (64, 1 << 16), (512, 1 << 15),
+                                              (4096, 1 << 14)))
+
+
+def selection_pair(learner, K, T, reps=16):
+    """Two zero-argument callables running ``reps`` repetitions of ``learner`` on one instance
+    (partition, gap 0.2, Bernoulli; m = 3 arm-level, m = K outcome-level), one by the scan
+    :func:`run_learner` uses below the classes' threshold (UCB1: the lockstep kernel, 16 lanes)
+    and one by the count classes, each forced; checks they give the same regret."""
+    inst = make_instance("partition", K, K if learner == "outcome-ucb" else min(3, K), 0.2, 0)
+    states = rep_states(0, f"bench/sel/{learner}/{K}", reps)
+    ck = np.array([T])
+    none = np.zeros(0, np.int64)
+    phi, mu = np.stack([inst.phi] * reps), np.stack([inst.mu] * reps)
+    cdf = learners.base_cdf(inst.base)
+
+    def run(classes):
+        out = np.zeros((reps, 1))
+        if learner == "ucb1" and not classes:
+            learners._ucb1(states.copy(), phi, mu, True, T, ck, out, 2.0,
+                           learners.ucb1_mode(K, reps))
+        for r in range(reps):
+            st = states[r].copy()
+            if learner == "ucb1" and classes:
+                learners._ucb1_classes(st, inst.phi, inst.mu, True, T, ck, out[r], 2.0, none)
+            elif learner == "kl-ucb" and classes:
+                learners._klucb_classes(st, inst.phi, inst.mu, True, T, ck, out[r], 0.0, 0.0,
+                                        none, none)
+            elif learner == "kl-ucb":
+                learners._klucb(st, inst.phi, inst.mu, True, T, ck, out[r], 0.0, none)
+            elif learner == "outcome-ucb":
+                learners._outcome_ucb(st, inst.phi, inst.mu, cdf, True, T, ck, out[r], 2.0,
+                                      classes, none)
+        return out
+
+    if not np.array_equal(run(False), run(True)):
+        raise AssertionError(f"{learner} K={K}: classes and scan differ")
+    return (lambda: run(False)), (lambda: run(True))
+
+
+def taken(learner, K):
+    """The path run_learner takes at K arms (m = K outcomes for outcome-ucb)."""
+    if learner == "ucb1":
+        return "classes" if K >= learners.UCB1_CLASSES_MIN_K else "scan"
+    if learner == "kl-ucb":
+        return "classes" if K >= learners.KLUCB_CLASSES_MIN_K else "scan"
+    return "classes" if K >= learners.OUTCOME_CLASSES_MIN_M else "scan"
+
+
+def selection(points=SELECTION, reps=16, repeats=7):
+    """Per-pull CPU time (ns, one thread) of the scan and of the count classes for each
+    (learner, K, T), ``reps`` repetitions per call, ``repeats`` calls of each, interleaved
+    (scan, classes, scan, ...) in this one process; medians. Returns table rows."""
+    numba.set_num_threads(1)
+    rows = []
+    for learner, K, T in points:
+        scan, cls = selection_pair(learner, K, T, reps)
+        n = repeats if not (learner == "kl-ucb" and K >= 512) else 3
+        ts, tc = [], []
+        for _ in range(n):
+            for f, acc in ((scan, ts), (cls, tc)):
+                t0 = time.process_time()  # CPU time: the 2 cores are shared
+                f()
+                acc.append(time.process_time() - t0)
+        s_ns, c_ns = (np.median(a) / (reps * T) * 1e9 for a in (ts, tc))
+        pair = [a / b for a, b in zip(ts, tc)]  # each scan call over the classes call after it
+        rows.append([learner, K, f"2^{math.log2(T):.2f}".replace(".00", ""), f"{s_ns:.1f}",
+                     f"{c_ns:.1f}", f"{s_ns / c_ns:.2f}x",
+                     f"{min(pair):.2f}-{max(pair):.2f}x", taken(learner, K)])
+        print(rows[-1], flush=True)
+    return rows
+
+
+SELECTION_TITLE = "## Arm selection: scan against count classes (issue 16)"
+
+
+def selection_section(rows, reps=16, repeats=7):
+    load = os.getloadavg()
+    return (f"{SELECTION_TITLE}\n\n`python -m bench.bench_bandit selection` on "
+            f"{platform.node()!r}, {os.cpu_count()} cores, load average at the end "
+            f"{load[0]:.2f}. CPU time per pull (`time.process_time`: other jobs share the "
+            f"cores), one thread, {reps} repetitions per call, {repeats} "
+            "calls of each path interleaved in one process (3 for KL-UCB's scan from K=512), "
+            "medians; the range is that of the ratios of each scan call to the classes call "
+            "right after it. Both paths "
+            "make the same pulls (checked here on the regret; bit for bit in "
+            "tests/test_selection.py and tests/test_bandit_classes.py).\n\n"
+            + markdown_table(["learner", "K", "T", "scan ns/pull", "classes ns/pull",
+                              "scan / classes", "range", "run_learner takes"], rows)
+            + "\n\n- Instance: partition family, gap 0.2, Bernoulli rewards; m = 3 for UCB1 and "
+            "KL-UCB, m = K for outcome-ucb (the scan runs over discovered outcomes).\n"
+            "- Scan: UCB1's lockstep kernel (16 repetitions as vector lanes), KL-UCB's Pinsker-"
+            "pruned scan (`_klucb`), outcome-ucb's loop over discovered outcomes. Classes: "
+            "`_ucb1_classes`, `_klucb_classes`, `_outcome_ucb(classes=True)`, one repetition "
+            "per call.\n"
+            f"- Thresholds in `obandits/bandit/learners.py`: UCB1 from K = "
+            f"{learners.UCB1_CLASSES_MIN_K}, KL-UCB from K = {learners.KLUCB_CLASSES_MIN_K}, "
+            f"outcome-ucb from m = {learners.OUTCOME_CLASSES_MIN_M}.\n")
+
+
+def write_section(title, text, path=OUT):
+    """Replace the section starting at ``title`` (up to the next ``## `` heading) in
+    ``path``, or append it: the file's other sections stay."""
+    old = path.read_text() if path.exists() else ""
+    i = old.find(title)
+    if i < 0:
+        new = old.rstrip("\n") + "\n\n" + text if old else text
+    else:
+        j = old.find("\n## ", i + len(title))
+        new = old[:i] + text + (old[j + 1:] if j >= 0 else "")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(new.rstrip("\n") + "\n")
+
+
 def python_rate(K, T, impl=None, best_of=1):
     inst = make_instance("partition", K, min(3, K), 0.2, 0)
     # untimed warm-up (9 arms: cheap at any K): a fresh process's first call ran at 0.7x of
@@ -191,16 +312,16 @@ def main() -> None:
                              ("kernel (16 interleaved) / per-step NumPy, K=4096", r4096, n4096)):
         rows.append([f"speed-up {what}", f"{kern / base:.0f}x", ">= 200x",
                      "yes" if kern / base >= 200 else "NO"])
-    cross = crossover()
-    for K, T, scan, cls in cross:
-        path = "classes" if K >= learners.UCB1_CLASSES_MIN_K else "scan"
-        target, met = "-", "-"
-        if K == 4096 and T == 1 << 13:
-            target, met = ">= 10x", "yes" if cls / scan >= 10 else "NO"
-        if K == 9:
-            target, met = "scan at K=9", "yes" if path == "scan" else "NO"
-        rows.append([f"UCB1 count classes / 16-lane scan, K={K}, T=2^{T.bit_length() - 1} "
-                     f"(taken: {path})", f"{cls / scan:.2f}x", target, met])
+    sel = selection()
+    for learner, K, T, _, _, ratio, _, path in sel:
+        if learner == "ucb1" and K == 4096 and T == "2^13":
+            r = float(ratio[:-1])
+            rows.append([f"UCB1 count classes / 16-lane scan per pull, K=4096, T={T} (median)",
+                         ratio, ">= 10x", "yes" if r >= 10 else "NO"])
+        if K == 9:  # the path run_learner takes, against the scan
+            r = float(ratio[:-1]) if path == "classes" else 1.0
+            rows.append([f"{learner}, K=9: scan / path taken ({path}) per pull",
+                         f"{r:.2f}x", ">= 1x", "yes" if r >= 1.0 else "NO"])
     th1, th2 = thread_speedup()
     rows.append(["kernel, 32 reps in prange: 1 -> 2 threads", f"{th1 / th2:.2f}x", ">= 1.7x",
                  "yes" if th1 / th2 >= 1.7 else "NO"])
@@ -242,11 +363,9 @@ def main() -> None:
             "- Two Python baselines, both per step: a plain loop over lists (the fastest pure "
             "Python), and NumPy vector ops for the index (`argmax(mean + sqrt(2 log t / n))`, "
             "the usual library style).\n"
-            "- Count classes (issue 16): the exact UCB1 argmax over pull-count classes "
-            "(`_ucb1_classes`, one repetition per call) against the lockstep scan of 16 "
-            "repetitions, both forced at each (K, T), one thread; run_learner takes the "
-            f"classes from K = {learners.UCB1_CLASSES_MIN_K}. The K=4096 rate in the first "
-            "rows is whichever path run_learner takes (the classes).\n"
+            "- Count classes (issue 16): the rows on the classes come from the section "
+            "below (same run). The K=4096 rate in the first rows is whichever path "
+            "run_learner takes (the classes).\n"
             "- Speed-up: the same 8-cell sweep (UCB1, K=64, T=2^23, 16 repetitions: long enough "
             "that each worker's start-up, about 0.5 s, does not dominate; T=2^22 until the "
             "8-arm scan passes made the kernel 1.8x faster here) with 1 and "
@@ -255,10 +374,19 @@ def main() -> None:
             "processes (once each); and one kernel call with 32 repetitions (two groups of 16, "
             "T=2^20) in `prange` on 1 and 2 threads. The 2 cores may be shared with other "
             "jobs, so the speed-ups are lower bounds.\n")
+    old = OUT.read_text() if OUT.exists() else ""
+    i = old.find(SELECTION_TITLE)
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(text)
-    print(text)
+    OUT.write_text(text + ("\n" + old[i:] if i >= 0 else ""))
+    write_section(SELECTION_TITLE, selection_section(sel))
+    print(OUT.read_text())
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if sys.argv[1:] == ["selection"]:
+        write_section(SELECTION_TITLE, selection_section(selection()))
+        print(OUT.read_text())
+    else:
+        main()

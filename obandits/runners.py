@@ -46,6 +46,7 @@ REGISTRY: dict[str, str] = {
     "bandit": "obandits.bandit.runner:RUNNER",
     "rlsim": "obandits.rlsim.runner:RUNNER",
     "cot": "obandits.cot.runner:RUNNER",
+    "bu2025": "obandits.cot.bu2025_runner:RUNNER",
 }
 
 

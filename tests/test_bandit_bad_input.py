@@ -3,9 +3,22 @@
 import numpy as np
 import pytest
 
+from obandits.bandit import learners
 from obandits.bandit.instances import BanditInstance, make_instance
 from obandits.bandit.learners import LEARNERS, LearnerConfig, base_cdf, checkpoints, run_learner
 from obandits.seeding import rep_states
+
+THRESHOLDS = ("UCB1_CLASSES_MIN_K", "KLUCB_CLASSES_MIN_K", "OUTCOME_CLASSES_MIN_M")
+
+
+@pytest.fixture(autouse=True, params=["default paths", "count classes everywhere"])
+def selection_path(request, monkeypatch):
+    """Every case twice: with run_learner's own choice of scan or count classes, and with the
+    classes taken from one arm / outcome up (UCB1, KL-UCB, outcome-ucb)."""
+    if request.param != "default paths":
+        for name in THRESHOLDS:
+            monkeypatch.setattr(learners, name, 1)
+    return request.param
 
 
 def _run(learner, insts, T, seed=0):
@@ -67,6 +80,7 @@ def test_zero_mass_arms_are_never_drawn():
     (dict(family="partition", K=0, m=1), "K"),
 ])
 def test_impossible_instances_are_refused(kwargs, match):
+    kwargs = dict(kwargs)  # the parameter dict is shared by both selection paths
     with pytest.raises(ValueError, match=match):
         make_instance(kwargs.pop("family"), gap=0.5, seed=0, **kwargs)
 

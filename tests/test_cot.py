@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
+from obandits.bonuses import BonusConfig
 from obandits.cot import chain as C
 from obandits.cot.instances import (
     Instances,
@@ -223,7 +224,7 @@ def test_kernel_update_is_unbiased_for_exact_gradient(method):
     theta = np.random.default_rng(1).normal(scale=0.3, size=ch.P.shape)
     inst = _one_instance(ch, 0, [0, 3])  # CoTs 0000 and 0110 correct
     lr, G = 1e-3, 200_000
-    cfg = RLConfig(method=method, iters=1, group=G, lr=lr, epochs=1, snap_every=1)
+    cfg = RLConfig(method=method, iters=1, n_rollouts=G, lr=lr, ppo_epochs=1, snap_every=1)
     run = post_train(ch, theta, inst, cfg, rep_states(7, f"kernel/{method}", 1)[0])
     got = (run.theta - theta) / lr
     want = exact_gradient(method, ch, inst, theta)
@@ -237,7 +238,7 @@ def test_kernel_kl_penalty_matches_exact():
     theta, base = rng.normal(scale=0.5, size=(2,) + ch.P.shape)
     inst = _one_instance(ch, 0, [])  # unsolvable: only the KL term moves theta
     lr, G, beta = 1e-3, 200_000, 0.8
-    cfg = RLConfig(method="reinforce", iters=1, group=G, lr=lr, kl_beta=beta, snap_every=1)
+    cfg = RLConfig(method="reinforce", iters=1, n_rollouts=G, lr=lr, kl_beta=beta, snap_every=1)
     run = post_train(ch, theta, inst, cfg, rep_states(8, "kl", 1)[0], theta_base=base)
     got = (run.theta - theta) / lr
     solvable = _one_instance(ch, 0, [0])
@@ -258,9 +259,13 @@ def test_grpo_bonus_uses_shared_kernel_and_is_reproducible():
 
     plain = run()
     np.testing.assert_array_equal(plain, run())  # same seed, same numbers
-    np.testing.assert_array_equal(plain, run(bonus="ucb-con", bonus_c=0.0))
-    assert not np.allclose(plain, run(bonus="ucb-con", bonus_c=1.0))
-    assert not np.allclose(plain, run(bonus="batch", bonus_c=1.0, bonus_outcome="path"))
+    np.testing.assert_array_equal(plain, run(bonus=BonusConfig(method="ucb-con", c=0.0)))
+    assert not np.allclose(plain, run(bonus=BonusConfig(method="ucb-con", c=1.0)))
+    assert not np.allclose(plain, run(bonus=BonusConfig(method="batch", c=1.0),
+                                      bonus_outcome="path"))
+    # count_mode "after" (the shared count helpers) changes the numbers, "before" is main's
+    assert not np.allclose(run(bonus=BonusConfig(method="ucb-con", c=1.0)),
+                           run(bonus=BonusConfig(method="ucb-con", c=1.0, count_mode="after")))
 
 
 # ------------------------------------------------------------------------------------------
@@ -365,8 +370,10 @@ def test_target_unreachable_by_high_edges():
 
 
 @pytest.mark.parametrize("kw, msg", [
-    (dict(method="sgd"), "method"), (dict(lr=0.0), "lr"), (dict(group=0), "group"),
-    (dict(bonus="ucb-con"), "GRPO only"), (dict(method="grpo", bonus="ucb"), "bonus"),
+    (dict(method="sgd"), "method"), (dict(lr=0.0), "lr"), (dict(n_rollouts=0), "n_rollouts"),
+    (dict(bonus=BonusConfig(method="ucb-con")), "GRPO only"),
+    (dict(method="grpo", bonus="ucb"), "BonusConfig"), (dict(clip_eps=0.0), "clip_eps"),
+    (dict(ppo_epochs=0), "ppo_epochs"), (dict(bonus_outcome="cot"), "bonus_outcome"),
     (dict(kl_beta=-1.0), "kl_beta"), (dict(reject=-2), "reject"),
 ])
 def test_bad_rl_configs(kw, msg):
@@ -381,7 +388,7 @@ def test_path_outcome_refused_on_large_trees():
                     np.zeros(200, bool), np.zeros(200, bool))
     with pytest.raises(ValueError, match="count table"):
         post_train(ch, np.zeros(ch.P.shape), big,
-                   RLConfig(method="grpo", bonus="batch", bonus_outcome="path"),
+                   RLConfig(method="grpo", bonus=BonusConfig(method="batch"), bonus_outcome="path"),
                    rep_states(0, "x", 1)[0])
 
 
@@ -390,8 +397,8 @@ def test_large_tree_post_training_runs():
     gen = np.random.default_rng(0)
     inst = make_instances(ch, 0, 20, gen)
     theta = np.log(ch.P + 1e-300)
-    run = post_train(ch, theta, inst, RLConfig(method="grpo", iters=50, group=64,
-                                               bonus="ucb-con"), rep_states(0, "big", 1)[0])
+    rc = RLConfig(method="grpo", iters=50, n_rollouts=64, bonus=BonusConfig(method="ucb-con"))
+    run = post_train(ch, theta, inst, rc, rep_states(0, "big", 1)[0])
     assert np.isfinite(run.theta).all()
     assert run.snaps.shape[0] == 3
 
@@ -401,7 +408,7 @@ def test_large_tree_post_training_runs():
 # ------------------------------------------------------------------------------------------
 
 TINY = ["--reps", "2", "--iters", "20", "--n-eval", "100", "--pool", "300", "--T1", "40",
-        "--T2", "10", "--n-train", "20", "--quiet"]
+        "--T2", "10", "--n-train", "20", "--quiet", "--workers", "1"]
 
 
 def test_cli_end_to_end(tmp_path):
@@ -410,16 +417,21 @@ def test_cli_end_to_end(tmp_path):
     out, fig = tmp_path / "res", tmp_path / "fig"
     rc = main(["cot", "all", *TINY, "--small-grid", "--out", str(out), "--figures", str(fig)])
     assert rc == 0
-    assert (out / "paper" / "paper.md").read_text().startswith("###")
-    assert (out / "paper" / "results.csv").exists()  # a sweep directory (tidy CSV, manifest)
-    for name in ("forgetting", "sensitivity", "bonuses"):
-        assert (out / f"{name}.md").read_text().startswith("|")
-        assert (out / f"{name}.json").exists()
+    for name in ("paper", "forgetting", "sensitivity", "bonuses"):  # sweep directories
+        d = out / name
+        assert (d / "summary.md").read_text().startswith("###")
+        assert (d / "results.csv").exists() and (d / "manifest.json").exists()
+        assert "claims hold" in (d / "checks.md").read_text()
+        assert not list(d.glob("*.json")) or [p.name for p in d.glob("*.json")] == [
+            "manifest.json"]  # no JSON results path any more
+    assert "forgetting: rare-CoT mass" in (out / "forgetting" / "summary.md").read_text()
+    assert "sensitivity: rare-CoT mass kept" in (out / "sensitivity" / "summary.md").read_text()
     for name in ("coverage", "forgetting", "sensitivity", "bonuses"):
         assert (fig / f"cot_{name}.png").stat().st_size > 1000
     rc = main(["cot-experiments", *TINY, "--small-grid", "--L", "5", "--out", str(out / "L5"),
                "--no-figures"])
     assert rc == 0
+    assert "L=5" in (out / "L5" / "paper" / "summary.md").read_text()
 
 
 def test_cli_rejects_bad_input(capsys):
@@ -429,6 +441,11 @@ def test_cli_rejects_bad_input(capsys):
     assert "eps" in capsys.readouterr().err
     assert main(["cot", "paper", "--C-size", "3"]) == 2
     assert "C_size" in capsys.readouterr().err
+    assert main(["cot", "forgetting", "--preset", "bu2025"]) == 2
+    assert "cot paper" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # argparse's own error exit
+        main(["cot", "paper", "--iters", "x"])
+    assert exc.value.code == 2 and "--iters" in capsys.readouterr().err
 
 
 def test_rejection_skips_solved_instances_and_raft_needs_a_correct_cot():

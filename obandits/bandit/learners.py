@@ -2,20 +2,27 @@
 
 One ``@njit`` kernel per learner runs (learner, instance, horizon) and records pseudo-regret
 ``R_t = sum_{s<=t} (mu* - mu[phi[k_s]])`` at checkpoint times; :func:`run_learner` runs
-repetitions in parallel (``prange``), each with its own xoshiro state from
-:func:`obandits.seeding.rep_states`, so the numbers do not depend on the thread count.
+repetitions in parallel (Python threads; the kernels release the GIL), each with its own
+xoshiro state from :func:`obandits.seeding.rep_states`, so the numbers do not depend on the
+thread count.
 
 Arm-level (no generalisation; statistics per arm, every arm tried once first, ties to the lowest
 index; ``t`` below is the number of pulls so far):
 
 - ``ucb1``: ``argmax_k mean_k + sqrt(alpha * log t / n_k)`` (Auer et al. 2002; ``alpha = 2``).
 - ``kl-ucb``: ``argmax_k max{q >= mean_k : n_k kl(mean_k, q) <= log t + c log log t}``
-  (Bernoulli kl; Garivier & Cappé 2011; ``c = 0``), by bisection; arms are pruned with the
-  Pinsker bound ``mean + sqrt((log t + c log log t) / (2 n))`` >= the KL index.
+  (Bernoulli kl; Garivier & Cappé 2011; ``c = 0``), by Newton steps (bisection as a
+  fallback); arms are pruned with the Pinsker bound ``mean + sqrt((log t + c log log t) /
+  (2 n))`` >= the KL index.
 - ``thompson``: sample ``theta_k ~ Beta(1 + s_k, 1 + n_k - s_k)`` and play the argmax (rewards
   in [0, 1] enter as fractional successes).
 - ``uniform``: a uniformly random arm each step (the baseline with a closed form:
   ``E R_t = t (mu* - mean_k mu[phi[k]])``).
+
+Exact sublinear selection (issue 16): from enough arms (outcomes), UCB1, KL-UCB and
+outcome-ucb take the argmax over pull-count classes (:func:`_ucb1_classes`,
+:func:`_klucb_classes`, ``_outcome_ucb(classes=True)``), the same pulls as the scans bit for bit;
+the thresholds (``*_CLASSES_MIN_*``) come from ``python -m bench.bench_bandit selection``.
 
 Outcome-level (the generalisation assumption of informal Thm 4.2):
 
@@ -309,27 +316,193 @@ def _ucb1(sts, phi, mu, bern, T, ckpt, out, alpha, mode):
             ci += 1
 
 
+# The count classes' state is one int64 array (rows below, K + 1 columns) and one float64
+# array (arm statistics, and n^{-1/2} per class slot), so the inlined helpers take two arrays:
+# Numba adds refcount operations for each array argument of an inlined call, every step (the
+# class update through 14 separate arrays made UCB1 2x slower at K=4096).
+# Per arm: heap links (first child, next sibling, `up`: the parent of a first child, else the
+# left sibling, -1 at a root), class slot; per class slot: count, root arm, size, list links
+# sorted by count (-1 at the ends); the free slots; two work lists. K + 1 slots: the new
+# class is made before the old one (maybe emptied) is freed.
+_CHILD, _SIB, _UP, _SLOT, _CN, _ROOT, _SIZE, _PRV, _NXT, _FREE, _STACK, _BUF = range(12)
+_N, _S, _MEAN, _ISN = range(4)
+
+
 @nb.njit(cache=True, inline="always")
-def _above(mean, a, b):
+def _classes_new(K):
+    """Empty count classes over ``K`` arms: ``(cl, fl)``, and ``head, tail, nfree``."""
+    cl = np.full((12, K + 1), -1, np.int64)
+    for e in range(K + 1):  # loops, not slice assignments (compile time)
+        cl[_CN, e] = 0
+        cl[_SIZE, e] = 0
+        cl[_FREE, e] = K - e
+    return cl, np.zeros((4, K + 1)), -1, -1, K + 1
+
+
+@nb.njit(cache=True, inline="always")
+def _above(fl, a, b):
     """Arm ``a`` ranks above arm ``b`` in their count class: higher mean, ties to the lower
     index (the scan's tie rule)."""
-    return mean[a] > mean[b] or (mean[a] == mean[b] and a < b)
+    ma, mb = fl[_MEAN, a], fl[_MEAN, b]
+    return (ma > mb) | ((ma == mb) & (a < b))  # no short circuit: selects, not branches
 
 
 @nb.njit(cache=True, inline="always")
-def _meld(mean, child, sib, a, b):
+def _meld(fl, cl, a, b):
     """Pairing-heap meld of the heaps rooted at arms ``a`` and ``b``: returns the new root."""
-    if _above(mean, b, a):
-        a, b = b, a
-    sib[b] = child[a]
-    child[a] = b
+    up = _above(fl, b, a)
+    a, b = (b if up else a), (a if up else b)  # selects: the outcome is unpredictable
+    c = cl[_CHILD, a]
+    cl[_SIB, b] = c
+    if c >= 0:
+        cl[_UP, c] = b
+    cl[_UP, b] = a
+    cl[_CHILD, a] = b
     return a
 
 
 @nb.njit(cache=True, inline="always")
-def _pop(mean, child, sib, root, stack):
+def _pop(fl, cl, root):
     """Remove ``root`` from its pairing heap (two-pass pairing): returns the new root, -1 if
     the heap is empty."""
+    c = cl[_CHILD, root]
+    cl[_CHILD, root] = -1
+    top = 0
+    while c >= 0:  # first pass: meld the children in pairs, left to right
+        a = c
+        b = cl[_SIB, a]
+        if b < 0:
+            cl[_SIB, a] = -1
+            cl[_STACK, top] = a
+            top += 1
+            break
+        c = cl[_SIB, b]
+        cl[_SIB, a] = -1
+        cl[_SIB, b] = -1
+        cl[_STACK, top] = _meld(fl, cl, a, b)
+        top += 1
+    if top == 0:
+        return -1
+    r = cl[_STACK, top - 1]
+    for j in range(top - 2, -1, -1):  # second pass: right to left
+        r = _meld(fl, cl, cl[_STACK, j], r)
+    cl[_UP, r] = -1
+    return r
+
+
+@nb.njit(cache=True, inline="always")
+def _heap_delete(fl, cl, root, x):
+    """Remove arm ``x`` from the pairing heap rooted at ``root`` (``x`` anywhere in it): its
+    subtree is cut out, its children paired, the result melded back. Returns the new root."""
+    if x == root:
+        return _pop(fl, cl, root)
+    u = cl[_UP, x]
+    nx = cl[_SIB, x]
+    if cl[_CHILD, u] == x:
+        cl[_CHILD, u] = nx
+    else:
+        cl[_SIB, u] = nx
+    if nx >= 0:
+        cl[_UP, nx] = u
+    cl[_SIB, x] = -1
+    sub = _pop(fl, cl, x)
+    if sub < 0:
+        return root
+    r = _meld(fl, cl, root, sub)
+    cl[_UP, r] = -1
+    return r
+
+
+@nb.njit(cache=True, inline="always")
+def _class_move(fl, cl, k, d, r_k, top, head, tail, nfree):
+    """Arm ``k``, just taken out of class slot ``d`` (-1: its first pull), adds the reward
+    ``r_k`` to its statistics and joins the class of its new count: the next slot after ``d``
+    or a new one right after it; an emptied ``d`` is unlinked and freed. ``top`` (the largest
+    mean so far) takes the new mean. Returns ``(head, tail, nfree, top)``."""
+    fl[_N, k] += 1.0
+    fl[_S, k] += r_k
+    fl[_MEAN, k] = fl[_S, k] / fl[_N, k]
+    top = max(top, fl[_MEAN, k])
+    cnt = np.int64(fl[_N, k])
+    if d >= 0:
+        cl[_SIZE, d] -= 1
+    e = head if d < 0 else cl[_NXT, d]
+    if e < 0 or cl[_CN, e] != cnt:  # no arm has this count yet: a new slot after `d`
+        nfree -= 1
+        e = cl[_FREE, nfree]
+        cl[_CN, e] = cnt
+        cl[_ROOT, e] = -1
+        cl[_SIZE, e] = 0
+        fl[_ISN, e] = 1.0 / np.sqrt(fl[_N, k])
+        nx = head if d < 0 else cl[_NXT, d]
+        cl[_PRV, e] = d
+        cl[_NXT, e] = nx
+        if d < 0:
+            head = e
+        else:
+            cl[_NXT, d] = e
+        if nx < 0:
+            tail = e
+        else:
+            cl[_PRV, nx] = e
+    cl[_SLOT, k] = e
+    cl[_SIZE, e] += 1
+    cl[_ROOT, e] = k if cl[_ROOT, e] < 0 else _meld(fl, cl, cl[_ROOT, e], k)
+    if d >= 0 and cl[_ROOT, d] < 0:  # the old class emptied: unlink and free its slot
+        p, nx = cl[_PRV, d], cl[_NXT, d]
+        if p < 0:
+            head = nx
+        else:
+            cl[_NXT, p] = nx
+        if nx < 0:
+            tail = p
+        else:
+            cl[_PRV, nx] = p
+        cl[_FREE, nfree] = d
+        nfree += 1
+    return head, tail, nfree, top
+
+
+@nb.njit(cache=True, inline="always")
+def _ucb_classes_argmax(fl, cl, head, tail, bonus, top):
+    """The first arm of largest UCB index ``mean + bonus n^{-1/2}`` over the count classes'
+    roots (the scan's argmax and tie rule): ``(index, arm)``. The most-pulled class first (the
+    best arm, usually: a high index to beat), then by count upwards, stopping once even a mean
+    of ``top`` (no mean exceeds it) cannot reach the best index: later classes have smaller
+    bonuses (rounding is monotone, so this is exact; equal indices are not cut, the lower arm
+    may win them)."""
+    k = cl[_ROOT, tail]
+    b = fl[_MEAN, k] + bonus * fl[_ISN, tail]
+    e = head
+    while e != tail:
+        c = bonus * fl[_ISN, e]
+        if top + c < b:
+            break
+        r = cl[_ROOT, e]
+        idx = fl[_MEAN, r] + c
+        if idx > b or (idx == b and r < k):
+            b = idx
+            k = r
+        e = cl[_NXT, e]
+    return b, k
+
+
+@nb.njit(cache=True, inline="always")
+def _meld1(mean, child, sib, a, b):
+    """As :func:`_meld` (the order of :func:`_above`), on separate arrays, without ``up``
+    links; the comparison as selects (8% less per pull at K=4096, T=2^16)."""
+    ma, mb = mean[a], mean[b]
+    up = (mb > ma) | ((mb == ma) & (b < a))  # selects, not a branch: unpredictable
+    w = b if up else a
+    low = a if up else b
+    sib[low] = child[w]
+    child[w] = low
+    return w
+
+
+@nb.njit(cache=True, inline="always")
+def _pop1(mean, child, sib, root, stack):
+    """As :func:`_pop`, on separate arrays, without ``up`` links."""
     c = child[root]
     child[root] = -1
     top = 0
@@ -344,13 +517,13 @@ def _pop(mean, child, sib, root, stack):
         c = sib[b]
         sib[a] = -1
         sib[b] = -1
-        stack[top] = _meld(mean, child, sib, a, b)
+        stack[top] = _meld1(mean, child, sib, a, b)
         top += 1
     if top == 0:
         return -1
     r = stack[top - 1]
     for j in range(top - 2, -1, -1):  # second pass: right to left
-        r = _meld(mean, child, sib, stack[j], r)
+        r = _meld1(mean, child, sib, stack[j], r)
     return r
 
 
@@ -373,23 +546,28 @@ def _ucb1_classes(st, phi, mu, bern, T, ckpt, out, alpha, picks):
     n = np.zeros(K)
     s = np.zeros(K)
     mean = np.zeros(K)
+    # Separate arrays, the class update written out, no heap `up` links: through the packed
+    # state and _class_move (as KL-UCB and outcome-ucb) this kernel ran 1.25x slower per pull
+    # at K=4096 (CPU time, 21 interleaved calls); it pops only roots, so needs no links.
     child = np.full(K, -1, np.int64)
     sib = np.full(K, -1, np.int64)
     stack = np.empty(K, np.int64)
-    # Class slots in a list sorted by count (prv/nxt, -1 at the ends): count, root arm,
-    # n^{-1/2}. A pulled arm moves to the next slot or to a new one just after its own.
-    # K + 1 slots: the new class is made before the old one (maybe emptied) is freed.
+    slot = np.full(K, -1, np.int64)  # each arm's class slot
     c_n = np.zeros(K + 1, np.int64)
     c_root = np.full(K + 1, -1, np.int64)
     c_isn = np.zeros(K + 1)
+    c_mean = np.zeros(K + 1)  # the root's mean: the walk reads no arm data
     prv = np.full(K + 1, -1, np.int64)
     nxt = np.full(K + 1, -1, np.int64)
+    free = np.arange(K, -1, -1)
+    # Class slots in a list sorted by count (prv/nxt, -1 at the ends): count, root arm,
+    # n^{-1/2}. A pulled arm moves to the next slot or to a new one just after its own.
+    # K + 1 slots: the new class is made before the old one (maybe emptied) is freed.
     head = -1  # fewest pulls
     tail = -1  # most pulls
-    free = np.arange(K, -1, -1)
     nfree = K + 1
-    slot = np.full(K, -1, np.int64)  # each arm's class slot
-    top = 1.0 if bern else arm_mu.max()  # no mean exceeds it
+    top = -np.inf  # the largest mean so far: no current mean exceeds it
+    hi_first = hi_last = lo_first = lo_last = -1  # class 1's chains of ones and of zeros
     reg = 0.0
     ci = 0
     for t in range(T):
@@ -403,20 +581,21 @@ def _ucb1_classes(st, phi, mu, bern, T, ckpt, out, alpha, picks):
             # best index: later classes have smaller bonuses (rounding is monotone, so this
             # is exact; equal indices are not cut, the lower arm may win them).
             k = c_root[tail]
-            b = mean[k] + bonus * c_isn[tail]
+            b = c_mean[tail] + bonus * c_isn[tail]
             e = head
             while e != tail:
                 c = bonus * c_isn[e]
                 if top + c < b:
                     break
                 r = c_root[e]
-                idx = mean[r] + c
+                idx = c_mean[e] + c
                 if idx > b or (idx == b and r < k):
                     b = idx
                     k = r
                 e = nxt[e]
             d = slot[k]  # k is its class's root
-            c_root[d] = _pop(mean, child, sib, k, stack)
+            c_root[d] = _pop1(mean, child, sib, k, stack)
+            c_mean[d] = mean[c_root[d]]  # (any value once empty)
         if picks.shape[0] > 0:
             picks[t] = k
         if bern:
@@ -427,6 +606,7 @@ def _ucb1_classes(st, phi, mu, bern, T, ckpt, out, alpha, picks):
         n[k] += 1.0
         s[k] += r_k
         mean[k] = s[k] / n[k]
+        top = max(top, mean[k])
         cnt = np.int64(n[k])
         after = d  # the new class sits right after the old one (or first)
         e = head if d < 0 else nxt[d]
@@ -448,7 +628,30 @@ def _ucb1_classes(st, phi, mu, bern, T, ckpt, out, alpha, picks):
             else:
                 prv[nx] = e
         slot[k] = e
-        c_root[e] = k if c_root[e] < 0 else _meld(mean, child, sib, c_root[e], k)
+        if bern and t < K:
+            # First pulls (Bernoulli): class 1 as a chain sorted by (mean desc, arm), each arm
+            # the only child of the one before: its pops are O(1), where K melds into one
+            # root cost a pop over up to K children, then about 6 children a pop (K=4096).
+            if mean[k] == 1.0:
+                if hi_last < 0:
+                    hi_first = k
+                else:
+                    child[hi_last] = k
+                hi_last = k
+            else:
+                if lo_last < 0:
+                    lo_first = k
+                else:
+                    child[lo_last] = k
+                lo_last = k
+            if t == K - 1:  # the ones, then the zeros
+                if hi_last >= 0:
+                    child[hi_last] = lo_first
+                c_root[e] = hi_first if hi_last >= 0 else lo_first
+                c_mean[e] = mean[c_root[e]]
+        else:
+            c_root[e] = k if c_root[e] < 0 else _meld1(mean, child, sib, c_root[e], k)
+            c_mean[e] = mean[c_root[e]]
         if d >= 0 and c_root[d] < 0:  # the old class emptied: unlink and free its slot
             if prv[d] < 0:
                 head = nxt[d]
@@ -464,23 +667,23 @@ def _ucb1_classes(st, phi, mu, bern, T, ckpt, out, alpha, picks):
             out[ci] = reg
             ci += 1
 
-
 # Fewest arms for the count-class argmax: measured on one core (K, T: classes / lockstep scan
 # of 16 repetitions) 512, 2^14: 0.73x; 512, 2^17: 0.40x; 1024, 2^14: 1.95x; 1024, 2^17: 0.62x;
 # 2048, 2^15: 3.4x; 4096, 2^13: 12.7x; 4096, 2^16: 9.2x (docs/speed.md).
 UCB1_CLASSES_MIN_K = 2048
 
 
-def ucb1_classes_exact(mu: np.ndarray, phi: np.ndarray, bern: bool, T: int, alpha: float
-                       ) -> bool:
+def ucb1_classes_exact(mu: np.ndarray, phi: np.ndarray, bern: bool, T: int, alpha: float,
+                       min_k: int | None = None) -> bool:
     """Whether :func:`_ucb1_classes` runs (``mu``, ``phi``: one row per repetition): at least
-    :data:`UCB1_CLASSES_MIN_K` arms, and it makes the scan's pulls bit for bit. For the latter
+    ``min_k`` arms (default :data:`UCB1_CLASSES_MIN_K`), and it makes the scan's pulls bit for
+    bit (also the condition for outcome-ucb's classes, over outcomes). For the latter
     two arms of one count class with different means must get different indices, i.e. their
     means must differ by more than the rounding of ``mean + bonus`` (|index| <= 1 +
     sqrt(alpha log T)). Bernoulli means of one class are multiples of ``1/n >= 1/T``;
     deterministic means are sums of ``n`` equal rewards, within ``(T + 1) 2^-52`` of the arm's
     mean (arms of equal means get equal sums)."""
-    if phi.shape[-1] < UCB1_CLASSES_MIN_K:
+    if phi.shape[-1] < (UCB1_CLASSES_MIN_K if min_k is None else min_k):
         return False
     eps = 2.0 ** -52
     rounding = 4.0 * eps * (1.0 + np.sqrt(alpha * np.log(max(T, 2))))
@@ -491,6 +694,33 @@ def ucb1_classes_exact(mu: np.ndarray, phi: np.ndarray, bern: bool, T: int, alph
         if len(diffs) and diffs.min() - 2.0 * (T + 1) * eps <= rounding:
             return False
     return True
+
+
+# Fewest arms for KL-UCB's count classes: one core, 4 repetitions, partition m=3 gap 0.2,
+# classes / scan per pull: K=2 0.90x, 3 1.08x, 9 1.73x, 64 6.1x, 256 60x, 4096 385x (the scan
+# solves the KL index of every arm whose Pinsker bound beats the best so far; docs/speed.md).
+KLUCB_CLASSES_MIN_K = 4
+
+
+def klucb_gap_half(mu: np.ndarray, bern: bool, T: int) -> float | None:
+    """Half the least distance between the means of two arms of one count class with
+    different rewards (for :func:`_klucb_classes`), or None when rounding could bring them
+    closer than that (the scan runs). Bernoulli sums: 0 (the kernel uses ``0.5 / n``).
+    Deterministic rewards: a mean of ``n`` rewards ``mu`` is within ``(T + 1) 2^-52`` of
+    ``mu``, so distinct levels stay ``min gap - 2 (T + 1) 2^-52`` apart; one level: inf."""
+    if bern:
+        return 0.0
+    diffs = np.diff(np.unique(mu))
+    if len(diffs) == 0:
+        return np.inf
+    least = diffs.min() - 2.0 * (T + 1) * 2.0 ** -52
+    return 0.5 * least if least > 0.0 else None
+
+
+# Fewest outcomes for outcome-ucb's count classes: one core, m = K (partition), per pull
+# classes / scan 0.71x at m=9, 0.46x at 64, 2.25x at 512, 2.1x at 4096 (the walk over the
+# classes visits most of them: see docs/speed.md).
+OUTCOME_CLASSES_MIN_M = 512
 
 
 def ucb1_lanes(K: int, reps: int, threads: int) -> int:
@@ -548,8 +778,41 @@ def kl_ucb_index(mean, n, level):
     return q
 
 
+@nb.njit(cache=True, inline="always")
+def _klucb_level(t, c):
+    """KL-UCB's exploration level ``log t + c log log t`` (``log t`` while ``log t <= 1``,
+    never below 0) and the Pinsker slack ``sqrt(level / 2)``."""
+    lt = np.log(t)
+    level = lt + c * np.log(lt) if lt > 1.0 else lt
+    level = max(level, 0.0)
+    return level, np.sqrt(level / 2.0)
+
+
+@nb.njit(cache=True, inline="always")
+def _klucb_scan(s, n, pinsker, level, h):
+    """KL-UCB's argmax over the arms ``0..len(pinsker)-1``: the first arm of largest Pinsker bound
+    ``min(mean + h n^{-1/2}, 1)`` (>= the KL index) gets its exact index, then, in arm order,
+    every other arm whose bound exceeds the best so far; ties to the lowest arm."""
+    k = 0
+    for a in range(pinsker.shape[0]):
+        pinsker[a] = min(s[a] / n[a] + h / np.sqrt(n[a]), 1.0)
+        if pinsker[a] > pinsker[k]:
+            k = a
+    best = kl_ucb_index(s[k] / n[k], n[k], level)
+    kbest = k
+    for a in range(pinsker.shape[0]):
+        if a != k and pinsker[a] > best:
+            idx = kl_ucb_index(s[a] / n[a], n[a], level)
+            if idx > best or (idx == best and a < kbest):
+                best = idx
+                kbest = a
+    return kbest
+
+
 @nb.njit(cache=True, nogil=True)
-def _klucb(st, phi, mu, bern, T, ckpt, out, c):
+def _klucb(st, phi, mu, bern, T, ckpt, out, c, picks):
+    """KL-UCB with the argmax over every arm (:func:`_klucb_scan`); ``picks`` (length ``T``,
+    or 0) receives the pulled arms, for the tests."""
     K = phi.shape[0]
     arm_mu, mu_star = _arm_means(phi, mu)
     n = np.zeros(K)
@@ -561,28 +824,118 @@ def _klucb(st, phi, mu, bern, T, ckpt, out, c):
         if t < K:
             k = t
         else:
-            lt = np.log(t)
-            level = lt + c * np.log(lt) if lt > 1.0 else lt
-            level = max(level, 0.0)
-            h = np.sqrt(level / 2.0)
-            k = 0
-            for a in range(K):
-                pinsker[a] = min(s[a] / n[a] + h / np.sqrt(n[a]), 1.0)
-                if pinsker[a] > pinsker[k]:
-                    k = a
-            best = kl_ucb_index(s[k] / n[k], n[k], level)
-            kbest = k
-            # Exact indices only for arms whose Pinsker bound can beat the best so far.
-            for a in range(K):
-                if a != k and pinsker[a] > best:
-                    idx = kl_ucb_index(s[a] / n[a], n[a], level)
-                    if idx > best or (idx == best and a < kbest):
-                        best = idx
-                        kbest = a
-            k = kbest
+            level, h = _klucb_level(t, c)
+            k = _klucb_scan(s, n, pinsker, level, h)
+        if picks.shape[0] > 0:
+            picks[t] = k
         r, reg, ci = _pull(st, arm_mu[k], mu_star, bern, reg, t + 1, ckpt, ci, out)
         n[k] += 1.0
         s[k] += r
+
+
+# Margin on kl(p, q) - level/n beyond kl_ucb_index's own tolerance (1e-8 on the same
+# difference) and the rounding of _kl_bern (about 1e-14): see _klucb_classes.
+_KL_MARGIN = 2e-8
+
+
+@nb.njit(cache=True, inline="always")
+def _kl_cut(p, b):
+    """A target (level / n) below which every KL index kl_ucb_index computes for a mean <=
+    ``p`` is below ``b``: ``kl(p, b - 1e-12)`` less kl_ucb_index's tolerance (it stops with
+    ``kl(mean, q) - target <= 1e-8``) and _kl_bern's rounding (about 1e-13): kl decreases in
+    p below q and increases in q above p. -inf (no cut) when ``p >= b - 1e-12``."""
+    q = b - 1e-12
+    return _kl_bern(p, q) - _KL_MARGIN if p < q else -np.inf
+
+
+@nb.njit(cache=True, nogil=True)
+def _klucb_classes(st, phi, mu, bern, T, ckpt, out, c, gap_half, picks, info):
+    """KL-UCB (the same pulls, bit for bit, as :func:`_klucb`) with an argmax over pull-count
+    classes, kept as in :func:`_ucb1_classes`: within a class (one ``n``) the KL index is
+    increasing in the mean and the order does not depend on ``t``, so each class's best arm
+    is its heap root, and only roots get an exact index (a Newton solve), the most-pulled
+    class first, then by count upwards.
+
+    Exact, not trusted: the scan's result is the first arm of largest computed index among
+    the arms it evaluates, and every step checks, else runs the scan itself (``info[0]``
+    counts those steps, ``info[1]`` the Newton solves):
+
+    - a class is skipped, or the walk stops, only when no mean up to the root's (``top``,
+      the largest mean so far, for every later class) can reach the best index ``B``: its
+      Pinsker sum ``mean + sqrt(level / (2n))`` is below ``B`` (kl_ucb_index never returns
+      more than that sum, computed the same way), or ``level / n`` is below :func:`_kl_cut`;
+    - arms of a class with the root's mean have the root's index and higher arm numbers; an
+      arm of a lower mean has mean <= ``p2`` (root's mean less half the least gap: ``0.5/n``
+      for Bernoulli sums, ``gap_half`` for deterministic rewards), checked as above;
+    - the scan evaluates the winner ``a`` exactly when its Pinsker bound exceeds its index (or
+      both are 1): only an arm evaluated before it with the same index could stop it then.
+
+    ``picks`` (length ``T``, or 0) receives the pulled arms; ``info`` (length 2, or 0)."""
+    K = phi.shape[0]
+    arm_mu, mu_star = _arm_means(phi, mu)
+    cl, fl, head, tail, nfree = _classes_new(K)
+    n, s, mean = fl[_N], fl[_S], fl[_MEAN]  # views, for the scan and the solves
+    pinsker = np.zeros(K)
+    done = np.empty(K + 1, np.int64)  # slots whose root got an exact index this step
+    top = -np.inf
+    fallbacks = 0
+    solves = 0
+    reg = 0.0
+    ci = 0
+    for t in range(T):
+        d = -1
+        if t < K:
+            k = t
+        else:
+            level, h = _klucb_level(t, c)
+            k = cl[_ROOT, tail]
+            b = kl_ucb_index(mean[k], n[k], level)
+            done[0] = tail
+            nd = 1
+            cut = _kl_cut(top, b)
+            e = head
+            while e != tail:
+                r = cl[_ROOT, e]
+                target = level / n[r]
+                x = np.sqrt(target / 2.0)  # as kl_ucb_index's bound
+                if top + x < b or target < cut:
+                    break  # and every later class: smaller target, same top
+                if not (mean[r] + x < b or target < _kl_cut(mean[r], b)):
+                    idx = kl_ucb_index(mean[r], n[r], level)
+                    if idx > b or (idx == b and r < k):
+                        b = idx
+                        k = r
+                        cut = _kl_cut(top, b)
+                    done[nd] = e
+                    nd += 1
+                e = cl[_NXT, e]
+            solves += nd
+            ok = True
+            for j in range(nd):
+                e = done[j]
+                if cl[_SIZE, e] > 1:
+                    r = cl[_ROOT, e]
+                    p2 = mean[r] - (0.5 / n[r] if bern else gap_half)
+                    target = level / n[r]
+                    if p2 >= 0.0 and not (p2 + np.sqrt(target / 2.0) < b
+                                          or target < _kl_cut(p2, b)):
+                        ok = False
+                        break
+            if ok:
+                pk = min(s[k] / n[k] + h / np.sqrt(n[k]), 1.0)
+                ok = pk > b or (pk == b and b >= 1.0)
+            if not ok:
+                k = _klucb_scan(s, n, pinsker, level, h)
+                fallbacks += 1
+            d = cl[_SLOT, k]
+            cl[_ROOT, d] = _heap_delete(fl, cl, cl[_ROOT, d], k)
+        if picks.shape[0] > 0:
+            picks[t] = k
+        r_k, reg, ci = _pull(st, arm_mu[k], mu_star, bern, reg, t + 1, ckpt, ci, out)
+        head, tail, nfree, top = _class_move(fl, cl, k, d, r_k, top, head, tail, nfree)
+    if info.shape[0] >= 2:
+        info[0] += fallbacks
+        info[1] += solves
 
 
 @nb.njit(cache=True, nogil=True)
@@ -619,7 +972,14 @@ def _uniform(st, phi, mu, bern, T, ckpt, out):
 
 
 @nb.njit(cache=True, nogil=True)
-def _outcome_ucb(st, phi, mu, p0_cdf, bern, T, ckpt, out, alpha):
+def _outcome_ucb(st, phi, mu, p0_cdf, bern, T, ckpt, out, alpha, classes, picks):
+    """Outcome-level UCB (module docstring). ``classes``: the argmax over the discovered
+    outcomes by pull-count classes as in :func:`_ucb1_classes` (same choices, bit for bit,
+    when :func:`ucb1_classes_exact` holds for the outcome means): the best known outcome is
+    the first of largest index, and it is played when its index is >= the discovery
+    action's; a discovery draw that reveals a known outcome moves it out of the middle of its
+    class's heap. Else the scan over every discovered outcome. ``picks`` (length ``T``, or
+    0) receives the outcome of each pull."""
     m = mu.shape[0]
     mu_star = -1.0
     for k in range(phi.shape[0]):
@@ -630,6 +990,8 @@ def _outcome_ucb(st, phi, mu, p0_cdf, bern, T, ckpt, out, alpha):
     s = np.zeros(m)
     mean = np.zeros(m)
     inv_sqrt_n = np.zeros(m)
+    cl, fl, head, tail, nfree = _classes_new(m if classes else 0)
+    top = -np.inf  # the largest mean so far (classes)
     known = np.empty(m, np.int64)
     pos = np.full(m, -1, np.int64)
     c0 = np.zeros(m, np.int64)  # discovery draws that revealed each outcome
@@ -645,11 +1007,17 @@ def _outcome_ucb(st, phi, mu, p0_cdf, bern, T, ckpt, out, alpha):
         if n0 > 0.0 and float(n1) * n1 * t <= n0 * n0 * np.log(t):
             bonus = np.sqrt(alpha * np.log(t))
             best = s0 / n0 + bonus * (1.0 / np.sqrt(n0))  # same rounding as below: exact ties
-            for a in range(d):
-                idx = mean[a] + bonus * inv_sqrt_n[a]
-                if idx >= best and (i < 0 or idx > best):
-                    best = idx
-                    i = a
+            if classes:
+                if tail >= 0:
+                    b, k = _ucb_classes_argmax(fl, cl, head, tail, bonus, top)
+                    if b >= best:
+                        i = k
+            else:
+                for a in range(d):
+                    idx = mean[a] + bonus * inv_sqrt_n[a]
+                    if idx >= best and (i < 0 or idx > best):
+                        best = idx
+                        i = a
         if i < 0:  # discovery: an arm from p0 reveals its outcome
             k = categorical_cdf(st, p0_cdf)
             j = phi[k]
@@ -669,10 +1037,18 @@ def _outcome_ucb(st, phi, mu, p0_cdf, bern, T, ckpt, out, alpha):
         else:  # play a known outcome (any arm of its preimage: the reward depends on j only)
             j = known[i]
             r = _draw(st, mu[j], bern)
-        n[i] += 1.0
-        s[i] += r
-        mean[i] = s[i] / n[i]
-        inv_sqrt_n[i] = 1.0 / np.sqrt(n[i])
+        if picks.shape[0] > 0:
+            picks[t] = j
+        if classes:
+            e = cl[_SLOT, i]  # -1 while i has no pull
+            if e >= 0:
+                cl[_ROOT, e] = _heap_delete(fl, cl, cl[_ROOT, e], i)
+            head, tail, nfree, top = _class_move(fl, cl, i, e, r, top, head, tail, nfree)
+        else:
+            n[i] += 1.0
+            s[i] += r
+            mean[i] = s[i] / n[i]
+            inv_sqrt_n[i] = 1.0 / np.sqrt(n[i])
         reg += mu_star - mu[j]
         ci = _record(t + 1, reg, ckpt, ci, out)
 
@@ -709,16 +1085,23 @@ def _run_reps(learner, phi, mu, cdf, bern, T, ckpt, states, out, threads):
             jobs.append((_ucb1, (states[lo:hi].copy(), phi[lo:hi], mu[lo:hi], bern, T, ckpt,
                                  out[lo:hi], alpha, ucb1_mode(phi.shape[1], hi - lo))))
     else:
+        none = np.zeros(0, np.int64)
         for r in range(R):
             args = (states[r].copy(), phi[r], mu[r], bern, T, ckpt, out[r])
-            if learner.name == "kl-ucb":
-                jobs.append((_klucb, args + (c,)))
+            gap_half = klucb_gap_half(mu[r], bern, T) if learner.name == "kl-ucb" else None
+            if gap_half is not None and phi.shape[1] >= KLUCB_CLASSES_MIN_K:
+                jobs.append((_klucb_classes, args + (c, gap_half, none, none)))
+            elif learner.name == "kl-ucb":
+                jobs.append((_klucb, args + (c, none)))
             elif learner.name == "thompson":
                 jobs.append((_thompson, args))
             elif learner.name == "uniform":
                 jobs.append((_uniform, args))
             else:
-                jobs.append((_outcome_ucb, args[:3] + (cdf[r],) + args[3:] + (alpha,)))
+                cls = mu.shape[1] >= OUTCOME_CLASSES_MIN_M and ucb1_classes_exact(
+                    mu[r], np.arange(mu.shape[1]), bern, T, alpha, min_k=0)
+                jobs.append((_outcome_ucb, args[:3] + (cdf[r],) + args[3:] + (alpha, cls,
+                                                                                  none)))
     if threads <= 1 or len(jobs) == 1:
         for fn, args in jobs:
             fn(*args)

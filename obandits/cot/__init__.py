@@ -1,22 +1,36 @@
 """Spec 2: the tree-structured Markov chain of reasoning steps (Bu et al. 2025).
 
+Model and kernels:
+
 * :mod:`.chain`       -- the chain, exact layer DP (masses, ``Rex``, PRM potential, DPRM value,
   step advantages, the closed-form KL tilt) and enumeration for small trees;
 * :mod:`.instances`   -- question instances, the verifiable reward, exact / Monte-Carlo pass@K;
 * :mod:`.learner`     -- the linear-softmax learner and its two-phase pretraining;
 * :mod:`.posttrain`   -- REINFORCE, RAFT, PPO-clip, GRPO, rejection, KL penalty, outcome
-  bonuses (one compiled loop), and the methods' exact population gradients;
+  bonuses (one compiled loop of small steps), and the methods' exact population gradients;
 * :mod:`.select`      -- ORM / soft / PRM best-of-N and DPRM sampling;
-* :mod:`.experiments` -- experiments (a)-(d); :mod:`.runner` / :mod:`.analysis` /
-  :mod:`.figures` -- table (a) on the sweep engine; :mod:`.cli` -- ``obandits cot ...``.
+* :mod:`.experiments` -- the experiment model: configurations, methods, one seed's numbers.
+
+Pipeline (the experiments (a)-(d) of Spec 2 §4 are sweeps, ``experiments/cot/*.toml``):
+:mod:`.runner` (the sweep runner ``cot``), :mod:`.analysis` (tables and claims from a results
+table), :mod:`.figures`, :mod:`.cli` (``obandits cot ...``).
 """
 
 from .chain import ChainConfig, TreeChain, build_chain, paper_config, two_task_config
-from .experiments import BONUS_METHODS, PAPER_METHODS, ExperimentConfig, run_seed
+from .experiments import (
+    BONUS_METHODS,
+    METHODS,
+    PAPER_METHODS,
+    ExperimentConfig,
+    MethodSpec,
+    run_seed,
+)
 from .learner import PretrainConfig
 from .posttrain import RLConfig, post_train
+from .runner import RUNNER
 from .select import SelectConfig
 
-__all__ = ["BONUS_METHODS", "PAPER_METHODS", "ChainConfig", "ExperimentConfig", "PretrainConfig",
-           "RLConfig", "SelectConfig", "TreeChain", "build_chain", "paper_config", "post_train",
-           "run_seed", "two_task_config"]
+__all__ = ["BONUS_METHODS", "METHODS", "PAPER_METHODS", "RUNNER", "ChainConfig",
+           "ExperimentConfig", "MethodSpec", "PretrainConfig", "RLConfig", "SelectConfig",
+           "TreeChain", "build_chain", "paper_config", "post_train", "run_seed",
+           "two_task_config"]

@@ -131,6 +131,16 @@ class TreeChain:
         """Valid CoTs per task: ``M^(L-2)`` (start and target fixed)."""
         return self.M ** (self.L - 2)
 
+    @classmethod
+    def from_transitions(cls, P, high=None, tasks: tuple = ((0, 0), (1, 1)), **kw) -> TreeChain:
+        """See :func:`chain_from_transitions`."""
+        return chain_from_transitions(P, high, tasks, **kw)
+
+    @classmethod
+    def from_edges(cls, high_edges, **kw) -> TreeChain:
+        """See :func:`chain_from_edges`."""
+        return chain_from_edges(high_edges, **kw)
+
 
 def build_chain(config: ChainConfig) -> TreeChain:
     """Draw the high edges, force the easy CoTs, normalise (Spec 2 §1)."""
@@ -382,3 +392,112 @@ def enumerate_paths(chain: TreeChain, start: int) -> np.ndarray:
     for j in range(chain.L - 1):
         out[:, chain.L - 1 - j] = (codes // chain.M ** j) % chain.M
     return out
+
+
+# ------------------------------------------------------------------------------------------
+# Chains given explicitly (e.g. Bu et al.'s own chain, obandits.cot.bu2025), not drawn
+# ------------------------------------------------------------------------------------------
+
+ROW_SUM_TOL = 1e-9
+
+
+def chain_from_transitions(P, high=None, tasks: tuple = ((0, 0), (1, 1)), *,
+                           M0: int | None = None, eps: float = 0.1) -> TreeChain:
+    """A :class:`TreeChain` from an explicit transition array (Spec 2 §1), validated.
+
+    Args:
+        P: true transitions ``(L-1, Mx, M)``; row ``s < n_states[l]`` of layer ``l`` must be a
+            probability vector (non-negative, sums to 1 within ``ROW_SUM_TOL``); padded rows
+            (``s >= M0`` in layer 0) are ignored and stored as 0.
+        high: bool array of P's shape marking the high edges; default: the edges at their row's
+            maximum (ties all high, as in the authors' state with two forced high edges).
+        tasks: ``(start, target)`` pairs; every target must be reachable from its start through
+            edges of positive probability.
+        M0: states of layer 0 (default ``Mx``; ``max(M0, M)`` must equal ``Mx``).
+        eps: recorded in ``config.eps`` only (the arrays are the truth; ``config.C_size`` holds
+            the largest number of high successors of a state, ``structure_seed`` is 0).
+
+    Raises ``ValueError`` naming ``P``, ``high`` or ``tasks`` on a wrong shape, a row not summing
+    to 1, or a task whose target cannot be reached from its start.
+    """
+    P = v.float_array("P", P, ndim=None)
+    if P.ndim != 3 or P.shape[0] < 1 or P.shape[2] < 2:
+        raise ValueError(f"P must be a 3-D array (L-1, Mx, M) with L >= 2 and M >= 2, got shape "
+                         f"{P.shape}")
+    Lm1, Mx, M = P.shape
+    M0 = Mx if M0 is None else v.int_scalar("M0", M0, min_value=1)
+    if max(M0, M) != Mx:
+        raise ValueError(f"P must have shape (L-1, max(M0, M), M) = ({Lm1}, {max(M0, M)}, {M}) "
+                         f"for M0={M0}, got {P.shape}")
+    n_states = np.array([M0] + [M] * Lm1, dtype=np.int64)
+    P = P.copy()
+    for l in range(Lm1):
+        P[l, n_states[l]:, :] = 0.0
+        rows = P[l, :n_states[l]]
+        if rows.min() < 0.0:
+            s, j = np.argwhere(rows < 0.0)[0]
+            raise ValueError(f"P[{l}, {s}, {j}] = {rows[s, j]} is negative; transition "
+                             f"probabilities must be >= 0")
+        sums = rows.sum(axis=1)
+        bad = np.flatnonzero(np.abs(sums - 1.0) > ROW_SUM_TOL)
+        if len(bad):
+            s = int(bad[0])
+            raise ValueError(f"P[{l}, {s}] sums to {sums[s]!r}; every row of a state must sum "
+                             f"to 1 (tolerance {ROW_SUM_TOL})")
+    if high is None:
+        high = P >= P.max(axis=2, keepdims=True) - ROW_SUM_TOL
+    else:
+        high = np.asarray(high)
+        if high.shape != P.shape or high.dtype != bool:
+            raise ValueError(f"high must be a bool array of P's shape {P.shape}, got "
+                             f"{high.dtype} {high.shape}")
+        high = high.copy()
+    for l in range(Lm1):
+        high[l, n_states[l]:, :] = False
+    if np.any(high & (P <= 0.0)):
+        l, s, j = np.argwhere(high & (P <= 0.0))[0]
+        raise ValueError(f"high[{l}, {s}, {j}] marks an edge of probability 0 as high")
+    c_size = int(min(M, max(1, high.sum(axis=2).max())))
+    config = ChainConfig(L=Lm1 + 1, M0=M0, M=M, C_size=c_size, eps=eps,
+                         tasks=tuple(tuple(t) for t in tasks), easy_paths=None, structure_seed=0)
+    chain = TreeChain(config, high, P, n_states)
+    for k, (s, g) in enumerate(chain.tasks):
+        if forward(P, s)[-1, g] <= 0.0:
+            raise ValueError(f"tasks[{k}] = ({s}, {g}): no path of positive probability from "
+                             f"the start {s} to the target {g} in P")
+    return chain
+
+
+def chain_from_edges(high_edges, *, L: int, M0: int, M: int, tasks: tuple = ((0, 0), (1, 1)),
+                     high_weight: float = 1.0, low_weight: float = 0.1) -> TreeChain:
+    """A :class:`TreeChain` from an explicit list of high edges ``(layer, state, next)``: every
+    edge of the complete tree is present, high ones with weight ``high_weight``, the others
+    ``low_weight``, normalised per state (Spec 2 §1; Bu et al.'s construction, their
+    ``multi_task_tmc.py`` l.102-117, with ``high_weight = 1/C_size`` and ``low_weight = 0.1``).
+
+    Raises ``ValueError`` naming ``high_edges[i]`` for an entry that is not a triple of
+    in-range integers, and as :func:`chain_from_transitions` otherwise."""
+    L = v.int_scalar("L", L, min_value=2, max_value=64)
+    M0 = v.int_scalar("M0", M0, min_value=1)
+    M = v.int_scalar("M", M, min_value=2)
+    hw = v.finite_scalar("high_weight", high_weight, min_value=0.0, strict_min=True)
+    lw = v.finite_scalar("low_weight", low_weight, min_value=0.0, strict_min=True)
+    n_states = [M0] + [M] * (L - 1)
+    high = np.zeros((L - 1, max(M0, M), M), dtype=bool)
+    try:
+        edges = list(high_edges)
+    except TypeError:
+        raise ValueError(f"high_edges must be a sequence of (layer, state, next) triples, got "
+                         f"{high_edges!r}") from None
+    for i, e in enumerate(edges):
+        if not (hasattr(e, "__len__") and len(e) == 3):
+            raise ValueError(f"high_edges[{i}] must be a (layer, state, next) triple, got {e!r}")
+        l = v.int_scalar(f"high_edges[{i}] layer", e[0], min_value=0, max_value=L - 2)
+        s = v.int_scalar(f"high_edges[{i}] state", e[1], min_value=0, max_value=n_states[l] - 1)
+        j = v.int_scalar(f"high_edges[{i}] next", e[2], min_value=0, max_value=M - 1)
+        high[l, s, j] = True
+    w = np.where(high, hw, lw)
+    for l in range(L - 1):
+        w[l, n_states[l]:, :] = 0.0
+    P = w / np.maximum(w.sum(axis=2, keepdims=True), 1e-300)
+    return chain_from_transitions(P, high, tasks, M0=M0, eps=min(1.0, lw / hw))

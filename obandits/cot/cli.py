@@ -1,138 +1,228 @@
-"""``obandits cot ...`` and ``obandits cot-experiments``: the Spec 2 experiments from the command
-line. Results go to ``--out`` (tables ``*.md``, data ``*.json``), figures to ``--figures``."""
+"""``obandits cot ...`` and ``obandits cot-experiments``: the Spec 2 §4 experiments, each a sweep
+of the cot runner (``experiments/cot/{paper,forgetting,sensitivity,bonuses}.toml``) into
+``--out/NAME`` (resumable: tidy CSV per cell, ``results.csv``, manifest), then its summary
+(``summary.md``), claims (``checks.md``) and figures, all from the data files.
+
+Every flag is generated from a config dataclass (:mod:`obandits.options`): the cell parameters
+from :class:`~obandits.cot.chain.ChainConfig`, :class:`~obandits.cot.learner.PretrainConfig`,
+:class:`~obandits.cot.posttrain.RLConfig`, :class:`~obandits.bonuses.BonusConfig`,
+:class:`~obandits.cot.select.SelectConfig` and
+:class:`~obandits.cot.experiments.ExperimentConfig` (a flag given sets that parameter in the
+sweep's ``[fixed]`` table; the experiment's own grid axes keep their values), the run options
+from :class:`~obandits.sweep.SweepOptions` and :class:`CotOptions`.
+"""
 
 from __future__ import annotations
 
-import time
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..options import add_arguments, from_args, option
 
 EXPERIMENTS = ("paper", "forgetting", "sensitivity", "bonuses")
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = ROOT / "experiments" / "cot"
+REFERENCE_RESULTS = CONFIGS / "results"
+REFERENCE_FIGURES = ROOT / "figures"
+# the headline figure of each experiment: name in its sweep directory -> published name
+HEADLINE = {"paper": {"cot_coverage.png": "cot_coverage.png"},
+            "forgetting": {"cot_forgetting.png": "cot_forgetting.png"},
+            "sensitivity": {"cot_sensitivity.png": "cot_sensitivity.png"},
+            "bonuses": {"cot_forgetting.png": "cot_bonuses.png"}}
+# files of a sweep directory that make up the committed reference results (enough for
+# `obandits plot` / `obandits check`)
+REFERENCE_FILES = ("results.csv", "manifest.json", "summary.md", "checks.md", "checks.csv")
+DESCRIPTION = ("Runs experiments/cot/NAME.toml as a sweep into --out/NAME. A cell-parameter "
+               "flag sets that parameter in the sweep's [fixed] table (the experiment's own "
+               "grid axes keep their values); without it, the TOML's value or the paper's "
+               "default (shown) holds.")
+SMALL_GRID = {"eps": [0.1, 0.4], "kl_beta": [1.0], "reject": [5], "L": [3, 4]}
 
 
-def _config(args):
-    from .chain import paper_config, two_task_config
+@dataclass(frozen=True)
+class CotOptions:
+    """What ``obandits cot`` writes besides the sweeps (whose own options, ``--out`` among
+    them, are :class:`obandits.sweep.SweepOptions`)."""
+
+    figures: str | None = option(None, "folder for the headline figures (default: --out)")
+    reference: bool = option(False, "refresh the committed reference results "
+                                    "(experiments/cot/results/NAME) and figures (figures/)")
+    no_figures: bool = option(False, "no figures")
+    small_grid: bool = option(False, "sensitivity on a small grid (eps 0.1, 0.4; L 3, 4)")
+    preset: str | None = option(None, "paper only: Bu et al.'s own setting and table instead "
+                                      "(obandits.cot.bu2025_runner.cli_preset; its --reps "
+                                      "default: the 12 seeds of the authors' runs)",
+                                choices=("bu2025",))
+
+
+DEFAULT_OUT = "runs/cot"
+
+
+def _param_flags() -> list[tuple[str, list]]:
+    """The cell-parameter flags by group: one per cell parameter that is a config dataclass
+    field (names as the TOML keys of :mod:`.runner`)."""
+    from ..bonuses import BonusConfig
+    from ..options import Flag
+    from .chain import ChainConfig
     from .experiments import ExperimentConfig
     from .learner import PretrainConfig
     from .posttrain import RLConfig
+    from .runner import (
+        BONUS_KEYS,
+        CHAIN_KEYS,
+        EXPERIMENT_KEYS,
+        PRETRAIN_KEYS,
+        RL_KEYS,
+        SELECT_KEYS,
+    )
     from .select import SelectConfig
 
-    if args.L == 4 and args.M == 2 and args.M0 == 2:
-        chain = paper_config(eps=args.eps, C_size=args.C_size)
-    else:
-        chain = two_task_config(L=args.L, M0=args.M0, M=args.M, C_size=args.C_size,
-                                eps=args.eps)
-    return ExperimentConfig(
-        chain=chain,
-        pretrain=PretrainConfig(T1=args.T1, T2=args.T2, eta=args.eta),
-        rl=RLConfig(iters=args.iters, group=args.n_rollouts, lr=args.lr,
-                    snap_every=max(1, min(25, args.iters // 4))),
-        select=SelectConfig(n=args.select_n, pool=args.pool),
-        n_train=args.n_train, n_eval=args.n_eval, k=args.k, reject=args.reject,
-        kl_beta=args.kl_beta, kl_tau=args.kl_tau, seeds=args.reps, root_seed=args.root_seed)
+    return [
+        ("chain (Spec 2 §1)", [Flag(ChainConfig, k) for k in CHAIN_KEYS]),
+        ("pretraining", [Flag(PretrainConfig, k) for k in PRETRAIN_KEYS]),
+        ("post-training", [Flag(RLConfig, k) for k in RL_KEYS]),
+        ("outcome bonus (bonus methods)", [Flag(BonusConfig, k) for k in BONUS_KEYS]),
+        ("selection rules", [Flag(SelectConfig, f, dest=k) for k, f in SELECT_KEYS.items()]),
+        ("experiment", [Flag(ExperimentConfig, k)
+                        for k in (*EXPERIMENT_KEYS, "reps", "root_seed")]),
+    ]
 
 
-def sweep_dict(args) -> dict:
-    """Table (a) as a sweep config (TOML dict): every method of the paper's table and the two
-    bonus rows, one cell each, with the options' parameters (``experiments/cot/paper.toml``)."""
-    from .runner import METHODS
+def _param_groups(p: argparse.ArgumentParser) -> list[str]:
+    """Add the cell-parameter flags; only those given override the config (their defaults,
+    shown in the help, are the dataclasses'); returns their dests."""
+    from ..options import add_flags
+    from .runner import HELP
 
-    fixed = {"L": args.L, "M0": args.M0, "M": args.M, "C_size": args.C_size, "eps": args.eps,
-             "T1": args.T1, "T2": args.T2, "eta": args.eta, "iters": args.iters,
-             "n_rollouts": args.n_rollouts, "lr": args.lr, "n_train": args.n_train,
-             "n_eval": args.n_eval, "k": args.k, "reject": args.reject,
-             "kl_beta": args.kl_beta, "kl_tau": args.kl_tau, "select_n": args.select_n,
-             "pool": args.pool}
-    return {"sweep": {"name": "cot-paper", "runner": "cot", "root_seed": args.root_seed,
-                      "reps": args.reps},
-            "fixed": fixed, "grid": [{"method": list(METHODS)}]}
+    dests = []
+    for title, flags in _param_flags():
+        dests += add_flags(p, flags, title=title)
+    for a in p._actions:
+        if a.dest in dests:
+            if not a.help or a.help.startswith(" (default"):
+                a.help = HELP.get(a.dest, "") + (a.help or "")
+            a.default = argparse.SUPPRESS  # absent from the namespace unless given
+    return dests
 
 
-def _paper(args, fig) -> dict:
-    """(a) through the sweep engine into ``args.out/paper`` (tidy CSV, manifest, parallel)."""
-    from pathlib import Path
+def sweep_dict(name: str, overrides: dict, small_grid: bool = False) -> dict:
+    """The sweep config of experiment ``name`` (``experiments/cot/NAME.toml``) with the given
+    cell parameters in ``[fixed]`` (``reps`` / ``root_seed`` in ``[sweep]``)."""
+    import tomllib
 
-    from ..results import read_table
-    from ..sweep import config_from_dict, run_sweep
+    path = CONFIGS / f"{name}.toml"
+    with open(path, "rb") as f:
+        raw = tomllib.load(f)
+    ov = dict(overrides)
+    for k in ("reps", "root_seed"):
+        if k in ov:
+            raw["sweep"][k] = ov.pop(k)
+    raw["fixed"] = {**raw.get("fixed", {}), **ov}
+    if small_grid:
+        for g in raw["grid"]:
+            for k, vals in SMALL_GRID.items():
+                if isinstance(g.get(k), list):
+                    g[k] = vals
+    return raw
+
+
+def _copy_headline(name: str, sweep_dir: Path, fig_dir: Path) -> list[Path]:
+    import shutil
+
+    out = []
+    for src, dst in HEADLINE[name].items():
+        if (sweep_dir / src).exists():
+            fig_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(sweep_dir / src, fig_dir / dst)
+            out.append(fig_dir / dst)
+    return out
+
+
+def run_experiment(name: str, overrides: dict, opts, sweep_opts) -> str:
+    """Run (or resume) one experiment's sweep into ``sweep_opts.out/name``; write its summary,
+    claims and figures from the data files; returns the summary and claims (markdown)."""
+    from ..results import atomic_write
+    from ..sweep import check_dir, config_from_dict, finished, run_sweep
     from .runner import RUNNER
 
-    raw = sweep_dict(args)
-    out = Path(args.out) / "paper"
-    path = run_sweep(config_from_dict(raw, "obandits cot paper"), out,
-                     workers=args.workers, progress=not args.quiet)
-    table = read_table(path)
+    raw = sweep_dict(name, overrides, opts.small_grid)
+    cfg = config_from_dict(raw, f"obandits cot {name}")
+    out = Path(sweep_opts.out or DEFAULT_OUT) / name
+    run_sweep(cfg, out, **sweep_opts.run_kwargs())
+    _, _, table = finished(out)
     text = RUNNER.summarise(table, raw)
-    if fig:
-        RUNNER.figures(table, raw, Path(fig))
-    (out / "paper.md").write_text(text + "\n")
-    return {"table": text}
+    atomic_write(out / "summary.md", text + "\n")
+    _, claims = check_dir(out)
+    if not opts.no_figures:
+        RUNNER.figures(table, raw, out)
+        for p in _copy_headline(name, out, Path(opts.figures or sweep_opts.out or DEFAULT_OUT)):
+            print(p)
+    return text + "\n\n" + claims
+
+
+def _publish(name: str, out: Path) -> None:
+    """Copy a reference sweep's data files, summary and claims to experiments/cot/results."""
+    import shutil
+
+    dst = REFERENCE_RESULTS / name
+    dst.mkdir(parents=True, exist_ok=True)
+    for f in REFERENCE_FILES:
+        if (out / f).exists():
+            shutil.copyfile(out / f, dst / f)
 
 
 def _run(names, args) -> int:
-    from . import experiments as ex
+    import time
+    from dataclasses import replace
 
-    if args.reference:
-        args.out, args.figures = "experiments/cot/results", "figures"
-    cfg = _config(args)
-    fig = "" if args.no_figures else (args.figures or args.out)
+    from ..sweep import SweepOptions
+
+    opts = from_args(CotOptions, args)
+    if opts.preset is not None:
+        if tuple(names) != ("paper",):
+            raise ValueError(f"--preset {opts.preset} applies to 'obandits cot paper' only")
+        from .bu2025_runner import cli_preset
+
+        return cli_preset(args)
+    sweep_opts = from_args(SweepOptions, args)
+    overrides = {k: getattr(args, k) for k in args.param_dests if hasattr(args, k)}
+    if opts.reference:
+        opts = replace(opts, figures=str(REFERENCE_FIGURES))
+        sweep_opts = replace(sweep_opts, out="runs/cot-reference")
+    out = sweep_opts.out or DEFAULT_OUT
     t0 = time.time()
     for name in names:
         print(f"\n== cot {name} ==", flush=True)
-        if name == "paper":
-            r = _paper(args, fig)
-        elif name == "forgetting":
-            r = ex.experiment_forgetting(cfg, args.out, fig, progress=not args.quiet)
-        elif name == "sensitivity":
-            grid = ex.SENS_GRID
-            if args.small_grid:
-                grid = {"eps": (0.1, 0.4), "kl_beta": (1.0,), "reject": (5,), "L": (3, 4)}
-            r = ex.experiment_sensitivity(cfg, args.out, fig, grid, progress=not args.quiet)
-        else:
-            r = ex.experiment_bonuses(cfg, args.out, fig, progress=not args.quiet)
-        print(r["table"], flush=True)
-    print(f"\ncot: {', '.join(names)} done in {time.time() - t0:.1f} s; results in {args.out}"
-          + (f", figures in {fig}" if fig else ""))
+        print(run_experiment(name, overrides, opts, sweep_opts), flush=True)
+        if opts.reference:
+            _publish(name, Path(out) / name)
+    print(f"\ncot: {', '.join(names)} done in {time.time() - t0:.1f} s; sweeps in {out}"
+          + ("" if opts.no_figures else f", figures in {opts.figures or out}")
+          + (f", reference results in {REFERENCE_RESULTS}" if opts.reference else ""))
     return 0
 
 
 def _add_options(p) -> None:
-    g = p.add_argument_group("budgets and paper parameters (defaults: the paper's run)")
-    g.add_argument("--reps", type=int, default=5, help="seeds (default 5)")
-    g.add_argument("--root-seed", type=int, default=0, help="root seed (default 0)")
-    g.add_argument("--L", type=int, default=4)
-    g.add_argument("--M0", type=int, default=2)
-    g.add_argument("--M", type=int, default=2)
-    g.add_argument("--C-size", dest="C_size", type=int, default=1)
-    g.add_argument("--eps", type=float, default=0.1, help="low-edge weight (default 0.1)")
-    g.add_argument("--T1", type=int, default=2000)
-    g.add_argument("--T2", type=int, default=500)
-    g.add_argument("--eta", type=float, default=0.05, help="pretraining step (default 0.05)")
-    g.add_argument("--iters", type=int, default=1000, help="RL iterations (default 1000)")
-    g.add_argument("--n-rollouts", type=int, default=8, help="CoTs per RL iteration (default 8)")
-    g.add_argument("--lr", type=float, default=0.05, help="RL step (default 0.05)")
-    g.add_argument("--n-train", type=int, default=200, help="TASK1 training instances")
-    g.add_argument("--n-eval", type=int, default=2000, help="evaluation instances per task")
-    g.add_argument("--k", type=int, default=30, help="pass@K (default 30)")
-    g.add_argument("--reject", type=int, default=5, help="rejection threshold (default 5)")
-    g.add_argument("--kl-beta", type=float, default=1.0, help="KL strength (default 1)")
-    g.add_argument("--kl-tau", type=float, default=0.5, help="closed-form KL tau (default 0.5)")
-    g.add_argument("--select-n", type=int, default=8, help="best-of-N candidates (default 8)")
-    g.add_argument("--pool", type=int, default=20000, help="selected CoTs per selection rule")
-    p.add_argument("--out", default="runs/cot", help="results folder (default runs/cot)")
-    p.add_argument("--figures", default=None, help="figures folder (default: --out)")
-    p.add_argument("--reference", action="store_true",
-                   help="write the committed results (experiments/cot/results, figures/)")
-    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
-    p.add_argument("--no-figures", action="store_true")
-    p.add_argument("--small-grid", action="store_true", help="a 6-cell sensitivity grid")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    from ..sweep import SweepOptions
+
+    p.set_defaults(param_dests=_param_groups(p))
+    add_arguments(p, CotOptions, title="output")
+    add_arguments(p, SweepOptions, title="how the sweeps run")
+    for a in p._actions:
+        if a.dest == "out":
+            a.help = f"results folder: one sweep directory per experiment (default {DEFAULT_OUT})"
 
 
 def register(sub) -> None:
-    p = sub.add_parser("cot", help="Spec 2: rare-CoT forgetting on a tree Markov chain")
+    p = sub.add_parser("cot", help="Spec 2: rare-CoT forgetting on a tree Markov chain",
+                       description=DESCRIPTION)
     p.add_argument("experiment", choices=EXPERIMENTS + ("all",),
                    help="paper (a) | forgetting (b) | sensitivity (c) | bonuses (d) | all")
     _add_options(p)
     p.set_defaults(func=lambda a: _run(EXPERIMENTS if a.experiment == "all"
                                        else (a.experiment,), a))
-    p = sub.add_parser("cot-experiments", help="Spec 2: all four tree-chain experiments")
+    p = sub.add_parser("cot-experiments", help="Spec 2: all four tree-chain experiments",
+                       description=DESCRIPTION)
     _add_options(p)
     p.set_defaults(func=lambda a: _run(EXPERIMENTS, a))

@@ -1,24 +1,108 @@
-"""Figures of the cot sweeps, from the results table alone."""
+"""Figures of the cot sweeps, from the results table alone (:mod:`.analysis` computes what
+they show): coverage bars (table (a)), forgetting curves (snapshots during RL), and the
+rare-CoT mass kept against each parameter that varies (sensitivity)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
-from .analysis import aggregate, configs
-from .experiments import _fig_coverage
+import numpy as np
+
+from ..plotting import pyplot as _plt
+from ..plotting import write
+from .analysis import aggregate, configs, curves, final_rows, knobs
+
+MIN_COVERAGE_ROWS = 4  # fewer methods (a sensitivity cell) are shown by the sensitivity figure
+
+
+def coverage_figure(agg: dict, tasks, train_task: int, path) -> Path:
+    """Stacked easy / hard / invalid coverage (T=1) per method, one panel per task."""
+    plt = _plt()
+    names = list(agg)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 0.32 * len(names) + 1.5),
+                             sharey=True, squeeze=False)
+    for ax, t in zip(axes[0], tasks):
+        left = np.zeros(len(names))
+        for m, col in zip(("easy", "hard", "invalid"), ("tab:blue", "tab:red", "0.7")):
+            w = np.array([agg[n][t][m][0] if t in agg[n] and agg[n][t][m][0] is not None
+                          else 0.0 for n in names])
+            ax.barh(names, w, left=left, color=col, label=m)
+            left += w
+        ax.set_title(f"TASK{t + 1} coverage (T=1); trained on TASK{train_task + 1}")
+        ax.set_xlim(0, 1)
+        ax.invert_yaxis()
+    axes[0][0].legend(loc="lower right", fontsize=8)
+    return write(fig, path, dpi=80)
+
+
+def curves_figure(cur: dict, k, train_task: int, path) -> Path:
+    """Rare-CoT mass (T=1) and rare-only pass@K against RL iterations, per task (mean ± std
+    over seeds)."""
+    plt = _plt()
+    tasks = sorted(next(iter(cur.values())))
+    fig, axes = plt.subplots(2, len(tasks), figsize=(6 * len(tasks), 7), squeeze=False)
+    for col, t in enumerate(tasks):
+        for row, key, lab in ((0, "hard", "rare-CoT mass (T=1)"),
+                              (1, "pass_rare", f"pass@{k} on rare-only instances")):
+            ax = axes[row, col]
+            for name, per in cur.items():
+                x, m, s = per[t][key]
+                ax.plot(x, m, label=name, lw=1.3)
+                ax.fill_between(x, m - s, m + s, alpha=0.15)
+            ax.set_xlabel("RL iterations")
+            ax.set_ylabel(lab)
+            ax.set_title(f"TASK{t + 1} (training on TASK{train_task + 1})")
+    axes[0, 0].legend(fontsize=7)
+    return write(fig, path, dpi=80)
+
+
+def sensitivity_figure(kn: dict, path) -> Path:
+    """Rare-CoT mass kept (trained / base) against each varying parameter (mean ± std)."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(kn), figsize=(4.2 * len(kn), 3.6), squeeze=False)
+    for ax, (knob, rows) in zip(axes[0], kn.items()):
+        for meth in dict.fromkeys(r["label"] for r in rows):
+            for t in sorted({r["task"] for r in rows if r["label"] == meth}):
+                sel = [r for r in rows if r["label"] == meth and r["task"] == t]
+                x = [float(r["params"][knob]) for r in sel]
+                ys = [np.array([v for v in r["ratio"].values() if np.isfinite(v)])
+                      for r in sel]
+                y = np.array([a.mean() if len(a) else np.nan for a in ys])
+                e = np.array([a.std(ddof=1) if len(a) > 1 else 0.0 for a in ys])
+                ax.errorbar(x, y, yerr=e, marker="o", ms=3, capsize=2,
+                            ls="-" if t == 0 else "--", label=f"{meth} T{t + 1}")
+        if knob == "kl_beta":
+            ax.set_xscale("log")
+        ax.axhline(1.0, color="0.6", lw=0.8)
+        ax.set_xlabel(knob)
+        ax.set_ylabel("rare-CoT mass kept (trained / base)")
+        ax.legend(fontsize=6)
+    return write(fig, path, dpi=80)
 
 
 def from_table(table: dict, raw: dict | None, out_dir) -> list[Path]:
-    """Coverage bars (easy / hard / invalid at T=1) per task and configuration."""
+    """Every figure the table supports, into ``out_dir``: ``cot_coverage[-i].png`` per
+    configuration with at least :data:`MIN_COVERAGE_ROWS` methods, ``cot_forgetting[-i].png``
+    (curves) per configuration with snapshots, ``cot_sensitivity.png`` when a parameter
+    varies."""
     out_dir = Path(out_dir)
     paths = []
-    for i, (params, rows) in enumerate(configs(table)):
+    fin = final_rows(table)
+    n_cov = n_cur = 0
+    for params, rows in configs(table):
+        tt = int(params.get("train_task", 0))
         agg = aggregate(table, rows)
-        tasks = sorted(set(table["task"][rows].tolist()))
-        cfg = SimpleNamespace(chain=SimpleNamespace(tasks=tasks),
-                              train_task=int(params.get("train_task", 0)))
-        path = out_dir / ("cot_coverage.png" if i == 0 else f"cot_coverage-{i}.png")
-        _fig_coverage(agg, path, cfg)
-        paths.append(path)
+        if len(agg) >= MIN_COVERAGE_ROWS:
+            tasks = sorted(set(table["task"][rows & fin].tolist()))
+            name = "cot_coverage" + (f"-{n_cov}" if n_cov else "") + ".png"
+            paths.append(coverage_figure(agg, tasks, tt, out_dir / name))
+            n_cov += 1
+        cur = curves(table, rows)
+        if cur:
+            name = "cot_forgetting" + (f"-{n_cur}" if n_cur else "") + ".png"
+            paths.append(curves_figure(cur, params.get("k", 30), tt, out_dir / name))
+            n_cur += 1
+    kn = knobs(table)
+    if kn:
+        paths.append(sensitivity_figure(kn, out_dir / "cot_sensitivity.png"))
     return paths

@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import _validate as v
 from ..nbrng import categorical_cdf, randint, uniform
+from ..options import option
 from .chain import TreeChain
 
 
@@ -53,7 +54,14 @@ def row_softmax(theta, l, s, inv_t, out):
         out[j] /= tot
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True)
+def row_softmax_call(theta, l, s, inv_t, out):
+    """:func:`row_softmax` as a called (not inlined) function, for the cooler loops: each
+    inlined copy costs compilation time (cold start)."""
+    row_softmax(theta, l, s, inv_t, out)
+
+
+@nb.njit(cache=True)
 def draw(st, p):
     """Index drawn from probabilities ``p`` (sum 1) by inversion."""
     u = uniform(st)
@@ -66,7 +74,7 @@ def draw(st, p):
     return M - 1
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True)
 def sample_path(theta, start, inv_t, st, p, path):
     """One CoT from ``start`` under ``softmax(theta * inv_t)``, written into ``path``."""
     path[0] = start
@@ -104,10 +112,11 @@ def axpy3(a, x, y):
 
 @nb.njit(cache=True)
 def _max_err(theta, P, n_states, p):
+    """``max |p_theta - P|`` over the chain's rows (the support error)."""
     err = 0.0
     for l in range(theta.shape[0]):
         for s in range(n_states[l]):
-            row_softmax(theta, l, s, 1.0, p)
+            row_softmax_call(theta, l, s, 1.0, p)
             for j in range(p.shape[0]):
                 d = abs(p[j] - P[l, s, j])
                 err = max(err, d)
@@ -115,19 +124,13 @@ def _max_err(theta, P, n_states, p):
 
 
 @nb.njit(cache=True)
-def pretrain_nb(theta, P, n_states, steps1, eta1, steps2, eta2, batch, st, err_every, err_out):
-    """Compiled two-phase SGD on path cross-entropy; ``theta`` updated in place; the support
-    error every ``err_every`` steps goes to ``err_out``."""
+def pretrain_steps(theta, P, cdf, n_states, steps1, eta1, steps2, eta2, batch, st, err_every,
+                   err_out, grad, p):
+    """Compiled two-phase SGD on path cross-entropy (Spec 2 §3); ``theta`` updated in place;
+    the support error ``max |p_theta - P|`` every ``err_every`` steps goes to ``err_out``.
+    ``cdf``: the rows' cumulative sums of ``P``; ``grad`` (like ``theta``) and ``p`` (``M``)
+    are scratch (allocated by the caller: array creation in a kernel costs compilation)."""
     Lm1, _, M = theta.shape
-    cdf = np.empty_like(P)
-    for l in range(Lm1):
-        for s in range(n_states[l]):
-            acc = 0.0
-            for j in range(M):
-                acc += P[l, s, j]
-                cdf[l, s, j] = acc
-    grad = np.zeros_like(theta)
-    p = np.empty(M)
     k = 0
     for t in range(steps1 + steps2):
         eta = eta1 if t < steps1 else eta2
@@ -147,17 +150,33 @@ def pretrain_nb(theta, P, n_states, steps1, eta1, steps2, eta2, batch, st, err_e
             k += 1
 
 
+@nb.njit(cache=True)
+def pretrain_nb(theta, P, n_states, steps1, eta1, steps2, eta2, batch, st, err_every, err_out):
+    """:func:`pretrain_steps` with its buffers allocated here (kept for callers of this
+    signature; :func:`pretrain` calls :func:`pretrain_steps` directly)."""
+    Lm1, _, M = theta.shape
+    cdf = np.empty_like(P)
+    for l in range(Lm1):
+        for s in range(n_states[l]):
+            acc = 0.0
+            for j in range(M):
+                acc += P[l, s, j]
+                cdf[l, s, j] = acc
+    pretrain_steps(theta, P, cdf, n_states, steps1, eta1, steps2, eta2, batch, st, err_every,
+                   err_out, np.zeros_like(theta), np.empty(M))
+
+
 @dataclass(frozen=True)
 class PretrainConfig:
     """Pretraining schedule (Spec 2 §3; paper: T1=2000 at eta=0.05, T2=500 at eta/2).
 
     ``batch`` paths per SGD step (ours: 32); the gradient is their mean."""
 
-    T1: int = 2000
-    T2: int = 500
-    eta: float = 0.05
-    batch: int = 32
-    err_every: int = 10
+    T1: int = option(2000, "pretraining steps at eta")
+    T2: int = option(500, "pretraining steps at eta / 2")
+    eta: float = option(0.05, "pretraining step size")
+    batch: int = option(32, "paths per pretraining step")
+    err_every: int = option(10, "record the support error every this many steps")
 
     def __post_init__(self) -> None:
         v.int_scalar("T1", self.T1, min_value=0)
@@ -175,6 +194,9 @@ def pretrain(chain: TreeChain, config: PretrainConfig, state: np.ndarray
     theta = np.zeros((chain.L - 1, Mx, chain.M))
     n_err = (config.T1 + config.T2) // config.err_every
     err = np.zeros(n_err)
-    pretrain_nb(theta, chain.P, chain.n_states, config.T1, config.eta, config.T2,
-                config.eta / 2, config.batch, state, config.err_every, err)
+    # np.cumsum adds in order along a row, as a loop would (bit-identical sampling)
+    cdf = np.cumsum(chain.P, axis=2)
+    pretrain_steps(theta, chain.P, cdf, chain.n_states, config.T1, config.eta, config.T2,
+                   config.eta / 2, config.batch, state, config.err_every, err,
+                   np.zeros_like(theta), np.empty(chain.M))
     return theta, err

@@ -5,14 +5,21 @@ the paper -- the outcome bonuses of :mod:`obandits.bonuses` inside GRPO, the CoT
 
 One compiled loop runs a whole training run. Per iteration: draw an instance; with rejection
 on, draw ``reject`` CoTs first and skip the instance if one is correct; draw a group of ``G``
-CoTs; compute advantages; take ``epochs`` gradient steps on the per-CoT objective (sequence
+CoTs; compute advantages; take ``ppo_epochs`` gradient steps on the per-CoT objective (sequence
 log-probability summed over steps, mean over the group):
 
 * REINFORCE  ``A_j = R_j``                                  (``theta += eta R grad log p``)
 * RAFT       SFT on the correct CoTs: ``A_j = G R_j / #correct`` (nothing when none is)
-* PPO-clip   ``A_j = R_j - mean(R)``, per-step ratio clipped at ``1 +- clip``
+* PPO-clip   ``A_j = R_j - mean(R)``, per-step ratio clipped at ``1 +- clip_eps``
 * GRPO       ``A_j`` = group-normalised reward (+ bonus) from ``shaped_parts_nb``, clipped
 * KL penalty ``- beta grad KL(p_theta(.|o_l) || p_base(.|o_l))`` at every visited state.
+
+The compiled loop :func:`posttrain_nb` reads its scalars from a :class:`Hyper` record, updates
+a :class:`State` (policy, count history, random stream) and fills an :class:`Output`; each
+step (:func:`solved_by_fresh_cots`, :func:`sample_group`, :func:`plain_advantages` /
+:func:`grpo_advantages`, :func:`behaviour_probs`, :func:`gradient`) is its own small function,
+inlined at Numba's IR level into the loop (each is used once; as a called function LLVM would
+optimise and generate its code again inside every caller, which costs cold-start time).
 
 Population objectives (the ``G -> inf`` limits whose exact gradients :func:`exact_gradient`
 computes; ``p_q`` = success probability of one CoT on instance ``q``): REINFORCE / PPO
@@ -24,21 +31,24 @@ losses in LLM RL do).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
 
 from .. import _validate as v
-from ..bonuses import METHOD_CODE, kernel_parts, shaped_parts_nb
+from ..bonuses import METHODS as BONUS_METHODS
+from ..bonuses import BonusConfig, kernel_parts, shaped_parts_nb
+from ..countnb import counts_for_batch, finish_batch
 from ..nbrng import randint
+from ..options import option
 from .chain import TreeChain, forward, valid_path_probs, valid_paths
 from .instances import Instances, success_probs
-from .learner import axpy3, copy3, fill3, policy, row_softmax, sample_path
+from .learner import axpy3, copy3, fill3, policy, row_softmax, row_softmax_call, sample_path
 
 RL_METHODS = ("reinforce", "raft", "ppo", "grpo")
 RL_CODE = {m: i for i, m in enumerate(RL_METHODS)}
-BONUSES = ("none", "ucb-con", "batch")
 BONUS_OUTCOMES = ("final", "path")
 MAX_COUNT_CELLS = 20_000_000
 
@@ -47,51 +57,131 @@ MAX_COUNT_CELLS = 20_000_000
 class RLConfig:
     """Validated post-training configuration (Spec 2 §3; paper: 1000 iterations, lr 0.05).
 
-    Attributes:
-        method: reinforce | raft | ppo | grpo.
-        iters: iterations (one instance each). group: CoTs per iteration (ours: 8).
-        lr: step size. clip: PPO / GRPO ratio clip (0.2). epochs: gradient steps per group
-            for PPO / GRPO (ours: 2; REINFORCE and RAFT always take one).
-        reject: remedy 1 -- skip an instance solved by one of ``reject`` fresh CoTs (paper: 5);
-            0 turns it off.
-        kl_beta: remedy 2 (trained) -- KL penalty strength toward the pretrained model; 0 off.
-        bonus: none | ucb-con | batch (GRPO only), with ``bonus_c``, ``bonus_b0`` as in
-            :class:`obandits.bonuses.BonusConfig`; ``bonus_outcome``: final (the CoT's final
-            state, default) or path (the whole CoT, small trees only).
-        snap_every: keep a copy of ``theta`` every this many iterations (for curves).
+    The names are the package's shared ones (``n_rollouts``, ``clip_eps``, ``ppo_epochs``,
+    ``kl_beta``); the outcome bonus is one :class:`obandits.bonuses.BonusConfig` (``bonus``),
+    used inside GRPO only, with the CoT's final state (``bonus_outcome="final"``) or the whole
+    CoT (``"path"``, small trees only) as the outcome.
     """
 
-    method: str = "reinforce"
-    iters: int = 1000
-    group: int = 8
-    lr: float = 0.05
-    clip: float = 0.2
-    epochs: int = 2
-    reject: int = 0
-    kl_beta: float = 0.0
-    bonus: str = "none"
-    bonus_c: float = 0.2
-    bonus_b0: float = 0.5
-    bonus_outcome: str = "final"
-    snap_every: int = 25
+    method: str = option("reinforce", "RL algorithm", choices=RL_METHODS)
+    iters: int = option(1000, "RL iterations (one instance each)")
+    n_rollouts: int = option(8, "CoTs per iteration (the group)")
+    lr: float = option(0.05, "RL step size")
+    clip_eps: float = option(0.2, "PPO / GRPO ratio clip")
+    ppo_epochs: int = option(2, "gradient steps per group for PPO / GRPO (REINFORCE and RAFT "
+                                "take one)")
+    reject: int = option(0, "remedy 1: skip an instance solved by one of this many fresh CoTs "
+                            "(paper: 5); 0 off")
+    kl_beta: float = option(0.0, "remedy 2: KL penalty toward the pretrained model; 0 off")
+    bonus: BonusConfig = field(default_factory=BonusConfig,
+                               metadata={"help": "outcome bonus inside GRPO"})
+    bonus_outcome: str = option("final", "the bonus's outcome: the CoT's final state or the "
+                                         "whole CoT (small trees)", choices=BONUS_OUTCOMES)
+    snap_every: int = option(25, "keep theta every this many iterations (curves)")
 
     def __post_init__(self) -> None:
         v.choice("method", self.method, RL_METHODS)
         v.int_scalar("iters", self.iters, min_value=1)
-        v.int_scalar("group", self.group, min_value=1)
+        v.int_scalar("n_rollouts", self.n_rollouts, min_value=1)
         v.finite_scalar("lr", self.lr, min_value=0.0, strict_min=True)
-        v.finite_scalar("clip", self.clip, min_value=0.0, strict_min=True)
-        v.int_scalar("epochs", self.epochs, min_value=1)
+        v.finite_scalar("clip_eps", self.clip_eps, min_value=0.0, strict_min=True)
+        v.int_scalar("ppo_epochs", self.ppo_epochs, min_value=1)
         v.int_scalar("reject", self.reject, min_value=0)
         v.finite_scalar("kl_beta", self.kl_beta, min_value=0.0)
-        v.choice("bonus", self.bonus, BONUSES)
-        if self.bonus != "none" and self.method != "grpo":
-            raise ValueError(f"bonus={self.bonus!r} is applied inside GRPO only; got "
-                             f"method={self.method!r}")
-        v.finite_scalar("bonus_c", self.bonus_c, min_value=0.0)
-        v.finite_scalar("bonus_b0", self.bonus_b0, min_value=0.0, max_value=1.0)
+        if not isinstance(self.bonus, BonusConfig):
+            raise ValueError(f"bonus must be an obandits.bonuses.BonusConfig (methods "
+                             f"{BONUS_METHODS}), got {self.bonus!r}")
+        if self.bonus.method != "none" and self.method != "grpo":
+            raise ValueError(f"bonus.method={self.bonus.method!r} is applied inside GRPO only; "
+                             f"got method={self.method!r}")
         v.choice("bonus_outcome", self.bonus_outcome, BONUS_OUTCOMES)
         v.int_scalar("snap_every", self.snap_every, min_value=1)
+
+
+# ------------------------------------------------------------------------------------------
+# The compiled run: records, step functions, loop
+# ------------------------------------------------------------------------------------------
+
+
+class Hyper(NamedTuple):
+    """The scalars of one run (codes as in :data:`RL_CODE` and :mod:`obandits.bonuses`)."""
+
+    method: int
+    iters: int
+    n_rollouts: int
+    lr: float
+    clip_eps: float
+    ppo_epochs: int
+    reject: int
+    kl_beta: float
+    bonus_method: int
+    c: float
+    b0: float
+    all_correct_rule: bool
+    correct_threshold: float
+    scale: int
+    eps: float
+    ddof: int
+    count_after: bool
+    outcome_path: bool
+    snap_every: int
+
+
+class Task(NamedTuple):
+    """The training task: start and target state, and the instances' correct-CoT codes
+    (instance ``i``'s sorted codes are ``codes[ptr[i]:ptr[i + 1]]``)."""
+
+    start: int
+    target: int
+    ptr: np.ndarray
+    codes: np.ndarray
+
+
+class State(NamedTuple):
+    """What a run updates in place: the policy, the count history ``N(q, outcome)``, the
+    random stream (uint64[4]); ``base_theta`` is the KL anchor (read only)."""
+
+    theta: np.ndarray
+    base_theta: np.ndarray
+    counts: np.ndarray
+    rng: np.ndarray
+
+
+class Output(NamedTuple):
+    """``snaps[k]``: theta after ``k * snap_every`` iterations; ``reward_trace[t]``: the group's
+    mean reward (-1 when the instance was rejected); ``stats`` = (rejected, updates)."""
+
+    snaps: np.ndarray
+    reward_trace: np.ndarray
+    stats: np.ndarray
+
+
+class Work(NamedTuple):
+    """Per-group scratch buffers (allocated once per run)."""
+
+    paths: np.ndarray      # (G, L) the group's CoTs
+    tmp: np.ndarray        # (L,) a rejection draw
+    reward: np.ndarray     # (G,)
+    adv: np.ndarray        # (G,)
+    p_old: np.ndarray      # (G, L-1) behaviour probability of each step
+    p: np.ndarray          # (M,) a policy row
+    b: np.ndarray          # (M,) a base-policy row
+    grad: np.ndarray       # like theta
+    group: np.ndarray      # (G,) zeros: one group
+    row: np.ndarray        # (1,) the instance's row of ``counts``
+    outcome: np.ndarray    # (G,)
+    count: np.ndarray      # (G,) N(q, outcome) as the bonus sees it
+    o_tot: np.ndarray
+    o_grpo: np.ndarray
+    o_bonus: np.ndarray
+
+
+def make_work(theta: np.ndarray, G: int) -> Work:
+    Lm1, _, M = theta.shape
+    return Work(np.empty((G, Lm1 + 1), np.int64), np.empty(Lm1 + 1, np.int64), np.empty(G),
+                np.empty(G), np.empty((G, Lm1)), np.empty(M), np.empty(M),
+                np.zeros_like(theta), np.zeros(G, np.int64), np.zeros(1, np.int64),
+                np.empty(G, np.int64), np.zeros(G), np.empty(G), np.empty(G), np.empty(G))
 
 
 @nb.njit(cache=True, inline="always")
@@ -113,119 +203,163 @@ def _correct(path, target, M, ptr, codes, i):
     return 1.0 if lo < ptr[i + 1] and codes[lo] == code else 0.0
 
 
-@nb.njit(cache=True)
-def posttrain_nb(theta, base_theta, start, target, ptr, codes, method, n_iters, G, eta, clip,
-                 epochs, reject, kl_beta, bonus_code, bonus_c, bonus_b0, outcome_path, counts,
-                 st, snap_every, snaps, reward_trace, stats, bonus_on, batch_on):
-    """The whole post-training run (see the module docstring); ``theta`` updated in place.
+@nb.njit(cache=True, inline="always")
+def solved_by_fresh_cots(theta, start, target, ptr, codes, i, n, rng, p, tmp):
+    """Remedy 1: True when one of ``n`` fresh CoTs solves instance ``i``."""
+    M = theta.shape[2]
+    for _r in range(n):
+        sample_path(theta, start, 1.0, rng, p, tmp)
+        if _correct(tmp, target, M, ptr, codes, i) > 0.0:
+            return True
+    return False
 
-    ``snaps[k]`` gets ``theta`` after ``k * snap_every`` iterations; ``reward_trace[t]`` the
-    group's mean reward (-1 when the instance was rejected); ``stats`` = (rejected, updates).
-    """
-    Lm1, _, M = theta.shape
-    L = Lm1 + 1
-    n_inst = ptr.shape[0] - 1
-    paths = np.empty((G, L), np.int64)
-    tmp = np.empty(L, np.int64)
-    reward = np.empty(G)
-    adv = np.empty(G)
-    p_old = np.empty((G, Lm1))
-    p = np.empty(M)
-    b = np.empty(M)
-    grad = np.zeros_like(theta)
-    group = np.zeros(G, np.int64)
-    outcome = np.empty(G, np.int64)
-    count = np.empty(G)
-    o_tot, o_grpo, o_bonus = np.empty(G), np.empty(G), np.empty(G)
-    copy3(theta, snaps[0])
-    k_snap = 1
-    for it in range(n_iters):
-        i = randint(st, n_inst)
-        skip = False
-        if reject > 0:
-            for _r in range(reject):
-                sample_path(theta, start, 1.0, st, p, tmp)
-                if _correct(tmp, target, M, ptr, codes, i) > 0.0:
-                    skip = True
-                    break
-        if skip:
-            stats[0] += 1
-            reward_trace[it] = -1.0
+
+@nb.njit(cache=True, inline="always")
+def sample_group(theta, start, target, ptr, codes, i, rng, p, paths, reward):
+    """Draw the group's CoTs (``paths``) and their rewards; returns the reward sum."""
+    M = theta.shape[2]
+    rsum = 0.0
+    for j in range(paths.shape[0]):
+        sample_path(theta, start, 1.0, rng, p, paths[j])
+        reward[j] = _correct(paths[j], target, M, ptr, codes, i)
+        rsum += reward[j]
+    return rsum
+
+
+@nb.njit(cache=True, inline="always")
+def plain_advantages(method, reward, rsum, adv):
+    """REINFORCE ``R_j``; RAFT ``G R_j / #correct`` (0 when none is); PPO ``R_j - mean R``."""
+    G = reward.shape[0]
+    if method == 0:
+        for j in range(G):
+            adv[j] = reward[j]
+    elif method == 1:
+        for j in range(G):
+            adv[j] = G * reward[j] / rsum if rsum > 0 else 0.0
+    else:
+        for j in range(G):
+            adv[j] = reward[j] - rsum / G
+
+
+@nb.njit(cache=True, inline="always")
+def grpo_advantages(hp, paths, reward, M, counts, i, group, row, outcome, count, o_tot,
+                    o_grpo, o_bonus, adv, bonus_on, batch_on):
+    """``adv``: GRPO's group-normalised reward plus the outcome bonus (Spec 1 §1-2, one group
+    ``group`` = zeros), the count history ``counts[i, outcome]`` read and updated by
+    :mod:`obandits.countnb` (``row`` = ``[i]``)."""
+    G, L = paths.shape
+    for j in range(G):
+        if hp.outcome_path:
+            code = 0
+            for l in range(1, L):
+                code = code * M + paths[j, l]
+            outcome[j] = code
         else:
-            rsum = 0.0
-            for j in range(G):
-                sample_path(theta, start, 1.0, st, p, paths[j])
-                reward[j] = _correct(paths[j], target, M, ptr, codes, i)
-                rsum += reward[j]
-            reward_trace[it] = rsum / G
-            if method == 0:
-                for j in range(G):
-                    adv[j] = reward[j]
-            elif method == 1:
-                for j in range(G):
-                    adv[j] = G * reward[j] / rsum if rsum > 0 else 0.0
-            elif method == 2:
-                for j in range(G):
-                    adv[j] = reward[j] - rsum / G
-            else:
-                for j in range(G):
-                    if outcome_path:
-                        code = 0
-                        for l in range(1, L):
-                            code = code * M + paths[j, l]
-                        outcome[j] = code
-                    else:
-                        outcome[j] = paths[j, L - 1]
-                    count[j] = counts[i, outcome[j]] if bonus_code != 0 else 0.0
-                shaped_parts_nb(group, outcome, reward, count, 1, bonus_code, bonus_c,
-                                bonus_b0, True, 1.0, 0, 1e-6, 0, o_tot, o_grpo, o_bonus,
+            outcome[j] = paths[j, L - 1]
+    # counts only matter where a bonus is computed (``bonus_on``; pruned otherwise)
+    if bonus_on is not None:
+        row[0] = i
+        counts_for_batch(counts, row, group, outcome, hp.count_after, count)
+    shaped_parts_nb(group, outcome, reward, count, 1, hp.bonus_method, hp.c, hp.b0,
+                    hp.all_correct_rule, hp.correct_threshold, hp.scale, hp.eps, hp.ddof,
+                    o_tot, o_grpo, o_bonus, bonus_on, batch_on)
+    for j in range(G):
+        adv[j] = o_tot[j]
+    if bonus_on is not None:
+        finish_batch(counts, row, group, outcome, hp.count_after)
+
+
+@nb.njit(cache=True, inline="always")
+def behaviour_probs(theta, paths, p, p_old):
+    """``p_old[j, l]``: the probability of step ``l`` of CoT ``j`` before the update."""
+    G, Lm1 = p_old.shape
+    for j in range(G):
+        for l in range(Lm1):
+            row_softmax_call(theta, l, paths[j, l], 1.0, p)
+            p_old[j, l] = p[paths[j, l + 1]]
+
+
+@nb.njit(cache=True, inline="always")
+def gradient(theta, base_theta, paths, adv, p_old, clipped, clip_eps, kl_beta, p, b, grad,
+             kl_on):
+    """``grad`` = the per-CoT objective's gradient summed over the group: the (clipped)
+    policy-gradient term and, with ``kl_beta > 0``, ``-beta grad KL`` at every visited state
+    (``kl_on``: ``None`` prunes that term)."""
+    G, Lm1 = p_old.shape
+    M = theta.shape[2]
+    fill3(grad, 0.0)
+    for j in range(G):
+        for l in range(Lm1):
+            s = paths[j, l]
+            a = paths[j, l + 1]
+            row_softmax(theta, l, s, 1.0, p)
+            coef = adv[j]
+            if clipped and coef != 0.0:
+                ratio = p[a] / p_old[j, l]
+                if (coef > 0 and ratio > 1.0 + clip_eps) or (
+                        coef < 0 and ratio < 1.0 - clip_eps):
+                    coef = 0.0
+                else:
+                    coef *= ratio
+            if coef != 0.0:
+                for m in range(M):
+                    grad[l, s, m] -= coef * p[m]
+                grad[l, s, a] += coef
+            if kl_on is not None and kl_beta > 0.0:
+                row_softmax(base_theta, l, s, 1.0, b)
+                kl = 0.0
+                for m in range(M):
+                    kl += p[m] * (np.log(p[m]) - np.log(b[m]))
+                for m in range(M):
+                    grad[l, s, m] -= kl_beta * p[m] * (np.log(p[m]) - np.log(b[m]) - kl)
+
+
+@nb.njit(cache=True)
+def posttrain_nb(hp, task, st, out, w, reject_on, kl_on, grpo_on, plain_on, bonus_on,
+                 batch_on):
+    """The whole post-training run (module docstring): ``st`` updated in place, ``out``
+    filled. The last six arguments are ``None`` or ``True`` (:func:`switches`): Numba prunes
+    the code behind a ``None`` before compiling, so a run compiles only the parts it uses
+    (rejection, KL penalty, GRPO's or the other methods' advantages, the bonus, the Batch
+    bonus). One iteration per pass of the loop; its steps are the functions above."""
+    theta = st.theta
+    G = hp.n_rollouts
+    clipped = hp.method >= 2
+    n_ep = hp.ppo_epochs if clipped else 1
+    copy3(theta, out.snaps[0])
+    k_snap = 1
+    for it in range(hp.iters):
+        i = randint(st.rng, task.ptr.shape[0] - 1)
+        skip = False
+        if reject_on is not None:
+            skip = solved_by_fresh_cots(theta, task.start, task.target, task.ptr, task.codes,
+                                        i, hp.reject, st.rng, w.p, w.tmp)
+        if skip:
+            out.stats[0] += 1
+            out.reward_trace[it] = -1.0
+        else:
+            rsum = sample_group(theta, task.start, task.target, task.ptr, task.codes, i, st.rng,
+                                w.p, w.paths, w.reward)
+            out.reward_trace[it] = rsum / G
+            if grpo_on is not None:
+                grpo_advantages(hp, w.paths, w.reward, theta.shape[2], st.counts, i, w.group,
+                                w.row, w.outcome, w.count, w.o_tot, w.o_grpo, w.o_bonus, w.adv,
                                 bonus_on, batch_on)
-                for j in range(G):
-                    adv[j] = o_tot[j]
-                    if bonus_code != 0:
-                        counts[i, outcome[j]] += 1
-            clipped = method >= 2
-            n_ep = epochs if clipped else 1
-            for j in range(G):
-                for l in range(Lm1):
-                    row_softmax(theta, l, paths[j, l], 1.0, p)
-                    p_old[j, l] = p[paths[j, l + 1]]
+            if plain_on is not None:
+                plain_advantages(hp.method, w.reward, rsum, w.adv)
+            behaviour_probs(theta, w.paths, w.p, w.p_old)
             any_adv = False
             for j in range(G):
-                if adv[j] != 0.0:
+                if w.adv[j] != 0.0:
                     any_adv = True
-            if any_adv or kl_beta > 0.0:
-                stats[1] += 1
+            if any_adv or hp.kl_beta > 0.0:
+                out.stats[1] += 1
                 for _ep in range(n_ep):
-                    fill3(grad, 0.0)
-                    for j in range(G):
-                        for l in range(Lm1):
-                            s = paths[j, l]
-                            a = paths[j, l + 1]
-                            row_softmax(theta, l, s, 1.0, p)
-                            coef = adv[j]
-                            if clipped and coef != 0.0:
-                                ratio = p[a] / p_old[j, l]
-                                if (coef > 0 and ratio > 1.0 + clip) or (
-                                        coef < 0 and ratio < 1.0 - clip):
-                                    coef = 0.0
-                                else:
-                                    coef *= ratio
-                            if coef != 0.0:
-                                for m in range(M):
-                                    grad[l, s, m] -= coef * p[m]
-                                grad[l, s, a] += coef
-                            if kl_beta > 0.0:
-                                row_softmax(base_theta, l, s, 1.0, b)
-                                kl = 0.0
-                                for m in range(M):
-                                    kl += p[m] * (np.log(p[m]) - np.log(b[m]))
-                                for m in range(M):
-                                    grad[l, s, m] -= kl_beta * p[m] * (
-                                        np.log(p[m]) - np.log(b[m]) - kl)
-                    axpy3(eta / G, grad, theta)
-        if (it + 1) % snap_every == 0 and k_snap < snaps.shape[0]:
-            copy3(theta, snaps[k_snap])
+                    gradient(theta, st.base_theta, w.paths, w.adv, w.p_old, clipped, hp.clip_eps,
+                             hp.kl_beta, w.p, w.b, w.grad, kl_on)
+                    axpy3(hp.lr / G, w.grad, theta)
+        if (it + 1) % hp.snap_every == 0 and k_snap < out.snaps.shape[0]:
+            copy3(theta, out.snaps[k_snap])
             k_snap += 1
 
 
@@ -242,6 +376,30 @@ class RLRun:
     updates: int
 
 
+def switches(config: RLConfig) -> tuple:
+    """``(reject_on, kl_on, grpo_on, plain_on, bonus_on, batch_on)`` of :func:`posttrain_nb`,
+    each ``None`` where the run never reaches that code (cold start: then not compiled)."""
+    on = lambda x: True if x else None  # noqa: E731
+    grpo = config.method == "grpo"
+    bonus, batch = (kernel_parts(config.bonus.method_code, config.bonus.c) if grpo
+                    else (None, None))
+    return (on(config.reject > 0), on(config.kl_beta > 0.0), on(grpo), on(not grpo), bonus,
+            batch)
+
+
+def hyper(config: RLConfig) -> Hyper:
+    """The kernel's scalars of ``config``."""
+    from ..bonuses import SCALE_CODE
+
+    b = config.bonus
+    return Hyper(RL_CODE[config.method], config.iters, config.n_rollouts, float(config.lr),
+                 float(config.clip_eps), config.ppo_epochs, config.reject,
+                 float(config.kl_beta), b.method_code, float(b.c), float(b.b0),
+                 bool(b.all_correct_rule), float(b.correct_threshold), SCALE_CODE[b.scale],
+                 float(b.eps), int(b.ddof), b.count_mode == "after",
+                 config.bonus_outcome == "path", config.snap_every)
+
+
 def post_train(chain: TreeChain, theta0: np.ndarray, inst: Instances, config: RLConfig,
                state: np.ndarray, theta_base: np.ndarray | None = None) -> RLRun:
     """Post-train from ``theta0`` (the pretrained model) on ``inst``; the KL anchor is
@@ -251,26 +409,20 @@ def post_train(chain: TreeChain, theta0: np.ndarray, inst: Instances, config: RL
     s, g = chain.tasks[inst.task]
     theta = np.array(theta0, dtype=np.float64, copy=True)
     n_snap = config.iters // config.snap_every + 1
-    snaps = np.zeros((n_snap,) + theta.shape)
-    trace = np.zeros(config.iters)
-    stats = np.zeros(2, np.int64)
+    out = Output(np.zeros((n_snap,) + theta.shape), np.zeros(config.iters),
+                 np.zeros(2, np.int64))
     n_out = chain.M ** (chain.L - 1) if config.bonus_outcome == "path" else chain.M
-    use_counts = config.method == "grpo" and config.bonus != "none"
+    use_counts = config.method == "grpo" and config.bonus.method != "none"
     if use_counts and inst.n * n_out > MAX_COUNT_CELLS:
         raise ValueError(f"bonus_outcome={config.bonus_outcome!r} needs a count table of "
                          f"{inst.n} x {n_out} cells (max {MAX_COUNT_CELLS}); use 'final' or a "
                          f"smaller tree")
     counts = np.zeros((inst.n, n_out) if use_counts else (1, 1))
-    # the bonus kernel's parts compile only where this run reaches them (cold start)
-    parts = (kernel_parts(METHOD_CODE[config.bonus], config.bonus_c)
-             if config.method == "grpo" else (None, None))
-    posttrain_nb(theta, np.asarray(theta_base, np.float64), s, g, inst.ptr, inst.codes,
-                 RL_CODE[config.method], config.iters, config.group, config.lr, config.clip,
-                 config.epochs, config.reject, config.kl_beta, METHOD_CODE[config.bonus],
-                 config.bonus_c, config.bonus_b0, config.bonus_outcome == "path", counts,
-                 state, config.snap_every, snaps, trace, stats, *parts)
-    return RLRun(theta, snaps, np.arange(n_snap) * config.snap_every, trace, int(stats[0]),
-                 int(stats[1]))
+    st = State(theta, np.asarray(theta_base, np.float64), counts, state)
+    posttrain_nb(hyper(config), Task(int(s), int(g), inst.ptr, inst.codes), st, out,
+                 make_work(theta, config.n_rollouts), *switches(config))
+    return RLRun(theta, out.snaps, np.arange(n_snap) * config.snap_every, out.reward_trace,
+                 int(out.stats[0]), int(out.stats[1]))
 
 
 # ------------------------------------------------------------------------------------------

@@ -1,49 +1,76 @@
 """The cot runner of :mod:`obandits.sweep` (``[sweep] runner = "cot"``): :data:`RUNNER`.
 
-A cell is one method of the paper's table (a) (Spec 2 §4; a name of
-:data:`~obandits.cot.experiments.PAPER_METHODS` or ``BONUS_METHODS``) x one configuration; it
-runs ``reps`` seeds. Seed ``r`` uses exactly the streams of ``obandits cot paper`` with
-``root_seed`` (pretraining ``(root_seed, "{stream}/pretrain")`` rep ``r``, instances, and the
-method's own RL or selection stream, ``stream`` = ``"paper"`` by default), not the cell key:
-every method of a configuration starts from the same pretrained model (paired comparison), and
-the numbers equal ``cot paper``'s for the same seeds. The price: each cell pretrains its own
-copy of the seed's model (identical bits; cells run in parallel instead).
+A cell is one method (a name of :data:`~obandits.cot.experiments.METHODS`: the rows of the
+paper's table (a) and the two outcome-bonus rows) x one configuration; it runs ``reps`` seeds.
+Seed ``r`` uses the streams ``(root_seed, "{stream}/...")`` of the experiment model
+(:func:`~obandits.cot.experiments.run_seed`), not the cell key: every method of a
+configuration starts from the same pretrained model (paired comparison), which a worker
+pretrains once per seed and reuses across its cells
+(:func:`~obandits.cot.experiments.seed_context`). The experiments of Spec 2 §4 are the configs
+``experiments/cot/{paper,forgetting,sensitivity,bonuses}.toml``.
 
-Columns, one row per seed x task: ``rep``, ``task``, ``easy``, ``hard``, ``invalid`` (exact
-coverage at temperature 1), ``pass_all``, ``pass_rare`` (pass@k at ``eval_temperature``; NaN
-when that seed drew no instance of the kind -- ``cot paper`` leaves those seeds out of the mean,
-and so does :mod:`obandits.cot.analysis`), ``rejected`` (RL rejections; NaN for methods
-without RL), ``pretrain_error``.
+Columns, one row per seed x task (x RL snapshot when ``curves``): ``rep``, ``task``, ``iter``
+(RL iterations done: the final row of an RL method has ``iter = iters``, its snapshots fewer;
+0 for methods without RL), ``easy``, ``hard``, ``invalid`` (exact coverage at temperature 1),
+``pass_all``, ``pass_rare`` (pass@k at ``eval_temperature``; NaN when that seed drew no
+instance of the kind -- left out of the means by :mod:`obandits.cot.analysis`), ``rejected``
+(RL rejections; NaN for methods without RL and for snapshots), ``pretrain_error``.
 """
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import numpy as np
 
 from .. import _validate as v
+from ..bonuses import BonusConfig
 from ..runners import Runner
 from . import analysis
 from . import figures as _figures
-from .chain import paper_config, two_task_config
-from .experiments import BONUS_METHODS, METRICS, PAPER_METHODS, ExperimentConfig, run_seed
+from .chain import ChainConfig, paper_config, two_task_config
+from .experiments import METHODS, METRICS, ExperimentConfig, run_seed
 from .learner import PretrainConfig
 from .posttrain import RLConfig
 from .select import SelectConfig
 
-METHODS = {m.name: m for m in (*PAPER_METHODS, *BONUS_METHODS)}
-# TOML key -> default; the shared names (n_rollouts, kl_beta) map onto RLConfig's fields.
+_CHAIN, _PRE, _RL, _SEL, _EXP = (ChainConfig(), PretrainConfig(), RLConfig(), SelectConfig(),
+                                 ExperimentConfig())
+# A cell's parameters (TOML keys and ``obandits cot`` flags) -> (config dataclass, its field).
+CHAIN_KEYS = ("L", "M0", "M", "C_size", "eps")
+PRETRAIN_KEYS = ("T1", "T2", "eta")
+RL_KEYS = ("iters", "n_rollouts", "lr", "clip_eps", "ppo_epochs", "bonus_outcome")
+BONUS_KEYS = ("c", "b0", "count_mode")  # BonusConfig's; its method comes from the cell's method
+SELECT_KEYS = {"select_n": "n", "pool": "pool"}
+EXPERIMENT_KEYS = ("train_task", "n_train", "n_eval", "k", "eval_temperature", "reject",
+                   "kl_beta", "kl_tau")
 DEFAULTS: dict = {
-    "L": 4, "M0": 2, "M": 2, "C_size": 1, "eps": 0.1,
-    "T1": PretrainConfig.T1, "T2": PretrainConfig.T2, "eta": PretrainConfig.eta,
-    "iters": RLConfig.iters, "n_rollouts": RLConfig.group, "lr": RLConfig.lr,
-    "select_n": SelectConfig.n, "pool": SelectConfig.pool,
-    "train_task": ExperimentConfig.train_task, "n_train": ExperimentConfig.n_train,
-    "n_eval": ExperimentConfig.n_eval, "k": ExperimentConfig.k,
-    "eval_temperature": ExperimentConfig.eval_temperature, "reject": ExperimentConfig.reject,
-    "kl_beta": ExperimentConfig.kl_beta, "kl_tau": ExperimentConfig.kl_tau, "stream": "paper",
+    **{k: getattr(_CHAIN, k) for k in CHAIN_KEYS},
+    **{k: getattr(_PRE, k) for k in PRETRAIN_KEYS},
+    **{k: getattr(_RL, k) for k in RL_KEYS},
+    **{k: getattr(BonusConfig(), k) for k in BONUS_KEYS},
+    **{k: getattr(_SEL, f) for k, f in SELECT_KEYS.items()},
+    **{k: getattr(_EXP, k) for k in EXPERIMENT_KEYS},
+    "stream": "paper", "curves": False,
+}
+HELP: dict = {
+    **{f.name: f.metadata.get("help", "") for cls in (RLConfig, ExperimentConfig)
+       for f in fields(cls)},
+    **{f.name: f.metadata.get("help", "") for f in fields(BonusConfig)},
+    "L": "layers of the chain (CoT length)", "M0": "states in layer 0",
+    "M": "states per later layer", "C_size": "high successors per state",
+    "eps": "low-edge weight (paper: 0.1)", "T1": "pretraining steps at eta",
+    "T2": "pretraining steps at eta / 2", "eta": "pretraining step size",
+    "select_n": "best-of-N candidates", "pool": "selected CoTs per rule, task and temperature",
+    "stream": "name of the random streams (cells of one stream share pretrained models)",
+    "curves": "also record every RL snapshot (forgetting curves)",
+    "c": "outcome-bonus scale (bonus methods)", "b0": "UCB-Con baseline (bonus methods)",
+    "count_mode": "the bonus reads the counts from before the batch ('before') or with it "
+                  "('after')",
 }
 RENAMED = {"group": "n_rollouts", "beta": "kl_beta", "tau": "kl_tau", "seeds": "reps",
-           "seed": "root_seed"}
+           "seed": "root_seed", "clip": "clip_eps", "epochs": "ppo_epochs",
+           "bonus_c": "c", "bonus_b0": "b0"}
 
 
 def validate_cell(params: dict) -> dict:
@@ -62,26 +89,29 @@ def validate_cell(params: dict) -> dict:
     v.choice("method", p["method"], tuple(METHODS))
     if not isinstance(p["stream"], str) or not p["stream"]:
         raise ValueError(f"stream must be a non-empty string, got {p['stream']!r}")
+    if not isinstance(p["curves"], (bool, np.bool_)):
+        raise ValueError(f"curves must be true or false, got {p['curves']!r}")
     config(p, 1, 0)  # the dataclasses validate every field
     return p
 
 
-def config(p: dict, reps: int, root_seed: int) -> ExperimentConfig:
-    """The :class:`ExperimentConfig` of a cell (as ``obandits cot`` builds it)."""
+def chain_config(p: dict) -> ChainConfig:
+    """The paper's chain at L=4, M0=M=2, else its two tasks at any depth."""
     if p["L"] == 4 and p["M"] == 2 and p["M0"] == 2:
-        chain = paper_config(eps=p["eps"], C_size=p["C_size"])
-    else:
-        chain = two_task_config(L=p["L"], M0=p["M0"], M=p["M"], C_size=p["C_size"],
-                                eps=p["eps"])
+        return paper_config(eps=p["eps"], C_size=p["C_size"])
+    return two_task_config(L=p["L"], M0=p["M0"], M=p["M"], C_size=p["C_size"], eps=p["eps"])
+
+
+def config(p: dict, reps: int, root_seed: int) -> ExperimentConfig:
+    """The :class:`ExperimentConfig` of a cell; RL snapshots every ``min(25, iters // 4)``."""
     it = v.int_scalar("iters", p["iters"], min_value=1)
+    bonus = BonusConfig(**{k: p[k] for k in BONUS_KEYS})
+    rl = RLConfig(**{k: p[k] for k in RL_KEYS}, bonus=bonus,
+                  snap_every=max(1, min(25, it // 4)))
     return ExperimentConfig(
-        chain=chain, pretrain=PretrainConfig(T1=p["T1"], T2=p["T2"], eta=p["eta"]),
-        rl=RLConfig(iters=it, group=p["n_rollouts"], lr=p["lr"],
-                    snap_every=max(1, min(25, it // 4))),
-        select=SelectConfig(n=p["select_n"], pool=p["pool"]), train_task=p["train_task"],
-        n_train=p["n_train"], n_eval=p["n_eval"], k=p["k"],
-        eval_temperature=p["eval_temperature"], reject=p["reject"], kl_beta=p["kl_beta"],
-        kl_tau=p["kl_tau"], seeds=reps, root_seed=root_seed)
+        chain=chain_config(p), pretrain=PretrainConfig(**{k: p[k] for k in PRETRAIN_KEYS}),
+        rl=rl, select=SelectConfig(**{f: p[k] for k, f in SELECT_KEYS.items()}),
+        **{k: p[k] for k in EXPERIMENT_KEYS}, reps=reps, root_seed=root_seed)
 
 
 def _num(x) -> float:
@@ -89,21 +119,32 @@ def _num(x) -> float:
 
 
 def run_cell(params: dict, root_seed: int, cell_key: str, reps: int) -> dict[str, np.ndarray]:
-    """``reps`` seeds of one method (streams as ``cot paper``, see the module doc)."""
+    """``reps`` seeds of one method (streams as described in the module doc)."""
     p = validate_cell(params)
     reps = v.int_scalar("reps", reps, min_value=1)
     cfg = config(p, reps, int(root_seed))
     spec = METHODS[p["method"]]
+    curves = bool(p["curves"]) and spec.kind == "rl"
     cols: dict[str, list] = {}
+
+    def add(rep, t, it, metrics, rejected, perr):
+        row = {"rep": rep, "task": t, "iter": it, **{m: _num(metrics[m]) for m in METRICS},
+               "rejected": _num(rejected), "pretrain_error": perr}
+        for k, x in row.items():
+            cols.setdefault(k, []).append(x)
+
     for rep in range(reps):
-        res = run_seed(cfg, [spec], rep, p["stream"])
+        res = run_seed(cfg, [spec], rep, p["stream"], curves)
         final = res["final"][spec.name]
+        perr = res["pretrain_error"]
+        last = cfg.rl.iters if spec.kind == "rl" else 0
         for t in (k for k in final if isinstance(k, int)):
-            row = {"rep": rep, "task": t, **{m: _num(final[t][m]) for m in METRICS},
-                   "rejected": _num(final.get("rejected")),
-                   "pretrain_error": res["pretrain_error"]}
-            for k, x in row.items():
-                cols.setdefault(k, []).append(x)
+            if curves:
+                cur = res["curves"][spec.name]
+                for j, it in enumerate(cur["iters"]):
+                    if it < last:  # the snapshot at `iters` is the final row
+                        add(rep, t, it, {m: cur[t][m][j] for m in METRICS}, None, perr)
+            add(rep, t, last, final[t], final.get("rejected"), perr)
     return {k: np.asarray(x) for k, x in cols.items()}
 
 

@@ -21,6 +21,7 @@ The count table inside the kernel is the dense ``N[prompt, outcome]`` of
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
@@ -199,232 +200,328 @@ def batch_surrogate(base_logits, feats, share, theta, w, problems, ys, adv, beta
 
 
 # --------------------------------------------------------------------------------------------
-# The training kernel
+# The training kernel: records and step functions
 # --------------------------------------------------------------------------------------------
+# A run's data travel as four records of arrays (NamedTuples, which Numba types field by
+# field): the model, the run's settings, the mutable state, and the outputs. All arrays are
+# allocated by NumPy in :func:`run_training`, so the kernel has no allocations of its own
+# (each np.zeros/np.empty signature compiled inside a kernel costs ~0.1 CPU-s cold), and each
+# step is its own small compiled function (compiled once, shared by every kernel variant).
+
+
+# Step functions are called only from compiled code: no Python wrappers (unboxing the records
+# in a wrapper would compile as much code as the step itself).
+_step = nb.njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+
+
+class _ModelRec(NamedTuple):
+    """The model's arrays (:class:`~obandits.rlsim.model.Model`) and ``mu*`` per problem."""
+
+    phi: np.ndarray  # (P, T) int64: trace -> answer
+    mu: np.ndarray  # (P, m) reward of each answer
+    mustar: np.ndarray  # (P,) best reward per problem (for the regret)
+    base_logits: np.ndarray  # (P, T)
+    feats: np.ndarray  # (P, T, F)
+    hard: np.ndarray  # (n_train,) bool: base-hard training problems
+    share: float
+    n_train: int
+    thr: float  # a sample is correct when its reward reaches this
+    bern: bool  # Bernoulli rewards (else deterministic mu)
+
+
+class _RunRec(NamedTuple):
+    """A run's settings (:class:`TrainConfig` and the :class:`BonusConfig` as kernel codes)."""
+
+    n: int
+    batch: int
+    steps: int
+    lr_theta: float
+    lr_w: float
+    beta: float
+    learn: bool
+    method: int
+    c: float
+    b0: float
+    acr: bool
+    scale: int
+    eps: float
+    ddof: int
+    count_after: bool
+    eval_at: np.ndarray  # (E,) int64, 1-based steps
+    ks: np.ndarray  # (NK,) int64
+    trace_steps: int
+
+
+class _StateRec(NamedTuple):
+    """The parameters, history and this step's batch (rewritten every step)."""
+
+    theta: np.ndarray  # (P, T); test rows stay 0: test problems move only through w
+    w: np.ndarray  # (F,)
+    counts: np.ndarray  # (n_train, m) int64: N(x, a)
+    solved: np.ndarray  # (n_train,) bool
+    perm: np.ndarray  # (n_train,) int64: this epoch's problem order
+    st: np.ndarray  # uint64[4] generator state
+    prob_ids: np.ndarray  # (B,) the batch's problems
+    group: np.ndarray  # (B*n,) sample -> group
+    outcome: np.ndarray  # (B*n,) sample's answer
+    reward: np.ndarray  # (B*n,)
+    count: np.ndarray  # (B*n,) history count the bonus sees
+    tot: np.ndarray  # (B*n,) shaped advantage
+    grpo: np.ndarray  # (B*n,) its GRPO part
+    bon: np.ndarray  # (B*n,) its bonus part
+    ys: np.ndarray  # (B*n,) sample's trace
+    probs: np.ndarray  # (B, T) pi of the batch's problems
+    logp: np.ndarray  # (B, T)
+    ent: np.ndarray  # (B,) policy entropy per problem
+    cdf: np.ndarray  # (T,) scratch
+    p0: np.ndarray  # (T,) scratch: base policy
+    logp0: np.ndarray  # (T,)
+    gz: np.ndarray  # (T,) scratch: dJ_b/dz
+    gw: np.ndarray  # (F,) dJ/dw summed over the batch
+    zero_w: np.ndarray  # (F,) zeros
+    zero_t: np.ndarray  # (T,) zeros
+    pb: np.ndarray  # (T,) scratch: policy at a checkpoint
+    lpb: np.ndarray  # (T,)
+
+
+class _OutRec(NamedTuple):
+    """Outputs (see :class:`RunResult`); ``tr_*`` the trace (length trace_steps * B * n)."""
+
+    samples: np.ndarray
+    solved: np.ndarray
+    dist_all: np.ndarray
+    dist_uns: np.ndarray
+    n_uns: np.ndarray
+    dist_hard: np.ndarray
+    solved_hard: np.ndarray
+    train_p1: np.ndarray
+    test_pass: np.ndarray
+    test_ent: np.ndarray
+    ent_sum: np.ndarray
+    ent_cnt: np.ndarray
+    grp_dist: np.ndarray
+    grp_cnt: np.ndarray
+    regret: np.ndarray
+    tr_prob: np.ndarray
+    tr_group: np.ndarray
+    tr_out: np.ndarray
+    tr_rew: np.ndarray
+    tr_cnt: np.ndarray
+    tr_tot: np.ndarray
+    tr_grpo: np.ndarray
+    tr_bon: np.ndarray
+    tr_y: np.ndarray
+
+
+@_step
+def _next_problem(sr, pos, n_train):
+    """The next training problem of the epoch's order and the new position; a new epoch
+    reshuffles (Fisher-Yates) first."""
+    perm = sr.perm
+    if pos == n_train:
+        for i in range(n_train - 1, 0, -1):
+            j = randint(sr.st, i + 1)
+            tmp = perm[i]
+            perm[i] = perm[j]
+            perm[j] = tmp
+        pos = 0
+    return perm[pos], pos + 1
+
+
+@_step
+def _sample_group(mr, sr, n, b, p, reg):
+    """Group ``b`` on problem ``p``: the policy, ``n`` traces from it, their answers and
+    rewards; returns ``reg`` plus the group's pseudo-regret (summed sample by sample)."""
+    T = mr.phi.shape[1]
+    sr.prob_ids[b] = p
+    sr.ent[b] = _policy(mr.base_logits[p], sr.theta[p], mr.feats[p], mr.share, sr.w,
+                        sr.probs[b], sr.logp[b])
+    acc = 0.0
+    for t in range(T):
+        acc += sr.probs[b, t]
+        sr.cdf[t] = acc
+    for i in range(n):
+        j = b * n + i
+        y = categorical_cdf(sr.st, sr.cdf)
+        a = mr.phi[p, y]
+        sr.ys[j] = y
+        sr.group[j] = b
+        sr.outcome[j] = a
+        if mr.bern:
+            sr.reward[j] = 1.0 if uniform(sr.st) < mr.mu[p, a] else 0.0
+        else:
+            sr.reward[j] = mr.mu[p, a]
+        reg += mr.mustar[p] - mr.mu[p, a]
+    return reg
+
+
+@_step
+def _advantages(mr, rr, sr, bonus_on, batch_on):
+    """Shaped advantages of the batch with the history counts ``N(x, a)`` (read before this
+    batch is added, or after with ``count_after``): Spec 1 §2-3 via the shared kernel."""
+    counts_for_batch(sr.counts, sr.prob_ids, sr.group, sr.outcome, rr.count_after, sr.count)
+    shaped_parts_nb(sr.group, sr.outcome, sr.reward, sr.count, rr.batch, rr.method, rr.c,
+                    rr.b0, rr.acr, mr.thr, rr.scale, rr.eps, rr.ddof, sr.tot, sr.grpo,
+                    sr.bon, bonus_on, batch_on)
+    finish_batch(sr.counts, sr.prob_ids, sr.group, sr.outcome, rr.count_after)
+
+
+@_step
+def _measure_batch(mr, rr, sr, out, ei):
+    """Add the batch to interval ``ei``'s entropy and distinct-answer tallies; mark solved
+    problems."""
+    n = rr.n
+    for b in range(rr.batch):
+        any_ok = False
+        nd = 0
+        for i in range(n):
+            j = b * n + i
+            ok = sr.reward[j] >= mr.thr
+            if ok:
+                any_ok = True
+                sr.solved[sr.prob_ids[b]] = True
+            new = True
+            for k in range(b * n, j):
+                if sr.outcome[k] == sr.outcome[j]:
+                    new = False
+                    break
+            if new:
+                nd += 1
+            out.ent_sum[ei, 0 if ok else 1] += sr.ent[b]
+            out.ent_cnt[ei, 0 if ok else 1] += 1
+        out.grp_dist[ei, 0 if any_ok else 1] += nd
+        out.grp_cnt[ei, 0 if any_ok else 1] += 1
+
+
+@_step
+def _record_trace(sr, out, s):
+    """Copy step ``s``'s samples, counts and advantages into the audit trace."""
+    NB = sr.group.shape[0]
+    for j in range(NB):
+        q = s * NB + j
+        out.tr_prob[q] = sr.prob_ids[sr.group[j]]
+        out.tr_group[q] = sr.group[j]
+        out.tr_out[q] = sr.outcome[j]
+        out.tr_rew[q] = sr.reward[j]
+        out.tr_cnt[q] = sr.count[j]
+        out.tr_tot[q] = sr.tot[j]
+        out.tr_grpo[q] = sr.grpo[j]
+        out.tr_bon[q] = sr.bon[j]
+        out.tr_y[q] = sr.ys[j]
+
+
+@_step
+def _policy_step(mr, rr, sr):
+    """One exact policy-gradient step on the batch (gradients from the pre-update policy):
+    ``theta_p += lr_theta dJ_b/dtheta_p``, ``w += lr_w (1/B) sum_b dJ_b/dw``."""
+    n = rr.n
+    T = mr.phi.shape[1]
+    F = sr.w.shape[0]
+    for f in range(F):
+        sr.gw[f] = 0.0
+    for b in range(rr.batch):
+        p = sr.prob_ids[b]
+        if rr.beta > 0.0:
+            _policy(mr.base_logits[p], sr.zero_t, mr.feats[p], mr.share, sr.zero_w, sr.p0,
+                    sr.logp0)
+        _surrogate_grad_z(sr.probs[b], sr.logp[b], sr.logp0, sr.ys[b * n:(b + 1) * n],
+                          sr.tot[b * n:(b + 1) * n], rr.beta, sr.gz)
+        for t in range(T):
+            sr.theta[p, t] += rr.lr_theta * sr.gz[t]
+            for f in range(F):
+                sr.gw[f] += mr.share * mr.feats[p, t, f] * sr.gz[t]
+    for f in range(F):
+        sr.w[f] += rr.lr_w * sr.gw[f] / rr.batch
+
+
+@_step
+def _evaluate(mr, rr, sr, out, e, drawn):
+    """Checkpoint ``e``: discovery counts over training problems, exact train pass@1, test
+    pass@k and test entropy of the current policy."""
+    n_train = mr.n_train
+    P, T = mr.phi.shape
+    m = mr.mu.shape[1]
+    NK = rr.ks.shape[0]
+    out.samples[e] = drawn
+    ns = 0
+    da = 0
+    du = 0
+    nu = 0
+    dh = 0
+    sh = 0
+    for p in range(n_train):
+        d = 0
+        for a in range(m):
+            if sr.counts[p, a] > 0:
+                d += 1
+        da += d
+        if sr.solved[p]:
+            ns += 1
+        else:
+            du += d
+            nu += 1
+        if mr.hard[p]:
+            dh += d
+            if sr.solved[p]:
+                sh += 1
+    out.solved[e] = ns
+    out.dist_all[e] = da
+    out.dist_uns[e] = du
+    out.n_uns[e] = nu
+    out.dist_hard[e] = dh
+    out.solved_hard[e] = sh
+    tp1 = 0.0
+    pb, lpb = sr.pb, sr.lpb
+    for p in range(P):
+        hb = _policy(mr.base_logits[p], sr.theta[p], mr.feats[p], mr.share, sr.w, pb, lpb)
+        q = 0.0
+        for t in range(T):
+            a = mr.phi[p, t]
+            if mr.bern:
+                q += pb[t] * mr.mu[p, a]
+            elif mr.mu[p, a] >= mr.thr:
+                q += pb[t]
+        q = min(max(q, 0.0), 1.0)
+        if p < n_train:
+            tp1 += q
+        else:
+            out.test_ent[e] += hb
+            for ki in range(NK):
+                out.test_pass[e, ki] += -np.expm1(rr.ks[ki] * np.log1p(-q)) if q < 1.0 \
+                    else 1.0
+    out.train_p1[e] = tp1 / n_train
+    if P > n_train:
+        out.test_ent[e] /= P - n_train
+        for ki in range(NK):
+            out.test_pass[e, ki] /= P - n_train
 
 
 @nb.njit(cache=True, nogil=True)
-def _train_kernel(phi, mu, bern, base_logits, feats, share, n_train, thr, hard,
-                  n, batch, steps, lr_theta, lr_w, beta, learn,
-                  method, c, b0, acr, scale, eps, ddof, count_after,
-                  eval_at, ks, trace_steps, st, bonus_on, batch_on):
-    P, T = phi.shape
-    m = mu.shape[1]
-    F = feats.shape[2]
-    E = eval_at.shape[0]
-    NK = ks.shape[0]
-    NB = batch * n
-    theta = np.zeros((P, T))  # test rows stay 0: test problems move only through w
-    w = np.zeros(F)
-    counts = np.zeros((n_train, m), np.int64)
-    solved = np.zeros(n_train, np.bool_)
-    mustar = np.empty(P)
-    for p in range(P):  # a loop: mu[p].max() costs 0.4 CPU-s of compilation
-        mx = mu[p, 0]
-        for a in range(1, m):
-            if mu[p, a] > mx:
-                mx = mu[p, a]
-        mustar[p] = mx
-    # outputs per checkpoint
-    o_samples = np.zeros(E, np.int64)
-    o_solved = np.zeros(E, np.int64)
-    o_dist_all = np.zeros(E, np.int64)
-    o_dist_uns = np.zeros(E, np.int64)
-    o_n_uns = np.zeros(E, np.int64)
-    o_dist_hard = np.zeros(E, np.int64)
-    o_solved_hard = np.zeros(E, np.int64)
-    o_train_p1 = np.zeros(E)
-    o_test_pass = np.zeros((E, NK))
-    o_test_ent = np.zeros(E)
-    # per-interval accumulators (samples between checkpoint e-1 and e); [.., 0]=correct/solved
-    o_ent_sum = np.zeros((E, 2))
-    o_ent_cnt = np.zeros((E, 2), np.int64)
-    o_grp_dist = np.zeros((E, 2))
-    o_grp_cnt = np.zeros((E, 2), np.int64)
-    o_regret = np.zeros(steps)
-    # audit trace
-    TS = trace_steps * NB
-    tr_prob = np.zeros(TS, np.int64)
-    tr_group = np.zeros(TS, np.int64)
-    tr_out = np.zeros(TS, np.int64)
-    tr_rew = np.zeros(TS)
-    tr_cnt = np.zeros(TS)
-    tr_tot = np.zeros(TS)
-    tr_grpo = np.zeros(TS)
-    tr_bon = np.zeros(TS)
-    tr_y = np.zeros(TS, np.int64)
-
-    perm = np.empty(n_train, np.int64)
-    for i in range(n_train):
-        perm[i] = i
-    pos = n_train
-    group = np.empty(NB, np.int64)
-    outcome = np.empty(NB, np.int64)
-    reward = np.empty(NB)
-    count = np.empty(NB)
-    tot = np.empty(NB)
-    grpo = np.empty(NB)
-    bon = np.empty(NB)
-    ys = np.empty(NB, np.int64)
-    probs = np.empty((batch, T))
-    logp = np.empty((batch, T))
-    ent = np.empty(batch)
-    prob_ids = np.empty(batch, np.int64)
-    cdf = np.empty(T)
-    p0 = np.empty(T)
-    logp0 = np.empty(T)
-    gz = np.empty(T)
-    gw = np.empty(F)
-    zero_w = np.zeros(F)
-    zero_t = np.zeros(T)
-    pb = np.empty(T)
-    lpb = np.empty(T)
+def _train_kernel(mr, rr, sr, out, bonus_on, batch_on):
+    """The whole run (see the module doc): per step, sample the batch, shape its advantages,
+    measure it, take the policy-gradient step, evaluate at the checkpoints. Writes ``sr`` and
+    ``out`` in place; ``bonus_on`` / ``batch_on`` as :func:`obandits.bonuses.kernel_parts`."""
+    E = rr.eval_at.shape[0]
+    NB = rr.batch * rr.n
+    pos = mr.n_train
     drawn = 0
-    e = 0
-    for s in range(steps):
+    e = np.int64(0)  # not the literal 0: a literal argument would compile _evaluate twice
+    for s in range(rr.steps):
         reg = 0.0
-        for b in range(batch):
-            if pos == n_train:  # new epoch: Fisher-Yates shuffle
-                for i in range(n_train - 1, 0, -1):
-                    j = randint(st, i + 1)
-                    tmp = perm[i]
-                    perm[i] = perm[j]
-                    perm[j] = tmp
-                pos = 0
-            p = perm[pos]
-            pos += 1
-            prob_ids[b] = p
-            ent[b] = _policy(base_logits[p], theta[p], feats[p], share, w, probs[b], logp[b])
-            acc = 0.0
-            for t in range(T):
-                acc += probs[b, t]
-                cdf[t] = acc
-            for i in range(n):
-                j = b * n + i
-                y = categorical_cdf(st, cdf)
-                a = phi[p, y]
-                ys[j] = y
-                group[j] = b
-                outcome[j] = a
-                if bern:
-                    reward[j] = 1.0 if uniform(st) < mu[p, a] else 0.0
-                else:
-                    reward[j] = mu[p, a]
-                reg += mustar[p] - mu[p, a]
-        o_regret[s] = reg
-        # history counts N(x, a): before this batch (default) or with it counted in first
-        counts_for_batch(counts, prob_ids, group, outcome, count_after, count)
-        shaped_parts_nb(group, outcome, reward, count, batch, method, c, b0, acr, thr,
-                        scale, eps, ddof, tot, grpo, bon, bonus_on, batch_on)
-        finish_batch(counts, prob_ids, group, outcome, count_after)
-        # measurements of this batch
-        ei = min(e, E - 1)
-        for b in range(batch):
-            any_ok = False
-            nd = 0
-            for i in range(n):
-                j = b * n + i
-                ok = reward[j] >= thr
-                if ok:
-                    any_ok = True
-                    solved[prob_ids[b]] = True
-                new = True
-                for k in range(b * n, j):
-                    if outcome[k] == outcome[j]:
-                        new = False
-                        break
-                if new:
-                    nd += 1
-                o_ent_sum[ei, 0 if ok else 1] += ent[b]
-                o_ent_cnt[ei, 0 if ok else 1] += 1
-            o_grp_dist[ei, 0 if any_ok else 1] += nd
-            o_grp_cnt[ei, 0 if any_ok else 1] += 1
-        if s < trace_steps:
-            for j in range(NB):
-                q = s * NB + j
-                tr_prob[q] = prob_ids[group[j]]
-                tr_group[q] = group[j]
-                tr_out[q] = outcome[j]
-                tr_rew[q] = reward[j]
-                tr_cnt[q] = count[j]
-                tr_tot[q] = tot[j]
-                tr_grpo[q] = grpo[j]
-                tr_bon[q] = bon[j]
-                tr_y[q] = ys[j]
-        # exact policy-gradient step (all gradients from the pre-update policy)
-        if learn:
-            for f in range(F):
-                gw[f] = 0.0
-            for b in range(batch):
-                p = prob_ids[b]
-                if beta > 0.0:
-                    _policy(base_logits[p], zero_t, feats[p], share, zero_w, p0, logp0)
-                _surrogate_grad_z(probs[b], logp[b], logp0, ys[b * n:(b + 1) * n],
-                                  tot[b * n:(b + 1) * n], beta, gz)
-                for t in range(T):
-                    theta[p, t] += lr_theta * gz[t]
-                    for f in range(F):
-                        gw[f] += share * feats[p, t, f] * gz[t]
-            for f in range(F):
-                w[f] += lr_w * gw[f] / batch
+        for b in range(rr.batch):
+            p, pos = _next_problem(sr, pos, mr.n_train)
+            reg = _sample_group(mr, sr, rr.n, b, p, reg)
+        out.regret[s] = reg
+        _advantages(mr, rr, sr, bonus_on, batch_on)
+        _measure_batch(mr, rr, sr, out, min(e, E - 1))
+        if s < rr.trace_steps:
+            _record_trace(sr, out, s)
+        if rr.learn:
+            _policy_step(mr, rr, sr)
         drawn += NB
-        if e < E and s + 1 == eval_at[e]:
-            o_samples[e] = drawn
-            ns = 0
-            da = 0
-            du = 0
-            nu = 0
-            dh = 0
-            sh = 0
-            for p in range(n_train):
-                d = 0
-                for a in range(m):
-                    if counts[p, a] > 0:
-                        d += 1
-                da += d
-                if solved[p]:
-                    ns += 1
-                else:
-                    du += d
-                    nu += 1
-                if hard[p]:
-                    dh += d
-                    if solved[p]:
-                        sh += 1
-            o_solved[e] = ns
-            o_dist_all[e] = da
-            o_dist_uns[e] = du
-            o_n_uns[e] = nu
-            o_dist_hard[e] = dh
-            o_solved_hard[e] = sh
-            tp1 = 0.0
-            for p in range(P):
-                hb = _policy(base_logits[p], theta[p], feats[p], share, w, pb, lpb)
-                q = 0.0
-                for t in range(T):
-                    a = phi[p, t]
-                    if bern:
-                        q += pb[t] * mu[p, a]
-                    elif mu[p, a] >= thr:
-                        q += pb[t]
-                q = min(max(q, 0.0), 1.0)
-                if p < n_train:
-                    tp1 += q
-                else:
-                    o_test_ent[e] += hb
-                    for ki in range(NK):
-                        o_test_pass[e, ki] += -np.expm1(ks[ki] * np.log1p(-q)) if q < 1.0 \
-                            else 1.0
-            o_train_p1[e] = tp1 / n_train
-            if P > n_train:
-                o_test_ent[e] /= P - n_train
-                for ki in range(NK):
-                    o_test_pass[e, ki] /= P - n_train
+        if e < E and s + 1 == rr.eval_at[e]:
+            _evaluate(mr, rr, sr, out, e, drawn)
             e += 1
-    return (o_samples, o_solved, o_dist_all, o_dist_uns, o_n_uns, o_dist_hard, o_solved_hard,
-            o_train_p1, o_test_pass, o_test_ent, o_ent_sum, o_ent_cnt, o_grp_dist, o_grp_cnt,
-            o_regret, theta, w, counts,
-            tr_prob, tr_group, tr_out, tr_rew, tr_cnt, tr_tot, tr_grpo, tr_bon, tr_y)
 
 
 @dataclass(frozen=True, eq=False)
@@ -490,25 +587,51 @@ def run_training(model: Model, config: TrainConfig, *, seed: int = 0, rep: int =
     v.int_scalar("seed", seed, min_value=0)
     v.int_scalar("rep", rep, min_value=0)
     cfg, bc = config, config.bonus
-    st = rep_states(seed, stream_key, rep + 1)[rep].copy()
     q0 = model.correct_prob(model.base_probs())
     hard = q0[: model.n_train] < cfg.hard_q
     eval_at = cfg.eval_steps()
-    out = _train_kernel(model.phi, model.mu, model.reward == "bernoulli", model.base_logits,
-                        model.feats, float(model.share), model.n_train,
-                        float(model.correct_threshold), hard, cfg.n, cfg.batch_prompts,
-                        cfg.steps, cfg.lr_theta, cfg.lr_w, cfg.beta_kl, bool(learn),
-                        bc.method_code, bc.c, bc.b0, bc.all_correct_rule, bc.scale_code, bc.eps,
-                        bc.ddof, bc.count_mode == "after", eval_at,
-                        np.asarray(cfg.ks, np.int64), cfg.trace_steps, st,
-                        *kernel_parts(bc.method_code, bc.c))
-    (samples, solved, d_all, d_uns, n_uns, d_hard, s_hard, tp1, tpass, tent, ent_sum, ent_cnt,
-     gd, gc, regret, theta, w, counts, *tr) = out
-    names = ("problem", "group", "outcome", "reward", "count", "total", "grpo", "bonus",
-             "trace")
-    return RunResult(samples, solved, d_all, d_uns, n_uns, d_hard, s_hard, int(hard.sum()), tp1,
-                     tpass, tent, ent_sum, ent_cnt, gd, gc, regret, theta, w, counts,
-                     dict(zip(names, tr)), cfg.ks, eval_at)
+    P, T = model.phi.shape
+    F = model.feats.shape[2]
+    E, NK, B, NB = len(eval_at), len(cfg.ks), cfg.batch_prompts, cfg.batch_prompts * cfg.n
+    TS = cfg.trace_steps * NB
+    i64, f64 = np.int64, np.float64
+    mr = _ModelRec(model.phi, model.mu, model.mu.max(axis=1), model.base_logits, model.feats,
+                   hard, float(model.share), int(model.n_train),
+                   float(model.correct_threshold), model.reward == "bernoulli")
+    rr = _RunRec(int(cfg.n), int(B), int(cfg.steps), float(cfg.lr_theta), float(cfg.lr_w),
+                 float(cfg.beta_kl), bool(learn), int(bc.method_code), float(bc.c),
+                 float(bc.b0), bool(bc.all_correct_rule), int(bc.scale_code), float(bc.eps),
+                 int(bc.ddof), bc.count_mode == "after", eval_at,
+                 np.asarray(cfg.ks, i64), int(cfg.trace_steps))
+    sr = _StateRec(theta=np.zeros((P, T)), w=np.zeros(F),
+                   counts=np.zeros((model.n_train, model.n_answers), i64),
+                   solved=np.zeros(model.n_train, np.bool_),
+                   perm=np.arange(model.n_train, dtype=i64),
+                   st=rep_states(seed, stream_key, rep + 1)[rep].copy(),
+                   prob_ids=np.zeros(B, i64), group=np.zeros(NB, i64),
+                   outcome=np.zeros(NB, i64), reward=np.zeros(NB), count=np.zeros(NB),
+                   tot=np.zeros(NB), grpo=np.zeros(NB), bon=np.zeros(NB), ys=np.zeros(NB, i64),
+                   probs=np.zeros((B, T)), logp=np.zeros((B, T)), ent=np.zeros(B),
+                   cdf=np.zeros(T), p0=np.zeros(T), logp0=np.zeros(T), gz=np.zeros(T),
+                   gw=np.zeros(F), zero_w=np.zeros(F), zero_t=np.zeros(T), pb=np.zeros(T),
+                   lpb=np.zeros(T))
+    z = {f"{k}": np.zeros(E, i64) for k in ("samples", "solved", "dist_all", "dist_uns",
+                                             "n_uns", "dist_hard", "solved_hard")}
+    out = _OutRec(**z, train_p1=np.zeros(E), test_pass=np.zeros((E, NK)),
+                  test_ent=np.zeros(E), ent_sum=np.zeros((E, 2)),
+                  ent_cnt=np.zeros((E, 2), i64), grp_dist=np.zeros((E, 2)),
+                  grp_cnt=np.zeros((E, 2), i64), regret=np.zeros(cfg.steps),
+                  **{f"tr_{k}": np.zeros(TS, f64 if k in ("rew", "cnt", "tot", "grpo", "bon")
+                                         else i64)
+                     for k in ("prob", "group", "out", "rew", "cnt", "tot", "grpo", "bon", "y")})
+    _train_kernel(mr, rr, sr, out, *kernel_parts(bc.method_code, bc.c))
+    trace = {name: getattr(out, f"tr_{k}") for name, k in (
+        ("problem", "prob"), ("group", "group"), ("outcome", "out"), ("reward", "rew"),
+        ("count", "cnt"), ("total", "tot"), ("grpo", "grpo"), ("bonus", "bon"), ("trace", "y"))}
+    return RunResult(out.samples, out.solved, out.dist_all, out.dist_uns, out.n_uns,
+                     out.dist_hard, out.solved_hard, int(hard.sum()), out.train_p1,
+                     out.test_pass, out.test_ent, out.ent_sum, out.ent_cnt, out.grp_dist,
+                     out.grp_cnt, out.regret, sr.theta, sr.w, sr.counts, trace, cfg.ks, eval_at)
 
 
 def policy_probs(model: Model, theta: np.ndarray, w: np.ndarray) -> np.ndarray:
