@@ -6,7 +6,8 @@ simulator and by the LLM bridge; metrics in :mod:`obandits.metrics`; answer coun
 
 Experiments from Python: ``obandits.run(config, out=None)`` runs a sweep from a TOML path or a
 plain dict and returns its tidy table (a pandas DataFrame, or a dict of arrays without pandas);
-``obandits.load_config``, ``obandits.run_sweep`` and ``obandits.read_table`` are the steps.
+``obandits.load_config``, ``obandits.run_sweep`` and ``obandits.read_table`` are the steps;
+``obandits.check_dir`` / ``obandits.plot_dir`` give a finished sweep's claims and figures.
 Imports are lazy, so ``import obandits`` (and ``obandits --help``) stay fast.
 """
 
@@ -14,6 +15,7 @@ __version__ = "0.1.0"
 
 _LAZY = {"run": "obandits.sweep", "run_sweep": "obandits.sweep",
          "load_config": "obandits.sweep", "config_from_dict": "obandits.sweep",
+         "check_dir": "obandits.sweep", "plot_dir": "obandits.sweep",
          "read_table": "obandits.results", "Runner": "obandits.runners",
          "REGISTRY": "obandits.runners"}
 __all__ = ["__version__", *_LAZY]

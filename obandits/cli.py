@@ -159,9 +159,17 @@ def _register_here(sub, command: str | None) -> None:
     p.set_defaults(func=_cmd_main)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line (``prog: error: ...``, exit status 2); its
+    subcommands' parsers are of this class too."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; only ``command``'s module is imported (the others are listed by name)."""
-    parser = argparse.ArgumentParser(prog="obandits", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="obandits", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true",
                         help="show the traceback of an error instead of one line")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -209,7 +217,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if command == "llm":
             return _llm(argv[argv.index("llm") + 1:])
-        args = build_parser(command).parse_args(argv)
+        try:
+            args = build_parser(command).parse_args(argv)
+        except SystemExit as exc:  # a usage error (one line, printed) or --help
+            return exc.code if isinstance(exc.code, int) else 2
         return int(args.func(args) or 0)
     except (ValueError, OSError, UserError, CellFailed) as exc:
         if debug:

@@ -77,8 +77,7 @@ def _scalar(tp, name: str):
         try:
             return tp(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"--{name.replace('_', '-')}: expected "
-                                             f"{tp.__name__}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"expected {tp.__name__}, got {text!r}") from None
     parse.__name__ = tp.__name__  # argparse names the type in its messages
     return parse
 
@@ -91,7 +90,7 @@ def comma_list(item, name: str, *, as_tuple: bool = False, single: bool = False)
     def parse(text: str):
         vals = [one(x.strip()) for x in text.split(",") if x.strip()]
         if not vals:
-            raise argparse.ArgumentTypeError(f"--{name.replace('_', '-')}: empty list")
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
         if single and len(vals) == 1 and "," not in text:
             return vals[0]
         return tuple(vals) if as_tuple else vals
@@ -145,9 +144,9 @@ def add_flags(parser, flags: Iterable[Flag], *, lists: bool = False, title: str 
         if default is not None and "default" not in text:
             text += f" (default {shown:g})" if isinstance(shown, float) else \
                 f" (default {shown})"
+        choices = None if lists else f.metadata.get("choices")
         group.add_argument(*names, type=kind, default=default, help=text, dest=dest,
-                           choices=None if lists else f.metadata.get("choices"),
-                           metavar=dest.upper())
+                           choices=choices, metavar=None if choices else dest.upper())
     return dests
 
 

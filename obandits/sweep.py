@@ -36,8 +36,10 @@ key, runner, root seed, reps, row count, SHA-256 of the CSV), each written atomi
 their seed keys, package version, git revision, timings). Rerunning into the same directory
 verifies finished cells against their metadata (without needing the manifest) and recomputes,
 and reports, any that fail, so an interrupted sweep resumes with no lost and no duplicated
-rows; a config extended with new cells (same root seed, reps and runner) runs only those. A
-``.lock`` file holding the writer's pid keeps a second sweep out of the directory.
+rows; a config extended with new cells (same root seed, reps and runner) runs only those,
+while one with another seed, reps or runner, or without some of the finished cells (a changed
+grid), is refused. A ``.lock`` file holding the writer's pid
+(:class:`obandits.results.PidLock`) keeps a second sweep out of the directory.
 """
 
 from __future__ import annotations
@@ -501,6 +503,15 @@ def _check_same_sweep(cfg: SweepConfig, out: Path) -> dict:
         what = ", ".join(f"{k} {old.get(k)!r} there, {getattr(cfg, k)!r} here" for k in diff)
         raise ValueError(f"{out} holds a different sweep ({what}); give another --out or "
                          f"delete it")
+    # A directory only grows: finished cells that this config no longer has would be left
+    # out of its results.csv while their files stay, so a changed grid is refused.
+    ids = {c.id for c in cfg.cells}
+    gone = [c for c in old["cells"] if isinstance(c, dict) and c.get("id") not in ids
+            and (out / CELLS / f"{c.get('id')}.json").exists()]
+    if gone:
+        raise ValueError(f"{out} holds a different sweep: {len(gone)} of its finished cells "
+                         f"are not in this config (e.g. {gone[0].get('key')}); a config may "
+                         f"only add cells to a directory; give another --out or delete it")
     return {c["id"]: c.get("seconds") for c in old["cells"]
             if isinstance(c, dict) and c.get("seconds") is not None}
 

@@ -14,6 +14,8 @@ HEAD = '[sweep]\nname = "bad"\nrunner = "bandit"\nroot_seed = 1\nreps = 2\n'
 GRID = ('[[grid]]\nfamily = "partition"\nK = 8\nm = 2\ngap = 0.1\nlearner = "ucb1"\n'
         'T = 64\n')
 GOOD = HEAD + GRID
+RLSIM = HEAD.replace('"bandit"', '"rlsim"') + '[[grid]]\nmethod = "ucb-con"\n'
+COT = HEAD.replace('"bandit"', '"cot"') + '[[grid]]\nmethod = "grpo"\n'
 
 TOML_CASES = [
     ("no-sweep", GRID, "missing the [sweep] table"),
@@ -48,6 +50,14 @@ TOML_CASES = [
     ("no-T", GOOD.replace("T = 64\n", ""), "bandit cell needs ['T']"),
     ("old-c", GOOD + "c = 0.5\n", "'c' is now 'klucb_c'"),
     ("bad-toml", "[sweep\n", "not valid TOML"),
+    ("grid-empty-array", "grid = []\n" + HEAD, "at least one [[grid]] table"),
+    ("K-string", GOOD.replace("K = 8", 'K = "eight"'), "K"),
+    ("T-float", GOOD.replace("T = 64", "T = 64.5"), "T"),
+    ("rlsim-key", RLSIM + "shar = 1.0\n", "did you mean 'share'"),
+    ("rlsim-type", RLSIM + 'steps = "ten"\n', "steps"),
+    ("rlsim-old-name", RLSIM + "beta_kl = 0.1\n", "'beta_kl' is now 'kl_beta'"),
+    ("rlsim-method", RLSIM.replace('"ucb-con"', '"ucb-conn"'), "method must be one of"),
+    ("cot-key", COT + "n_trian = 3\n", "did you mean 'n_train'"),
 ]
 
 
@@ -160,3 +170,45 @@ def test_output_is_a_file(tmp_path, capsys):
     _one_error(capsys, main(["sweep", str(conf), "--out", str(tmp_path / "f"), "--quiet"]),
                "is a file")
     assert (tmp_path / "f").read_text() == "x"
+
+
+def test_large_grid_refused_with_count_and_estimate_unless_confirmed(tmp_path, capsys):
+    conf = tmp_path / "big.toml"
+    conf.write_text(GOOD.replace("m = 2", "m = [2, 3, 4]"))
+    out = tmp_path / "out"
+    err = _one_error(capsys, main(["sweep", str(conf), "--out", str(out), "--quiet",
+                                   "--workers", "1", "--max-cells", "2"]),
+                     "3 cells x 2 reps, work (cells x reps x T x K) 3.07e+03, above the limit "
+                     "of 2 cells")
+    assert "--yes" in err and not out.exists()
+    _one_error(capsys, main(["sweep", str(conf), "--out", str(out), "--quiet", "--workers",
+                             "1", "--max-work", "3000"]), "or 3e+03 work")
+    assert not out.exists()
+    assert main(["sweep", str(conf), "--out", str(out), "--quiet", "--workers", "1",
+                 "--max-cells", "2", "--yes"]) == 0
+    assert len((out / "results.csv").read_text().splitlines()) > 1
+
+
+def test_changed_grid_at_existing_output_is_refused(tmp_path, capsys):
+    conf = tmp_path / "a.toml"
+    conf.write_text(GOOD)
+    out = tmp_path / "out"
+    assert main(["sweep", str(conf), "--out", str(out), "--quiet", "--workers", "1"]) == 0
+    capsys.readouterr()
+    before = _snapshot(out)
+    conf.write_text(GOOD.replace("T = 64", "T = 128"))  # same seed and reps, other cells
+    err = _one_error(capsys, main(["sweep", str(conf), "--out", str(out), "--quiet"]),
+                     "holds a different sweep: 1 of its finished cells are not in this config")
+    assert '"T":64' in err and _snapshot(out) == before
+    conf.write_text(GOOD.replace("m = 2", "m = [2, 4]"))  # a config that only adds cells runs
+    assert main(["sweep", str(conf), "--out", str(out), "--quiet", "--workers", "1"]) == 0
+
+
+def test_bad_flag_value_is_one_line(tmp_path, capsys):
+    conf = tmp_path / "good.toml"
+    conf.write_text(GOOD)
+    rc = main(["sweep", str(conf), "--out", str(tmp_path / "out"), "--workers", "two"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1
+    assert "argument --workers: expected int, got 'two'" in err
+    assert not (tmp_path / "out").exists()

@@ -1,6 +1,8 @@
 """The Python API: one call runs a sweep from a dict or a TOML path and returns the table."""
 
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -34,3 +36,26 @@ def test_plot_helper_on_a_table(tmp_path):
     fig, axes = plotting.subplots()
     plotting.curves_vs_t(axes[0][0], tab, by="learner")
     assert plotting.save(fig, tmp_path / "f.png").stat().st_size > 5000
+
+
+def test_the_example_script_runs_unguarded_and_plots(tmp_path):
+    """experiments/custom_sweep.py has no ``if __name__ == "__main__"`` guard: its worker
+    processes must not rerun it (one sweep, one figure)."""
+    script = Path(__file__).resolve().parents[1] / "experiments" / "custom_sweep.py"
+    res = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=600, check=False)
+    assert res.returncode == 0, res.stderr[-2000:]
+    png = tmp_path / "runs" / "custom" / "regret_vs_T.png"
+    lines = res.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].endswith("regret_vs_T.png"), res.stdout  # printed once
+    assert png.stat().st_size > 5000
+    assert len(obandits.read_table(tmp_path / "runs" / "custom" / "results.csv")["rep"]) > 0
+
+
+def test_exports():
+    import obandits.bandit
+    import obandits.rlsim
+
+    for mod in (obandits, obandits.bandit, obandits.rlsim):
+        assert all(getattr(mod, name) is not None for name in mod.__all__)
+    assert obandits.rlsim.RUNNER.name == "rlsim" and obandits.bandit.RUNNER.name == "bandit"

@@ -4,10 +4,9 @@ sampling at the same budget, and the experiments behind ``obandits rlsim``."""
 
 from .experiment import ExperimentConfig, claims, run_comparison
 from .model import Model, ModelConfig, build_model, from_bandit_instance
+from .runner import DEFAULTS, RUNNER, run_cell, validate_cell
 from .trainer import RunResult, TrainConfig, policy_probs, run_training
 
-__all__ = ["ExperimentConfig", "Model", "ModelConfig", "RunResult", "TrainConfig",
-           "build_model", "claims", "from_bandit_instance", "policy_probs", "run_comparison",
-           "run_training"]
-# The sweep runner (obandits.rlsim.runner.RUNNER) is loaded by name through
-# obandits.runners.REGISTRY; it is not imported here (it imports the engine's interface).
+__all__ = ["DEFAULTS", "ExperimentConfig", "Model", "ModelConfig", "RUNNER", "RunResult",
+           "TrainConfig", "build_model", "claims", "from_bandit_instance", "policy_probs",
+           "run_cell", "run_comparison", "run_training", "validate_cell"]

@@ -103,11 +103,10 @@ def sweep_dict(a, name: str) -> dict:
     vals = _cell_values(a)
     methods = vals.pop("method")
     methods = [methods] if isinstance(methods, str) else list(methods)  # a tuple by default
+    for k, cap in (("batch_prompts", "n_train"), ("n_evals", "steps")):
+        if not isinstance(vals[k], list) and not isinstance(vals[cap], list):
+            vals[k] = min(vals[k], vals[cap])
     fixed = {k: x for k, x in vals.items() if x != runner.DEFAULTS[k]}
-    if not isinstance(vals["n_train"], list) and not isinstance(vals["batch_prompts"], list):
-        fixed["batch_prompts"] = min(vals["batch_prompts"], vals["n_train"])
-    if not isinstance(vals["steps"], list) and not isinstance(vals["n_evals"], list):
-        fixed["n_evals"] = min(vals["n_evals"], vals["steps"])
     grid = {k: fixed.pop(k) for k in list(fixed) if isinstance(fixed[k], list)}
     return {"sweep": {"name": name, "runner": "rlsim", "root_seed": a.root_seed,
                       "reps": a.reps},
