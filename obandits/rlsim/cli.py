@@ -200,9 +200,9 @@ class NeedleOptions:
 def _cmd_bandit(a) -> int:
     inst = needle_instance(a.K, a.m, best_arms=a.best_arms, seed=a.root_seed)
     methods = tuple([a.method] if isinstance(a.method, str) else a.method)
-    reg = bandit_regret(inst, methods=methods, horizon=a.horizon, n=a.n_rollouts, lr=a.lr,
-                        c=a.c, b0=a.b0, n_reps=a.reps, seed=a.root_seed)
-    others = reference_regret(inst, horizon=reg[methods[0]].shape[1], n_reps=a.reps,
+    reg = bandit_regret(inst, methods=methods, horizon=a.horizon, n_rollouts=a.n_rollouts, lr=a.lr,
+                        c=a.c, b0=a.b0, reps=a.reps, seed=a.root_seed)
+    others = reference_regret(inst, horizon=reg[methods[0]].shape[1], reps=a.reps,
                               seed=a.root_seed)
     table = regret_comparison(reg, others)
     text = (f"# GRPO learners on an outcome-bandit instance\n\nneedle instance K={a.K}, "
