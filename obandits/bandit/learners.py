@@ -132,9 +132,11 @@ def _record(t, reg, ckpt, ci, out):
 def _arm_means(phi, mu):
     """``mu[phi[k]]`` per arm and ``mu*``."""
     arm_mu = np.empty(phi.shape[0])
-    for k in range(phi.shape[0]):
+    mu_star = -np.inf
+    for k in range(phi.shape[0]):  # a loop, not arm_mu.max(): 0.4 CPU-s less compilation
         arm_mu[k] = mu[phi[k]]
-    return arm_mu, arm_mu.max()
+        mu_star = max(mu_star, arm_mu[k])
+    return arm_mu, mu_star
 
 
 @nb.njit(cache=True, inline="always")
@@ -331,12 +333,18 @@ _N, _S, _MEAN, _ISN = range(4)
 @nb.njit(cache=True, inline="always")
 def _classes_new(K):
     """Empty count classes over ``K`` arms: ``(cl, fl)``, and ``head, tail, nfree``."""
-    cl = np.full((12, K + 1), -1, np.int64)
-    for e in range(K + 1):  # loops, not slice assignments (compile time)
+    # np.empty and loops, not np.full / np.zeros / slice assignments (each a compilation)
+    cl = np.empty((12, K + 1), np.int64)
+    fl = np.empty((4, K + 1))
+    for e in range(K + 1):
+        for j in range(12):
+            cl[j, e] = -1
+        for j in range(4):
+            fl[j, e] = 0.0
         cl[_CN, e] = 0
         cl[_SIZE, e] = 0
         cl[_FREE, e] = K - e
-    return cl, np.zeros((4, K + 1)), -1, -1, K + 1
+    return cl, fl, -1, -1, K + 1
 
 
 @nb.njit(cache=True, inline="always")
@@ -875,7 +883,7 @@ def _klucb_classes(st, phi, mu, bern, T, ckpt, out, c, gap_half, picks, info):
     arm_mu, mu_star = _arm_means(phi, mu)
     cl, fl, head, tail, nfree = _classes_new(K)
     n, s, mean = fl[_N], fl[_S], fl[_MEAN]  # views, for the scan and the solves
-    pinsker = np.zeros(K)
+    pinsker = np.empty(K)  # the scan writes each entry before reading it
     done = np.empty(K + 1, np.int64)  # slots whose root got an exact index this step
     top = -np.inf
     fallbacks = 0
