@@ -402,18 +402,19 @@ def _pop(fl, cl, root):
 def _heap_delete(fl, cl, root, x):
     """Remove arm ``x`` from the pairing heap rooted at ``root`` (``x`` anywhere in it): its
     subtree is cut out, its children paired, the result melded back. Returns the new root."""
+    if x != root:  # cut x's subtree out
+        u = cl[_UP, x]
+        nx = cl[_SIB, x]
+        if cl[_CHILD, u] == x:
+            cl[_CHILD, u] = nx
+        else:
+            cl[_SIB, u] = nx
+        if nx >= 0:
+            cl[_UP, nx] = u
+        cl[_SIB, x] = -1
+    sub = _pop(fl, cl, x)  # one inlined _pop, not two (compile time)
     if x == root:
-        return _pop(fl, cl, root)
-    u = cl[_UP, x]
-    nx = cl[_SIB, x]
-    if cl[_CHILD, u] == x:
-        cl[_CHILD, u] = nx
-    else:
-        cl[_SIB, u] = nx
-    if nx >= 0:
-        cl[_UP, nx] = u
-    cl[_SIB, x] = -1
-    sub = _pop(fl, cl, x)
+        return sub
     if sub < 0:
         return root
     r = _meld(fl, cl, root, sub)
