@@ -847,7 +847,7 @@ def _klucb(st, phi, mu, bern, T, ckpt, out, c, picks):
 _KL_MARGIN = 2e-8
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True)
 def _kl_cut(p, b):
     """A target (level / n) below which every KL index kl_ucb_index computes for a mean <=
     ``p`` is below ``b``: ``kl(p, b - 1e-12)`` less kl_ucb_index's tolerance (it stops with
