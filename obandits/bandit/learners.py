@@ -885,7 +885,7 @@ def _klucb_classes(st, phi, mu, bern, T, ckpt, out, c, gap_half, picks, info):
     cl, fl, head, tail, nfree = _classes_new(K)
     n, s, mean = fl[_N], fl[_S], fl[_MEAN]  # views, for the scan and the solves
     pinsker = np.empty(K)  # the scan writes each entry before reading it
-    done = np.empty(K + 1, np.int64)  # slots whose root got an exact index this step
+    done = cl[_BUF]  # slots whose root got an exact index this step (no np.empty to compile)
     top = -np.inf
     fallbacks = 0
     solves = 0
