@@ -114,6 +114,18 @@ def sweep_dict(a, name: str) -> dict:
             "grid": [{"method": [*dict.fromkeys([*methods, BASE])], **grid}]}
 
 
+def _publish_data(sweep_dir: Path, dest: Path) -> Path:
+    """Copy a finished sweep's data files (``results.csv``, ``manifest.json``) to ``dest``."""
+    import shutil
+
+    from ..results import MANIFEST, RESULTS
+
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in (RESULTS, MANIFEST):
+        shutil.copyfile(sweep_dir / name, dest / name)
+    return dest / RESULTS
+
+
 def run_through_engine(raw: dict, out, *, figures=None, report=None, **run_kw) -> str:
     """Run ``raw`` with :func:`obandits.sweep.run_sweep` into ``out`` (tidy CSV, manifest,
     resumable; ``run_kw`` as for run_sweep: ``workers``, ``progress``, ``executor`` ...), then
@@ -126,6 +138,10 @@ def run_through_engine(raw: dict, out, *, figures=None, report=None, **run_kw) -
     cfg = config_from_dict(raw, "obandits rlsim")
     path = run_sweep(cfg, out, **run_kw)
     table = read_table(path)
+    if report:
+        # the committed report's data files go next to it, so `obandits check|plot` on that
+        # folder regenerates it without rerunning
+        path = _publish_data(Path(out), Path(report).with_suffix(""))
     text = f"# {raw['sweep']['name']}\n\ndata: {path}\n\n" + RUNNER.summarise(table, raw) + "\n"
     if figures is not False:
         for p in RUNNER.figures(table, raw, Path(figures or out)):
