@@ -49,7 +49,7 @@ def test_bad_flag_values_are_refused_naming_the_flag(capsys):
     assert main(["rlsim", "compare", "--steps", "many"]) == 2
     err = capsys.readouterr().err
     assert err == "obandits rlsim compare: error: argument --steps: expected int, got 'many' " \
-                  "(see --help)\n"
+                  "(invalid int value) (see --help)\n"
 
 
 def test_help_comes_from_metadata_else_the_docstring():
@@ -72,6 +72,6 @@ def test_help_comes_from_metadata_else_the_docstring():
     p = argparse.ArgumentParser()
     add_arguments(p, C)
     text = p.format_help()
-    assert "from the docstring, two lines. (default 1)" in text and "from metadata" in text
+    assert "from the docstring, two lines. (default: 1)" in text and "from metadata" in text
     assert p.parse_args(["--alpha", "3", "--gamma"]).__dict__ == {"alpha": 3, "beta": 0.5,
                                                                   "gamma": True}
