@@ -184,8 +184,11 @@ def add_flags(parser, flags: Iterable[Flag], *, lists: bool = False, title: str 
         if default is not None and "default:" not in text and "(default" not in text:
             text += f" (default: {shown})"
         choices = None if lists else (fl.choices or f.metadata.get("choices"))
+        required = fl.default is _UNSET and f.default is _MISSING and \
+            f.default_factory is _MISSING  # a field without a default: a required flag
         group.add_argument(*names, type=kind, default=default, help=text, dest=dest,
-                           choices=choices, metavar=None if choices else dest.upper())
+                           choices=choices, metavar=None if choices else dest.upper(),
+                           required=required)
     return dests
 
 
