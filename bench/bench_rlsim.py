@@ -153,10 +153,10 @@ def main(against: Path | None = None) -> None:
     t_grpo = _best(lambda: run_training(model, cfg), 5)
     t_base = _best(lambda: run_training(model, cfg, learn=False), 5)
     exp = ExperimentConfig()
-    run_comparison(replace(exp, n_seeds=1), workers=1, progress=False)  # warm
+    run_comparison(replace(exp, reps=1), workers=1, progress=False)  # warm
     t1 = _best(lambda: run_comparison(exp, workers=1, progress=False), 2)
     t2 = _best(lambda: run_comparison(exp, workers=2, progress=False), 2)
-    runs = (len(exp.methods) + 1) * exp.n_seeds
+    runs = (len(exp.methods) + 1) * exp.reps
     rows = [
         ["GRPO (UCB-Con) run, default budget", f"{cfg.samples}", f"{t_grpo:.3f}",
          f"{cfg.samples / t_grpo:,.0f}", "1.00"],

@@ -47,6 +47,7 @@ MAIN_STEPS: list[tuple[str, str]] = [
     ("bandit theorem check (reduced sweep)", "_step_bandit"),
     ("rlsim: GRPO + outcome bonuses vs base sampling", "_step_rlsim"),
     ("cot: rare-CoT forgetting, paper table (a)", "_step_cot"),
+    ("cot: Bu et al.'s own table, their script's conventions (bu2025 preset)", "_step_bu2025"),
 ]
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,7 +84,8 @@ def _step_bandit(runs: Path, reference: bool) -> str:
 # The headline sweeps of the simulators on the sweep engine (``--reference`` instead runs the
 # simulators' own commands, which also refresh the committed reports and figures).
 HEADLINE_SWEEPS = {"rlsim": ROOT / "experiments" / "rlsim" / "compare.toml",
-                   "cot": ROOT / "experiments" / "cot" / "paper.toml"}
+                   "cot": ROOT / "experiments" / "cot" / "paper.toml",
+                   "bu2025": ROOT / "experiments" / "cot" / "bu2025.toml"}
 
 
 def _run_sweep_step(conf: Path, runs: Path) -> str:
@@ -116,6 +118,13 @@ def _step_cot(runs: Path, reference: bool) -> str:
         _dispatch(["cot", "paper", "--reference"])
         return "experiments/cot/results"
     return _run_sweep_step(HEADLINE_SWEEPS["cot"], runs)
+
+
+def _step_bu2025(runs: Path, reference: bool) -> str:
+    if reference:
+        _dispatch(["cot", "paper", "--preset", "bu2025", "--reference"])
+        return "docs/bu2025.md"
+    return _run_sweep_step(HEADLINE_SWEEPS["bu2025"], runs)
 
 
 def _cmd_main(args) -> int:

@@ -29,7 +29,7 @@ SMALL = ModelConfig(n_train=12, n_test=6, n_traces=10, n_answers=5, seed=3)
 
 
 def small_train(method="none", **kw) -> TrainConfig:
-    base = dict(bonus=BonusConfig(method=method, c=0.5, b0=0.5), n=4, batch_prompts=4,
+    base = dict(bonus=BonusConfig(method=method, c=0.5, b0=0.5), n_rollouts=4, batch_prompts=4,
                 steps=12, n_evals=4)
     base.update(kw)
     return TrainConfig(**base)
@@ -67,9 +67,10 @@ def test_bad_model_parameters_are_rejected(kwargs, word):
 
 
 @pytest.mark.parametrize("kwargs, word", [
-    (dict(n=0), "n must"), (dict(steps=0), "steps"), (dict(lr_theta=-1.0), "lr_theta"),
+    (dict(n_rollouts=0), "n_rollouts must"), (dict(steps=0), "steps"),
+    (dict(lr_theta=-1.0), "lr_theta"),
     (dict(steps=5, n_evals=6), "n_evals"), (dict(ks=()), "ks"), (dict(ks=(0,)), "ks entry"),
-    (dict(beta_kl=float("inf")), "beta_kl"), (dict(beta_kl=3.0), "diverge"),
+    (dict(kl_beta=float("inf")), "kl_beta"), (dict(kl_beta=3.0), "diverge"),
     (dict(hard_q=2.0), "hard_q"),
     (dict(bonus="ucb"), "bonus"),
 ])
@@ -88,8 +89,8 @@ def test_bad_model_arrays_and_experiment_parameters_are_rejected():
         replace(m, reward="gaussian")
     with pytest.raises(ValueError, match="methods entry"):
         ExperimentConfig(methods=("grpo",))
-    with pytest.raises(ValueError, match="n_seeds"):
-        ExperimentConfig(n_seeds=0)
+    with pytest.raises(ValueError, match="reps"):
+        ExperimentConfig(reps=0)
     with pytest.raises(ValueError, match="c must"):
         ExperimentConfig(c=-1.0)
     with pytest.raises(ValueError, match="model must be a Model"):
@@ -108,7 +109,7 @@ def test_trainer_advantages_equal_the_shared_bonus_code(method, count_mode):
     res = run_training(model, cfg, seed=1)
     tr = res.trace
     table = CountTable()
-    nb = cfg.batch_prompts * cfg.n
+    nb = cfg.batch_prompts * cfg.n_rollouts
     assert (tr["bonus"] != 0).any() or method == "none"
     for s in range(cfg.trace_steps):
         sl = slice(s * nb, (s + 1) * nb)
@@ -130,9 +131,9 @@ def test_trainer_advantages_equal_the_shared_bonus_code(method, count_mode):
 
 def test_with_c_zero_every_method_is_plain_grpo_bit_for_bit():
     model = build_model(SMALL)
-    ref = run_training(model, small_train("none", beta_kl=0.1), seed=2)
+    ref = run_training(model, small_train("none", kl_beta=0.1), seed=2)
     for method in METHODS[1:]:
-        cfg = small_train(beta_kl=0.1, bonus=BonusConfig(method=method, c=0.0, b0=0.5))
+        cfg = small_train(kl_beta=0.1, bonus=BonusConfig(method=method, c=0.0, b0=0.5))
         res = run_training(model, cfg, seed=2)
         for name in ("theta", "w", "counts", "test_pass", "solved", "distinct_all",
                      "ent_sum", "grp_dist", "regret"):
@@ -192,15 +193,15 @@ def test_exact_gradient_matches_finite_differences(seed, beta, share):
 def test_trainer_step_is_the_exact_gradient_step():
     """One GRPO step moves theta by lr_theta * dJ/dtheta and w by lr_w/B * dJ/dw."""
     model = build_model(SMALL)
-    cfg = small_train("ucb-con", steps=1, n_evals=1, trace_steps=1, beta_kl=0.2,
+    cfg = small_train("ucb-con", steps=1, n_evals=1, trace_steps=1, kl_beta=0.2,
                       lr_theta=0.3, lr_w=0.7)
     res = run_training(model, cfg, seed=4)
     tr = res.trace
-    problems = tr["problem"][:: cfg.n]
+    problems = tr["problem"][:: cfg.n_rollouts]
     theta0 = np.zeros((model.n_problems, model.n_traces))
     g_t, g_w = np.zeros_like(theta0), np.zeros(model.feats.shape[2])
     batch_surrogate(model.base_logits, model.feats, model.share, theta0, np.zeros_like(g_w),
-                    problems, tr["trace"], tr["total"], cfg.beta_kl, g_t, g_w)
+                    problems, tr["trace"], tr["total"], cfg.kl_beta, g_t, g_w)
     np.testing.assert_allclose(res.theta, cfg.lr_theta * g_t, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(res.w, cfg.lr_w * g_w / cfg.batch_prompts, rtol=1e-12,
                                atol=1e-14)
@@ -215,7 +216,7 @@ def test_base_sampling_discovery_matches_its_closed_form():
     cfg_m = ModelConfig(n_train=10, n_test=0, n_traces=12, n_answers=6, difficulty_mean=-3,
                         seed=9)
     model = build_model(cfg_m)
-    cfg = TrainConfig(n=4, batch_prompts=10, steps=20, n_evals=4, ks=(1,))
+    cfg = TrainConfig(n_rollouts=4, batch_prompts=10, steps=20, n_evals=4, ks=(1,))
     reps = 300
     runs = [run_training(model, cfg, seed=0, rep=r, learn=False) for r in range(reps)]
     solved = np.stack([r.solved for r in runs]).astype(float)
@@ -250,9 +251,9 @@ def test_exact_test_pass_at_k_agrees_with_the_unbiased_estimator():
 
 def test_grpo_learns_and_kl_keeps_the_policy_near_the_base():
     model = build_model(ModelConfig(n_train=32, n_test=8, seed=2))
-    cfg = TrainConfig(n=8, batch_prompts=16, steps=40, n_evals=2)
+    cfg = TrainConfig(n_rollouts=8, batch_prompts=16, steps=40, n_evals=2)
     free = run_training(model, cfg, seed=0)
-    tied = run_training(model, replace(cfg, beta_kl=1.5), seed=0)
+    tied = run_training(model, replace(cfg, kl_beta=1.5), seed=0)
     assert free.train_pass1[-1] > free.train_pass1[0] > 0
     p0 = model.base_probs()
 
@@ -300,17 +301,17 @@ def test_bandit_regret_of_base_sampling_and_of_learners():
     inst = StandInInstance(8, 3, np.array([0, 1, 1, 1, 2, 2, 2, 2]), np.array([1.0, 0.0, 0.0]),
                            None, "deterministic")
     model = from_bandit_instance(inst)
-    cfg = TrainConfig(n=4, batch_prompts=1, steps=200, n_evals=1, ks=(1,))
+    cfg = TrainConfig(n_rollouts=4, batch_prompts=1, steps=200, n_evals=1, ks=(1,))
     base = np.stack([run_training(model, cfg, rep=r, learn=False).regret for r in range(50)])
     # base sampling: expected regret per pull is mu* - E_p0[mu] = 7/8
     assert base.sum(1).mean() / 800 == pytest.approx(7 / 8, abs=0.01)
-    reg = bandit_regret(inst, methods=("none", "ucb-con"), horizon=800, n=4, n_reps=4)
+    reg = bandit_regret(inst, methods=("none", "ucb-con"), horizon=800, n_rollouts=4, reps=4)
     for r in reg.values():
         assert r.shape == (4, 800) and np.all(np.diff(r, axis=1) >= -1e-12)
         assert r[:, -1].mean() < 0.3 * 7 / 8 * 800  # learners beat base sampling
     table = regret_comparison(reg, {"UCB1 (other learner)": np.cumsum(np.ones((3, 400)), 1)})
     assert "UCB1 (other learner)" in table and "GRPO[UCB-Con]" in table and " - " in table
-    with pytest.raises(ValueError, match="n_reps, T"):
+    with pytest.raises(ValueError, match="reps, T"):
         regret_comparison(reg, {"bad": np.ones(5)})
 
 
@@ -319,8 +320,8 @@ def test_bandit_regret_of_base_sampling_and_of_learners():
 
 def _tiny_experiment(**kw) -> ExperimentConfig:
     return ExperimentConfig(model=replace(SMALL, n_train=16, n_test=8),
-                            train=TrainConfig(n=4, batch_prompts=8, steps=8, n_evals=4),
-                            n_seeds=3, **kw)
+                            train=TrainConfig(n_rollouts=4, batch_prompts=8, steps=8, n_evals=4),
+                            reps=3, **kw)
 
 
 def test_comparison_is_independent_of_the_thread_count_and_summarises():
@@ -366,10 +367,10 @@ def test_reference_regret_runs_the_bandit_simulators_learners():
     from obandits.rlsim.experiment import needle_instance, reference_regret
 
     inst = needle_instance(16, 3, seed=1)
-    ref = reference_regret(inst, horizon=300, n_reps=3, seed=0)
+    ref = reference_regret(inst, horizon=300, reps=3, seed=0)
     assert set(ref) == {"ucb1", "outcome-ucb"}
     for reg in ref.values():
         assert reg.shape == (3, 300)
         assert (reg >= 0).all() and (np.diff(reg, axis=1) >= -1e-12).all()
-    again = reference_regret(inst, horizon=300, n_reps=3, seed=0)
+    again = reference_regret(inst, horizon=300, reps=3, seed=0)
     np.testing.assert_array_equal(again["ucb1"], ref["ucb1"])

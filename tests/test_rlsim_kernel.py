@@ -47,8 +47,8 @@ def small_runs_digest(method: str) -> str:
         for m in (model, replace(model, reward="bernoulli")):
             for beta in (0.0, 0.3):
                 bonus = BonusConfig(method=method, c=0.7, b0=0.5, count_mode=count_mode)
-                cfg = TrainConfig(bonus=bonus, n=4, batch_prompts=5, steps=13, n_evals=4,
-                                  beta_kl=beta, trace_steps=3)
+                cfg = TrainConfig(bonus=bonus, n_rollouts=4, batch_prompts=5, steps=13, n_evals=4,
+                                  kl_beta=beta, trace_steps=3)
                 for learn in (True, False):
                     _update(h, run_training(m, cfg, seed=1, rep=2, learn=learn))
     return h.hexdigest()

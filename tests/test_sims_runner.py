@@ -17,7 +17,7 @@ SMALL = {"n_train": 12, "n_test": 12, "steps": 3, "n_evals": 3, "batch_prompts":
 def _cfg(reps):
     return ex.ExperimentConfig(model=ModelConfig(n_train=12, n_test=12),
                                train=TrainConfig(steps=3, n_evals=3, batch_prompts=6),
-                               n_seeds=reps, root_seed=5)
+                               reps=reps, root_seed=5)
 
 
 @pytest.mark.parametrize("method", ["ucb-con", "base"])

@@ -9,9 +9,6 @@ from pathlib import Path
 
 from ..options import add_arguments, from_args, option
 
-# The SweepOptions that ``experiment.run_config`` takes (it runs on the local pool).
-RUN_CONFIG_OPTIONS = ("out", "workers", "yes", "quiet")
-
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -35,8 +32,7 @@ def _cmd_run(args) -> int:
     from .experiment import run_config
 
     opts = from_args(SweepOptions, args)
-    run_config(args.config, opts.out, workers=opts.workers, figure=args.figure, yes=opts.yes,
-               progress=not opts.quiet)
+    run_config(args.config, opts.out, figure=args.figure, **opts.run_kwargs())
     return 0
 
 
@@ -49,6 +45,6 @@ def register(sub) -> None:
     p.set_defaults(func=_cmd_check)
     p = sub.add_parser("bandit-run", help="bandit sweep + checks + figure (resumable)")
     p.add_argument("config", help="TOML config, e.g. experiments/bandit/theorems.toml")
-    add_arguments(p, SweepOptions, only=RUN_CONFIG_OPTIONS)
+    add_arguments(p, SweepOptions)
     add_arguments(p, RunOptions)
     p.set_defaults(func=_cmd_run)

@@ -30,15 +30,16 @@ def write_checks(out: Path) -> str:
     return text
 
 
-def run_config(config: str | Path, out: str | Path | None = None, *, workers: int | None = None,
-               figure: str | Path | None = None, progress: bool = True,
-               yes: bool = False) -> str:
+def run_config(config: str | Path, out: str | Path | None = None, *,
+               figure: str | Path | None = None, **options) -> str:
     """Run (or resume) a theorem-check sweep, write its tables and figure, copy the figure to
-    ``figure`` if given; returns the printed report."""
+    ``figure`` if given; returns the printed report. ``options``: the keywords of
+    :func:`obandits.sweep.run_sweep` (workers, threads, executor, scheduler, max_cells,
+    max_work, yes, progress)."""
     cfg = load_config(config)
     out = Path(out) if out else Path("runs") / cfg.name
     print(f"sweep {cfg.name}: {len(cfg.cells)} cells x {cfg.reps} reps -> {out}", flush=True)
-    run_sweep(cfg, out, workers=workers, progress=progress, yes=yes)
+    run_sweep(cfg, out, **options)
     table = read_table(out / RESULTS)
     mm = analysis.minimax_table(table)
     claims = analysis.claims(table, cfg.raw, mm)

@@ -132,9 +132,11 @@ def _record(t, reg, ckpt, ci, out):
 def _arm_means(phi, mu):
     """``mu[phi[k]]`` per arm and ``mu*``."""
     arm_mu = np.empty(phi.shape[0])
-    for k in range(phi.shape[0]):
+    mu_star = -np.inf
+    for k in range(phi.shape[0]):  # a loop, not arm_mu.max(): 0.4 CPU-s less compilation
         arm_mu[k] = mu[phi[k]]
-    return arm_mu, arm_mu.max()
+        mu_star = max(mu_star, arm_mu[k])
+    return arm_mu, mu_star
 
 
 @nb.njit(cache=True, inline="always")
@@ -331,12 +333,18 @@ _N, _S, _MEAN, _ISN = range(4)
 @nb.njit(cache=True, inline="always")
 def _classes_new(K):
     """Empty count classes over ``K`` arms: ``(cl, fl)``, and ``head, tail, nfree``."""
-    cl = np.full((12, K + 1), -1, np.int64)
-    for e in range(K + 1):  # loops, not slice assignments (compile time)
+    # np.empty and loops, not np.full / np.zeros / slice assignments (each a compilation)
+    cl = np.empty((12, K + 1), np.int64)
+    fl = np.empty((4, K + 1))
+    for e in range(K + 1):
+        for j in range(12):
+            cl[j, e] = -1
+        for j in range(4):
+            fl[j, e] = 0.0
         cl[_CN, e] = 0
         cl[_SIZE, e] = 0
         cl[_FREE, e] = K - e
-    return cl, np.zeros((4, K + 1)), -1, -1, K + 1
+    return cl, fl, -1, -1, K + 1
 
 
 @nb.njit(cache=True, inline="always")
@@ -394,18 +402,19 @@ def _pop(fl, cl, root):
 def _heap_delete(fl, cl, root, x):
     """Remove arm ``x`` from the pairing heap rooted at ``root`` (``x`` anywhere in it): its
     subtree is cut out, its children paired, the result melded back. Returns the new root."""
+    if x != root:  # cut x's subtree out
+        u = cl[_UP, x]
+        nx = cl[_SIB, x]
+        if cl[_CHILD, u] == x:
+            cl[_CHILD, u] = nx
+        else:
+            cl[_SIB, u] = nx
+        if nx >= 0:
+            cl[_UP, nx] = u
+        cl[_SIB, x] = -1
+    sub = _pop(fl, cl, x)  # one inlined _pop, not two (compile time)
     if x == root:
-        return _pop(fl, cl, root)
-    u = cl[_UP, x]
-    nx = cl[_SIB, x]
-    if cl[_CHILD, u] == x:
-        cl[_CHILD, u] = nx
-    else:
-        cl[_SIB, u] = nx
-    if nx >= 0:
-        cl[_UP, nx] = u
-    cl[_SIB, x] = -1
-    sub = _pop(fl, cl, x)
+        return sub
     if sub < 0:
         return root
     r = _meld(fl, cl, root, sub)
@@ -838,7 +847,7 @@ def _klucb(st, phi, mu, bern, T, ckpt, out, c, picks):
 _KL_MARGIN = 2e-8
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True)
 def _kl_cut(p, b):
     """A target (level / n) below which every KL index kl_ucb_index computes for a mean <=
     ``p`` is below ``b``: ``kl(p, b - 1e-12)`` less kl_ucb_index's tolerance (it stops with
@@ -875,8 +884,8 @@ def _klucb_classes(st, phi, mu, bern, T, ckpt, out, c, gap_half, picks, info):
     arm_mu, mu_star = _arm_means(phi, mu)
     cl, fl, head, tail, nfree = _classes_new(K)
     n, s, mean = fl[_N], fl[_S], fl[_MEAN]  # views, for the scan and the solves
-    pinsker = np.zeros(K)
-    done = np.empty(K + 1, np.int64)  # slots whose root got an exact index this step
+    pinsker = np.empty(K)  # the scan writes each entry before reading it
+    done = cl[_BUF]  # slots whose root got an exact index this step (no np.empty to compile)
     top = -np.inf
     fallbacks = 0
     solves = 0

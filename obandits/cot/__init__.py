@@ -14,8 +14,15 @@ Model and kernels:
 Pipeline (the experiments (a)-(d) of Spec 2 §4 are sweeps, ``experiments/cot/*.toml``):
 :mod:`.runner` (the sweep runner ``cot``), :mod:`.analysis` (tables and claims from a results
 table), :mod:`.figures`, :mod:`.cli` (``obandits cot ...``).
+
+Bu et al.'s own script as a preset: :mod:`.bu2025` (their configuration and chain),
+:mod:`.bu2025_train` (their pretraining and fine-tuning rules), :mod:`.bu2025_eval` /
+:mod:`.bu2025_samplers` (their reward model, samplers and scoring), :mod:`.bu2025_runner`
+(the sweep runner ``bu2025``, their parsed runs, ``docs/bu2025.md``).
 """
 
+from .bu2025 import Bu2025Config, authors_high_edges
+from .bu2025_runner import run_preset
 from .chain import ChainConfig, TreeChain, build_chain, paper_config, two_task_config
 from .experiments import (
     BONUS_METHODS,
@@ -27,10 +34,11 @@ from .experiments import (
 )
 from .learner import PretrainConfig
 from .posttrain import RLConfig, post_train
-from .runner import RUNNER
+from .runner import DEFAULTS, RUNNER, run_cell, validate_cell
 from .select import SelectConfig
 
-__all__ = ["BONUS_METHODS", "METHODS", "PAPER_METHODS", "RUNNER", "ChainConfig",
-           "ExperimentConfig", "MethodSpec", "PretrainConfig", "RLConfig", "SelectConfig",
-           "TreeChain", "build_chain", "paper_config", "post_train", "run_seed",
-           "two_task_config"]
+__all__ = ["BONUS_METHODS", "DEFAULTS", "METHODS", "PAPER_METHODS", "RUNNER", "Bu2025Config",
+           "ChainConfig", "ExperimentConfig", "MethodSpec", "PretrainConfig", "RLConfig",
+           "SelectConfig", "TreeChain", "authors_high_edges", "build_chain", "paper_config",
+           "post_train", "run_cell", "run_preset", "run_seed", "two_task_config",
+           "validate_cell"]

@@ -83,7 +83,7 @@ def claims(table: dict, raw: dict | None = None) -> list[dict]:
     out = []
     for params, runs, cfg, reps in groups(table):
         cfg = replace(cfg, methods=tuple(m for m in runs if m in LABEL and m != "base")
-                      or ("none",), n_seeds=reps)
+                      or ("none",), reps=reps)
         where = ", ".join(f"{k}={params[k]}" for k in ("share", "difficulty_mean", "steps",
                                                          "c", "b0", "kl_beta"))
         for c in _claims(runs, cfg):
@@ -106,7 +106,7 @@ def report(table: dict) -> str:
         from dataclasses import replace
 
         cfg = replace(cfg, methods=tuple(m for m in runs if m != "base") or ("none",),
-                      n_seeds=reps)
+                      reps=reps)
         checks: list[Check] = _claims(runs, cfg)
         head = ", ".join(f"{k}={params[k]}" for k in ("share", "difficulty_mean", "steps", "c",
                                                         "b0", "kl_beta"))

@@ -114,6 +114,18 @@ def sweep_dict(a, name: str) -> dict:
             "grid": [{"method": [*dict.fromkeys([*methods, BASE])], **grid}]}
 
 
+def _publish_data(sweep_dir: Path, dest: Path) -> Path:
+    """Copy a finished sweep's data files (``results.csv``, ``manifest.json``) to ``dest``."""
+    import shutil
+
+    from ..results import MANIFEST, RESULTS
+
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in (RESULTS, MANIFEST):
+        shutil.copyfile(sweep_dir / name, dest / name)
+    return dest / RESULTS
+
+
 def run_through_engine(raw: dict, out, *, figures=None, report=None, **run_kw) -> str:
     """Run ``raw`` with :func:`obandits.sweep.run_sweep` into ``out`` (tidy CSV, manifest,
     resumable; ``run_kw`` as for run_sweep: ``workers``, ``progress``, ``executor`` ...), then
@@ -126,6 +138,10 @@ def run_through_engine(raw: dict, out, *, figures=None, report=None, **run_kw) -
     cfg = config_from_dict(raw, "obandits rlsim")
     path = run_sweep(cfg, out, **run_kw)
     table = read_table(path)
+    if report:
+        # the committed report's data files go next to it, so `obandits check|plot` on that
+        # folder regenerates it without rerunning
+        path = _publish_data(Path(out), Path(report).with_suffix(""))
     text = f"# {raw['sweep']['name']}\n\ndata: {path}\n\n" + RUNNER.summarise(table, raw) + "\n"
     if figures is not False:
         for p in RUNNER.figures(table, raw, Path(figures or out)):
@@ -200,9 +216,9 @@ class NeedleOptions:
 def _cmd_bandit(a) -> int:
     inst = needle_instance(a.K, a.m, best_arms=a.best_arms, seed=a.root_seed)
     methods = tuple([a.method] if isinstance(a.method, str) else a.method)
-    reg = bandit_regret(inst, methods=methods, horizon=a.horizon, n=a.n_rollouts, lr=a.lr,
-                        c=a.c, b0=a.b0, n_reps=a.reps, seed=a.root_seed)
-    others = reference_regret(inst, horizon=reg[methods[0]].shape[1], n_reps=a.reps,
+    reg = bandit_regret(inst, methods=methods, horizon=a.horizon, n_rollouts=a.n_rollouts, lr=a.lr,
+                        c=a.c, b0=a.b0, reps=a.reps, seed=a.root_seed)
+    others = reference_regret(inst, horizon=reg[methods[0]].shape[1], reps=a.reps,
                               seed=a.root_seed)
     table = regret_comparison(reg, others)
     text = (f"# GRPO learners on an outcome-bandit instance\n\nneedle instance K={a.K}, "

@@ -1,7 +1,7 @@
 """The simulated analogues of the paper's experiments (Spec 1 §4, claims C1-C4).
 
 :func:`run_comparison` trains every method (plain GRPO and the four bonuses) and the base-model
-sampling baseline on ``n_seeds`` independently drawn models, with common random numbers across
+sampling baseline on ``reps`` independently drawn models, with common random numbers across
 methods; :func:`summarise` turns the runs into mean ± std tables, :func:`claims` into a
 verdict per claim, :func:`sensitivity` repeats the verdicts over a grid of model parameters, and
 :func:`bandit_regret` runs the same GRPO learners on outcome-based bandit instances.
@@ -29,7 +29,7 @@ LABEL = {"none": "GRPO", "ucb": "UCB", "ucb-mean": "UCB-Mean", "ucb-con": "UCB-C
 
 @dataclass(frozen=True)
 class ExperimentConfig:
-    """A comparison: ``methods`` x ``n_seeds`` runs plus base sampling at the same budget.
+    """A comparison: ``methods`` x ``reps`` runs plus base sampling at the same budget.
 
     Attributes:
         model: generative model parameters (its ``seed`` is replaced by each run's model seed).
@@ -37,7 +37,7 @@ class ExperimentConfig:
         methods: bonus methods to train (``none`` is plain GRPO).
         c: bonus scale for every bonus method (paper 0.2).
         b0: UCB-Con baseline (paper 0.5 on DAPO, 1 on MATH).
-        n_seeds: independent models and sampling streams (>= 1; claims need >= 8).
+        reps: independent models and sampling streams (>= 1; claims need >= 8).
         root_seed: every model seed and stream derives from it.
         early_frac: the early checkpoint is the first at or after this fraction of training.
     """
@@ -47,7 +47,7 @@ class ExperimentConfig:
     methods: tuple[str, ...] = METHODS
     c: float = 0.2
     b0: float = 0.5
-    n_seeds: int = 8
+    reps: int = 8
     root_seed: int = 0
     early_frac: float = 0.25
 
@@ -63,7 +63,7 @@ class ExperimentConfig:
             v.choice("methods entry", m, METHODS)
         object.__setattr__(self, "methods", methods)
         BonusConfig(c=self.c, b0=self.b0)  # validates c and b0
-        v.int_scalar("n_seeds", self.n_seeds, min_value=1)
+        v.int_scalar("reps", self.reps, min_value=1)
         v.int_scalar("root_seed", self.root_seed, min_value=0)
         v.finite_scalar("early_frac", self.early_frac, min_value=0.0, max_value=1.0)
 
@@ -94,8 +94,8 @@ def run_comparison(cfg: ExperimentConfig, *, workers: int | None = None,
         raise ValueError(f"cfg must be an ExperimentConfig, got {type(cfg).__name__}")
     workers = v.int_scalar("workers", workers or min(2, os.cpu_count() or 1), min_value=1)
     names = (*cfg.methods, BASE)
-    jobs = [(m, r) for r in range(cfg.n_seeds) for m in names]
-    out: dict[str, list] = {m: [None] * cfg.n_seeds for m in names}
+    jobs = [(m, r) for r in range(cfg.reps) for m in names]
+    out: dict[str, list] = {m: [None] * cfg.reps for m in names}
     from tqdm import tqdm
 
     # Compile (or load the cache) once before threads race for it.
@@ -120,7 +120,7 @@ def _stack(runs: list[RunResult], name: str) -> np.ndarray:
 
 
 def per_seed(runs: list[RunResult], early: int) -> dict[str, np.ndarray]:
-    """Scalar measurements per seed (arrays of length n_seeds, or (n_seeds, len(ks)))."""
+    """Scalar measurements per seed (arrays of length reps, or (reps, len(ks)))."""
     d_hard = _stack(runs, "distinct_hard")
     n_hard = np.array([max(r.n_hard, 1) for r in runs], float)
     ent_s, ent_c = _stack(runs, "ent_sum").sum(1), _stack(runs, "ent_cnt").sum(1)
@@ -243,7 +243,7 @@ def claims(results: dict[str, list[RunResult]], cfg: ExperimentConfig) -> list[C
         m = cfg.model.n_answers
         out.append(_check("C2", f"answers per problem (m={m}) minus distinct discovered by "
                                 f"base sampling (per problem)",
-                          np.full(cfg.n_seeds, float(m)),
+                          np.full(cfg.reps, float(m)),
                           ps[b]["distinct_all"] / cfg.model.n_train))
     ks = results[next(iter(results))][0].ks
     if {u, g} <= have:
@@ -367,34 +367,35 @@ def sensitivity_table(rows: list[dict]) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def bandit_regret(instance, *, methods=METHODS, horizon: int = 4096, n: int = 8,
-                  lr: float = 1.0, c: float = 0.2, b0: float = 0.5, n_reps: int = 8,
+def bandit_regret(instance, *, methods=METHODS, horizon: int = 4096, n_rollouts: int = 8,
+                  lr: float = 1.0, c: float = 0.2, b0: float = 0.5, reps: int = 8,
                   seed: int = 0) -> dict[str, np.ndarray]:
     """Cumulative pseudo-regret ``R_t = sum_{s<=t} (mu* - mu[phi(k_s)])`` of GRPO learners
     on an outcome-based bandit instance (any object with ``K, m, phi, mu, p0, reward``).
 
-    One step pulls ``n`` arms (a group) from the softmax policy, so the learner plays
-    ``horizon // n`` steps. Returns ``{method: (n_reps, horizon // n * n) array}``, the regret
+    One step pulls ``n_rollouts`` arms (a group) from the softmax policy, so the learner plays
+    ``horizon // n`` steps. Returns ``{method: (reps, horizon // n * n) array}``, the regret
     after each pull (pulls within a step share the step's policy; the per-step regret is spread
     evenly over its pulls).
     """
     model = from_bandit_instance(instance)
     horizon = v.int_scalar("horizon", horizon, min_value=1)
-    n = v.int_scalar("n", n, min_value=1, max_value=horizon)
+    n = v.int_scalar("n_rollouts", n_rollouts, min_value=1, max_value=horizon)
     steps = horizon // n
     out = {}
     for meth in methods:
-        cfg = TrainConfig(bonus=BonusConfig(method=meth, c=c, b0=b0), n=n, batch_prompts=1,
+        cfg = TrainConfig(bonus=BonusConfig(method=meth, c=c, b0=b0), n_rollouts=n,
+                          batch_prompts=1,
                           steps=steps, lr_theta=lr, lr_w=0.0, n_evals=1, ks=(1,))
         reg = np.stack([run_training(model, cfg, seed=seed, rep=r,
-                                     stream_key="rlsim/bandit").regret for r in range(n_reps)])
+                                     stream_key="rlsim/bandit").regret for r in range(reps)])
         out[meth] = np.cumsum(np.repeat(reg / n, n, axis=1), axis=1)
     return out
 
 
-def reference_regret(instance, *, horizon: int = 4096, n_reps: int = 8, seed: int = 0,
+def reference_regret(instance, *, horizon: int = 4096, reps: int = 8, seed: int = 0,
                      learners: tuple[str, ...] = ("ucb1", "outcome-ucb")) -> dict[str, np.ndarray]:
-    """Cumulative pseudo-regret ``(n_reps, horizon)`` of the bandit simulator's compiled learners
+    """Cumulative pseudo-regret ``(reps, horizon)`` of the bandit simulator's compiled learners
     (``obandits.bandit``: arm-level UCB1, outcome-level UCB) on the same instance, the
     reference next to which :func:`regret_comparison` shows the GRPO learners."""
     from ..bandit.instances import BanditInstance
@@ -402,13 +403,13 @@ def reference_regret(instance, *, horizon: int = 4096, n_reps: int = 8, seed: in
     from ..seeding import rep_states
 
     horizon = v.int_scalar("horizon", horizon, min_value=1)
-    n_reps = v.int_scalar("n_reps", n_reps, min_value=1)
+    reps = v.int_scalar("reps", reps, min_value=1)
     inst = instance if isinstance(instance, BanditInstance) else BanditInstance(
         int(instance.K), int(instance.m), np.asarray(instance.phi), np.asarray(instance.mu),
         None if instance.p0 is None else np.asarray(instance.p0), instance.reward)
     ckpt = np.arange(1, horizon + 1)
-    return {name: run_learner(LearnerConfig(name), [inst] * n_reps, horizon, ckpt,
-                              rep_states(seed, f"rlsim/bandit/{name}", n_reps))
+    return {name: run_learner(LearnerConfig(name), [inst] * reps, horizon, ckpt,
+                              rep_states(seed, f"rlsim/bandit/{name}", reps))
             for name in learners}
 
 
@@ -416,12 +417,12 @@ def regret_comparison(own: dict[str, np.ndarray], others: dict[str, np.ndarray] 
                       at: tuple[int, ...] | None = None) -> str:
     """A markdown table of mean ± std cumulative regret at a few horizons for our GRPO learners
     (``own``, from :func:`bandit_regret`) next to other learners' regret arrays (``others``,
-    e.g. UCB1 and outcome-UCB from ``obandits.bandit``; each ``(n_reps, T)`` cumulative
+    e.g. UCB1 and outcome-UCB from ``obandits.bandit``; each ``(reps, T)`` cumulative
     pseudo-regret on the same instance). Horizons beyond an array's length show ``-``."""
     allr = {**{f"GRPO[{LABEL[k]}]": x for k, x in own.items()}, **(others or {})}
     for name, x in allr.items():
         if np.asarray(x).ndim != 2:
-            raise ValueError(f"regret of {name!r} must be (n_reps, T), got shape "
+            raise ValueError(f"regret of {name!r} must be (reps, T), got shape "
                              f"{np.shape(x)}")
     T = max(np.shape(x)[1] for x in allr.values())
     at = at or tuple(sorted({max(1, T // 16), max(1, T // 4), T}))

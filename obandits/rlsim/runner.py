@@ -30,10 +30,10 @@ from .model import ModelConfig
 from .trainer import TrainConfig
 
 # Model fields a cell may set (the seed is per repetition); TrainConfig fields under the shared
-# names (n -> n_rollouts, beta_kl -> kl_beta); bonus fields as in BonusConfig.
+# names, the same as the trainer's; old TOML spellings are refused with the new name.
 MODEL_KEYS = tuple(f.name for f in fields(ModelConfig) if f.name != "seed")
-TRAIN_KEYS = {"n_rollouts": "n", "batch_prompts": "batch_prompts", "steps": "steps",
-              "lr_theta": "lr_theta", "lr_w": "lr_w", "kl_beta": "beta_kl",
+TRAIN_KEYS = {"n_rollouts": "n_rollouts", "batch_prompts": "batch_prompts", "steps": "steps",
+              "lr_theta": "lr_theta", "lr_w": "lr_w", "kl_beta": "kl_beta",
               "n_evals": "n_evals", "hard_q": "hard_q"}
 BONUS_KEYS = ("c", "b0", "count_mode", "scale", "all_correct_rule", "eps", "ddof")
 _D_MODEL, _D_TRAIN, _D_BONUS = ModelConfig(), TrainConfig(), BonusConfig()
@@ -99,7 +99,7 @@ def run_cell(params: dict, root_seed: int, cell_key: str, reps: int) -> dict[str
     """``reps`` runs of the cell's method (seeds as ``rlsim compare``, see the module doc)."""
     p = validate_cell(params)
     v.int_scalar("reps", reps, min_value=1)
-    cfg = replace(_config(p), root_seed=int(root_seed), n_seeds=int(reps))
+    cfg = replace(_config(p), root_seed=int(root_seed), reps=int(reps))
     cols: dict[str, list] = {}
     for rep in range(reps):
         r = _run_one(cfg, p["method"], rep)

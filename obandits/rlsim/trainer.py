@@ -54,13 +54,13 @@ class TrainConfig:
     Attributes:
         bonus: the advantage shaping (method none | ucb | ucb-mean | ucb-con | batch, c, b0,
             count mode, std scaling; :class:`obandits.bonuses.BonusConfig`).
-        n: samples per problem per step (group size; paper: 8).
+        n_rollouts: samples per problem per step (group size; paper: 8).
         batch_prompts: problems per step (at most ``n_train`` is sensible; a batch that crosses
             an epoch boundary may repeat a problem).
-        steps: optimisation steps; the sample budget is ``steps * batch_prompts * n``.
+        steps: optimisation steps; the sample budget is ``steps * batch_prompts * n_rollouts``.
         lr_theta: step size of the per-problem parameters.
         lr_w: step size of the shared trace-feature weights.
-        beta_kl: weight of ``KL(pi || pi_0)`` in the objective (0 = none); ``beta_kl`` times
+        kl_beta: weight of ``KL(pi || pi_0)`` in the objective (0 = none); ``kl_beta`` times
             the larger step size must be <= 2 (stability of the explicit step).
         n_evals: evaluation checkpoints, evenly spaced over the steps (the last at the end).
         ks: the ``k`` of test pass@k (exact: ``1 - (1 - q)^k`` from the policy's probability
@@ -72,12 +72,12 @@ class TrainConfig:
     """
 
     bonus: BonusConfig = field(default_factory=BonusConfig)
-    n: int = 8
+    n_rollouts: int = 8
     batch_prompts: int = 64
     steps: int = 100
     lr_theta: float = 1.0
     lr_w: float = 0.5
-    beta_kl: float = 0.0
+    kl_beta: float = 0.0
     n_evals: int = 20
     ks: tuple[int, ...] = PASS_K
     hard_q: float = 0.01
@@ -86,17 +86,17 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.bonus, BonusConfig):
             raise ValueError(f"bonus must be a BonusConfig, got {type(self.bonus).__name__}")
-        v.int_scalar("n", self.n, min_value=1)
+        v.int_scalar("n_rollouts", self.n_rollouts, min_value=1)
         v.int_scalar("batch_prompts", self.batch_prompts, min_value=1)
         v.int_scalar("steps", self.steps, min_value=1)
         v.finite_scalar("lr_theta", self.lr_theta, min_value=0.0)
         v.finite_scalar("lr_w", self.lr_w, min_value=0.0)
-        v.finite_scalar("beta_kl", self.beta_kl, min_value=0.0)
-        if self.beta_kl * max(self.lr_theta, self.lr_w) > 2.0:
+        v.finite_scalar("kl_beta", self.kl_beta, min_value=0.0)
+        if self.kl_beta * max(self.lr_theta, self.lr_w) > 2.0:
             # the KL term's curvature is up to beta: an explicit step of size lr diverges
             # once lr * beta > 2
-            raise ValueError(f"beta_kl * max(lr_theta, lr_w) must be <= 2 (explicit KL steps "
-                             f"diverge beyond), got beta_kl={self.beta_kl}, "
+            raise ValueError(f"kl_beta * max(lr_theta, lr_w) must be <= 2 (explicit KL steps "
+                             f"diverge beyond), got kl_beta={self.kl_beta}, "
                              f"lr_theta={self.lr_theta}, lr_w={self.lr_w}")
         v.int_scalar("n_evals", self.n_evals, min_value=1, max_value=self.steps)
         ks = tuple(self.ks)
@@ -110,7 +110,7 @@ class TrainConfig:
 
     @property
     def samples(self) -> int:
-        return self.steps * self.batch_prompts * self.n
+        return self.steps * self.batch_prompts * self.n_rollouts
 
     def eval_steps(self) -> np.ndarray:
         """Steps (1-based, after the update) at which the kernel evaluates."""
@@ -634,14 +634,14 @@ def run_training(model: Model, config: TrainConfig, *, seed: int = 0, rep: int =
     eval_at = cfg.eval_steps()
     P, T = model.phi.shape
     F = model.feats.shape[2]
-    E, NK, B, NB = len(eval_at), len(cfg.ks), cfg.batch_prompts, cfg.batch_prompts * cfg.n
+    E, NK, B, NB = len(eval_at), len(cfg.ks), cfg.batch_prompts, cfg.batch_prompts * cfg.n_rollouts
     TS = cfg.trace_steps * NB
     i64, f64 = np.int64, np.float64
     mr = _ModelRec(model.phi, model.mu, model.mu.max(axis=1), model.base_logits, model.feats,
                    hard, float(model.share), int(model.n_train),
                    float(model.correct_threshold), model.reward == "bernoulli")
-    rr = _RunRec(int(cfg.n), int(B), int(cfg.steps), float(cfg.lr_theta), float(cfg.lr_w),
-                 float(cfg.beta_kl), bool(learn), int(bc.method_code), float(bc.c),
+    rr = _RunRec(int(cfg.n_rollouts), int(B), int(cfg.steps), float(cfg.lr_theta), float(cfg.lr_w),
+                 float(cfg.kl_beta), bool(learn), int(bc.method_code), float(bc.c),
                  float(bc.b0), bool(bc.all_correct_rule), int(bc.scale_code), float(bc.eps),
                  int(bc.ddof), bc.count_mode == "after", eval_at,
                  np.asarray(cfg.ks, i64), int(cfg.trace_steps))
