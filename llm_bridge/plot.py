@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from obandits.options import option
 
 
 def read_log(path, *, require: tuple[str, ...] = (), hint: str = "") -> list[dict]:
@@ -81,13 +84,20 @@ def plot_runs(runs: dict[str, list[dict]], out) -> Path:
     return write(fig, out, dpi=110)
 
 
+@dataclass(frozen=True)
+class PlotOptions:
+    """The flags of ``python -m llm_bridge.plot`` besides the run paths."""
+
+    out: str = field(metadata={"help": "output PNG"})
+    debug: bool = option(False, "show tracebacks")
+
+
 def main(argv=None) -> int:
-    from .cli import OneLineParser
+    from obandits.options import OneLineParser, add_arguments
 
     p = OneLineParser(prog="python -m llm_bridge.plot", description=__doc__.splitlines()[0])
     p.add_argument("logs", nargs="+", help="run directories or log.jsonl files")
-    p.add_argument("--out", required=True, help="output PNG")
-    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    add_arguments(p, PlotOptions)
     args = p.parse_args(argv)
     try:
         runs = {}

@@ -2,7 +2,7 @@
 the names of the TOML keys, and the command line describes the same cells as the TOML files."""
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -49,7 +49,7 @@ def test_bad_flag_values_are_refused_naming_the_flag(capsys):
     assert main(["rlsim", "compare", "--steps", "many"]) == 2
     err = capsys.readouterr().err
     assert err == "obandits rlsim compare: error: argument --steps: expected int, got 'many' " \
-                  "(see --help)\n"
+                  "(invalid int value) (see --help)\n"
 
 
 def test_help_comes_from_metadata_else_the_docstring():
@@ -72,6 +72,47 @@ def test_help_comes_from_metadata_else_the_docstring():
     p = argparse.ArgumentParser()
     add_arguments(p, C)
     text = p.format_help()
-    assert "from the docstring, two lines. (default 1)" in text and "from metadata" in text
+    assert "from the docstring, two lines. (default: 1)" in text and "from metadata" in text
     assert p.parse_args(["--alpha", "3", "--gamma"]).__dict__ == {"alpha": 3, "beta": 0.5,
                                                                   "gamma": True}
+
+
+def test_nested_dataclasses_flatten_and_rebuild():
+    """One generator for every CLI (issue 17 point 2): nested fields keep their own names, in a
+    group of their own; from_args rebuilds the nested object; errors name the flag."""
+    from obandits.options import OneLineParser, flatten, from_args
+
+    @dataclass(frozen=True)
+    class Inner:
+        c: float = option(1.0, "coefficient")
+        levels: tuple[int, ...] = option((1, 2), "levels")
+
+        def __post_init__(self):
+            if self.c < 0:
+                raise ValueError(f"c must be >= 0, got {self.c}")
+
+    @dataclass(frozen=True)
+    class Outer:
+        out: str = field(metadata={"help": "where"})
+        name: str | None = option(None, "a name")
+        inner: Inner = field(default_factory=Inner, metadata={"help": "the inner one"})
+
+    p = OneLineParser(prog="t")
+    assert add_arguments(p, Outer) == ["out", "name", "c", "levels"]
+    assert "inner: the inner one" in p.format_help()
+    cfg = from_args(Outer, p.parse_args(["--out", "o", "--c", "2", "--levels", "3,4",
+                                         "--name", "none"]), flag_errors=True)
+    assert cfg == Outer(out="o", name=None, inner=Inner(c=2.0, levels=(3, 4)))
+    assert flatten(cfg) == {"out": "o", "name": None, "c": 2.0, "levels": [3, 4]}
+    with pytest.raises(ValueError, match="^--c must be >= 0"):
+        from_args(Outer, p.parse_args(["--out", "o", "--c", "-1"]), flag_errors=True)
+    with pytest.raises(SystemExit):  # --out has no default: required
+        p.parse_args([])
+
+    @dataclass
+    class Twice:
+        c: int = 0
+        inner: Inner = field(default_factory=Inner)
+
+    with pytest.raises(TypeError, match="--c would be defined twice"):
+        add_arguments(argparse.ArgumentParser(), Twice)
