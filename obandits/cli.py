@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .options import add_arguments, option
+from .options import OneLineParser, add_arguments, option
 
 # command -> (module that registers it, help for the listing)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -166,14 +166,6 @@ def _register_here(sub, command: str | None) -> None:
                        ", ".join(t for t, _ in MAIN_STEPS))
     add_arguments(p, MainOptions)
     p.set_defaults(func=_cmd_main)
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse whose usage errors are one line (``prog: error: ...``, exit status 2); its
-    subcommands' parsers are of this class too."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

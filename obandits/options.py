@@ -95,7 +95,7 @@ def _scalar(tp, name: str):
             return tp(text)
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"expected {tp.__name__}, got {text!r} (invalid {tp.__name__} value)") from None
+                f"expected {tp.__name__}, got {text!r}") from None
     parse.__name__ = tp.__name__  # argparse names the type in its messages
     return parse
 

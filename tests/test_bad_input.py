@@ -184,7 +184,7 @@ CLI_CASES = {
     "c < 0": (["--c", "-1"], ["--c must be >= 0"]),
     "top-p": (["--top-p", "0.5"], ["--top-p must be 1.0"]),
     "lr NaN": (["--lr", "nan"], ["--lr must be finite"]),
-    "int as text": (["--n-train", "ten"], ["--n-train", "invalid int value"]),
+    "int as text": (["--n-train", "ten"], ["--n-train", "expected int, got 'ten'"]),
     "unknown flag": (["--beta", "0.1"], ["unrecognized arguments: --beta"]),
     "missing model": (["--model", "{tmp}/nope"], ["model not found", "nope"]),
     "missing task": (["--task", "{tmp}/nope.jsonl"], ["task file not found", "nope.jsonl"]),
