@@ -41,6 +41,17 @@ def worker(out: str) -> None:
                         if k != "seconds"} for b in tr.batches],  # seconds: a local timing
            "history": tr.bonus_state.history.to_dict()}
     Path(out, f"rank{rank}.json").write_text(json.dumps(rec))
+    tr.accelerator.wait_for_everyone()
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    # Interpreter teardown with gloo's threads still alive sometimes aborts ("terminate called
+    # without an active exception", seen once in a CI run on a loaded machine): the results
+    # are written, so leave without it.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def test_two_processes_agree_with_one(tmp_path):
