@@ -32,17 +32,16 @@ from .trainer import TrainConfig
 def _cell_flags() -> list[Flag]:
     """One flag per parameter of an rlsim sweep cell, named as its TOML key (the runner's
     ``DEFAULTS``) and generated from the dataclass field it fills: the model's, the trainer's
-    (under the shared names of ``runner.TRAIN_KEYS``), the bonus's, the experiment's."""
+    (``runner.TRAIN_KEYS``), the bonus's, the experiment's."""
     from . import runner
 
-    train = runner.TRAIN_KEYS
     exp = {"c", "b0", "early_frac"}
     flags = [Flag(ExperimentConfig, "methods", "method", METHODS, ("--methods",))]
     for key, default in runner.DEFAULTS.items():
         if key in runner.MODEL_KEYS:
             cls, name = ModelConfig, key
-        elif key in train:
-            cls, name = TrainConfig, train[key]
+        elif key in runner.TRAIN_KEYS:
+            cls, name = TrainConfig, key
         elif key in exp:
             cls, name = ExperimentConfig, key
         elif key in runner.BONUS_KEYS:

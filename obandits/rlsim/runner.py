@@ -32,14 +32,13 @@ from .trainer import TrainConfig
 # Model fields a cell may set (the seed is per repetition); TrainConfig fields under the shared
 # names, the same as the trainer's; old TOML spellings are refused with the new name.
 MODEL_KEYS = tuple(f.name for f in fields(ModelConfig) if f.name != "seed")
-TRAIN_KEYS = {"n_rollouts": "n_rollouts", "batch_prompts": "batch_prompts", "steps": "steps",
-              "lr_theta": "lr_theta", "lr_w": "lr_w", "kl_beta": "kl_beta",
-              "n_evals": "n_evals", "hard_q": "hard_q"}
+TRAIN_KEYS = ("n_rollouts", "batch_prompts", "steps", "lr_theta", "lr_w", "kl_beta", "n_evals",
+              "hard_q")
 BONUS_KEYS = ("c", "b0", "count_mode", "scale", "all_correct_rule", "eps", "ddof")
 _D_MODEL, _D_TRAIN, _D_BONUS = ModelConfig(), TrainConfig(), BonusConfig()
 DEFAULTS: dict = {
     **{k: getattr(_D_MODEL, k) for k in MODEL_KEYS},
-    **{k: getattr(_D_TRAIN, t) for k, t in TRAIN_KEYS.items()},
+    **{k: getattr(_D_TRAIN, k) for k in TRAIN_KEYS},
     **{k: getattr(_D_BONUS, k) for k in BONUS_KEYS},
     "b0": ExperimentConfig.b0, "c": ExperimentConfig.c,
     "ks": ",".join(str(k) for k in _D_TRAIN.ks), "early_frac": ExperimentConfig.early_frac,
@@ -88,7 +87,7 @@ def _config(p: dict) -> ExperimentConfig:
     model = ModelConfig(**{k: p[k] for k in MODEL_KEYS})
     bonus = BonusConfig(**{k: p[k] for k in BONUS_KEYS if k not in ("c", "b0")})
     train = TrainConfig(bonus=bonus, ks=_ks(p["ks"]),
-                        **{t: p[k] for k, t in TRAIN_KEYS.items()})
+                        **{k: p[k] for k in TRAIN_KEYS})
     method = p["method"]
     return ExperimentConfig(model=model, train=train,
                             methods=("none",) if method == BASE else (method,), c=p["c"],
