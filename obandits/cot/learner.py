@@ -13,11 +13,16 @@ from dataclasses import dataclass
 
 import numba as nb
 import numpy as np
+from numba.extending import register_jitable
 
 from .. import _validate as v
 from ..nbrng import categorical_cdf, randint, uniform
 from ..options import option
 from .chain import TreeChain
+
+# Compiled-only helpers: no CPython or C wrapper (each costs compile time); from Python they run
+# as plain Python functions.
+_helper = register_jitable(no_cfunc_wrapper=True)
 
 
 def policy(theta: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -54,14 +59,14 @@ def row_softmax(theta, l, s, inv_t, out):
         out[j] /= tot
 
 
-@nb.njit(cache=True)
+@_helper
 def row_softmax_call(theta, l, s, inv_t, out):
     """:func:`row_softmax` as a called (not inlined) function, for the cooler loops: each
     inlined copy costs compilation time (cold start)."""
     row_softmax(theta, l, s, inv_t, out)
 
 
-@nb.njit(cache=True)
+@_helper
 def draw(st, p):
     """Index drawn from probabilities ``p`` (sum 1) by inversion."""
     u = uniform(st)
@@ -74,7 +79,7 @@ def draw(st, p):
     return M - 1
 
 
-@nb.njit(cache=True)
+@_helper
 def sample_path(theta, start, inv_t, st, p, path):
     """One CoT from ``start`` under ``softmax(theta * inv_t)``, written into ``path``."""
     path[0] = start
@@ -85,7 +90,7 @@ def sample_path(theta, start, inv_t, st, p, path):
 
 # Loops instead of ``a[:] = x`` / ``a += k * b`` in the kernels: NumPy slice assignments and
 # array expressions cost seconds of compilation (their shape-error messages alone ~3 CPU-s).
-@nb.njit(cache=True)
+@_helper
 def fill3(a, x):
     for i in range(a.shape[0]):
         for j in range(a.shape[1]):
@@ -93,7 +98,7 @@ def fill3(a, x):
                 a[i, j, k] = x
 
 
-@nb.njit(cache=True)
+@_helper
 def copy3(src, dst):
     for i in range(src.shape[0]):
         for j in range(src.shape[1]):
@@ -101,7 +106,7 @@ def copy3(src, dst):
                 dst[i, j, k] = src[i, j, k]
 
 
-@nb.njit(cache=True)
+@_helper
 def axpy3(a, x, y):
     """``y += a * x`` elementwise."""
     for i in range(x.shape[0]):
@@ -110,7 +115,7 @@ def axpy3(a, x, y):
                 y[i, j, k] += a * x[i, j, k]
 
 
-@nb.njit(cache=True)
+@_helper
 def _max_err(theta, P, n_states, p):
     """``max |p_theta - P|`` over the chain's rows (the support error)."""
     err = 0.0
@@ -127,7 +132,8 @@ def _max_err(theta, P, n_states, p):
 def pretrain_steps(theta, P, cdf, n_states, steps1, eta1, steps2, eta2, batch, st, err_every,
                    err_out, grad, p):
     """Compiled two-phase SGD on path cross-entropy (Spec 2 §3); ``theta`` updated in place;
-    the support error ``max |p_theta - P|`` every ``err_every`` steps goes to ``err_out``.
+    the support error ``max |p_theta - P|`` every ``err_every`` steps goes to ``err_out``
+    (``None``: not recorded).
     ``cdf``: the rows' cumulative sums of ``P``; ``grad`` (like ``theta``) and ``p`` (``M``)
     are scratch (allocated by the caller: array creation in a kernel costs compilation)."""
     Lm1, _, M = theta.shape
@@ -145,9 +151,10 @@ def pretrain_steps(theta, P, cdf, n_states, steps1, eta1, steps2, eta2, batch, s
                 grad[l, s, s2] += 1.0
                 s = s2
         axpy3(eta / batch, grad, theta)
-        if (t + 1) % err_every == 0 and k < err_out.shape[0]:
-            err_out[k] = _max_err(theta, P, n_states, p)
-            k += 1
+        if err_out is not None:  # None: no trace, and Numba prunes (does not compile) it
+            if (t + 1) % err_every == 0 and k < err_out.shape[0]:
+                err_out[k] = _max_err(theta, P, n_states, p)
+                k += 1
 
 
 @nb.njit(cache=True)
@@ -186,14 +193,16 @@ class PretrainConfig:
         v.int_scalar("err_every", self.err_every, min_value=1)
 
 
-def pretrain(chain: TreeChain, config: PretrainConfig, state: np.ndarray
-             ) -> tuple[np.ndarray, np.ndarray]:
+def pretrain(chain: TreeChain, config: PretrainConfig, state: np.ndarray, trace: bool = True
+             ) -> tuple[np.ndarray, np.ndarray | None]:
     """Pretrain from ``theta = 0`` (uniform transitions). ``state``: a uint64[4] stream of
-    :mod:`obandits.nbrng` (advanced in place). Returns ``(theta, support_error_trace)``."""
+    :mod:`obandits.nbrng` (advanced in place). Returns ``(theta, support_error_trace)``; the
+    trace is ``None`` with ``trace=False`` (same ``theta``; its code is then not compiled,
+    which saves cold-start time where the trace is not used)."""
     Mx = chain.P.shape[1]
     theta = np.zeros((chain.L - 1, Mx, chain.M))
     n_err = (config.T1 + config.T2) // config.err_every
-    err = np.zeros(n_err)
+    err = np.zeros(n_err) if trace else None
     # np.cumsum adds in order along a row, as a loop would (bit-identical sampling)
     cdf = np.cumsum(chain.P, axis=2)
     pretrain_steps(theta, chain.P, cdf, chain.n_states, config.T1, config.eta, config.T2,

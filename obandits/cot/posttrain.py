@@ -157,31 +157,33 @@ class Output(NamedTuple):
 
 
 class Work(NamedTuple):
-    """Per-group scratch buffers (allocated once per run)."""
+    """Per-run scratch (allocated once per run by :func:`make_work`). The 1-D buffers are two
+    arrays that the kernel slices (:func:`scratch`): every array passed in from Python costs
+    compile time in the kernel's wrapper (cold start)."""
 
     paths: np.ndarray      # (G, L) the group's CoTs
-    tmp: np.ndarray        # (L,) a rejection draw
-    reward: np.ndarray     # (G,)
-    adv: np.ndarray        # (G,)
     p_old: np.ndarray      # (G, L-1) behaviour probability of each step
-    p: np.ndarray          # (M,) a policy row
-    b: np.ndarray          # (M,) a base-policy row
     grad: np.ndarray       # like theta
-    group: np.ndarray      # (G,) zeros: one group
-    row: np.ndarray        # (1,) the instance's row of ``counts``
-    outcome: np.ndarray    # (G,)
-    count: np.ndarray      # (G,) N(q, outcome) as the bonus sees it
-    o_tot: np.ndarray
-    o_grpo: np.ndarray
-    o_bonus: np.ndarray
+    fbuf: np.ndarray       # (6 G + 2 M,) float zeros, sliced by :func:`scratch`
+    ibuf: np.ndarray       # (L + 2 G + 1,) int zeros, sliced by :func:`scratch`
 
 
 def make_work(theta: np.ndarray, G: int) -> Work:
     Lm1, _, M = theta.shape
-    return Work(np.empty((G, Lm1 + 1), np.int64), np.empty(Lm1 + 1, np.int64), np.empty(G),
-                np.empty(G), np.empty((G, Lm1)), np.empty(M), np.empty(M),
-                np.zeros_like(theta), np.zeros(G, np.int64), np.zeros(1, np.int64),
-                np.empty(G, np.int64), np.zeros(G), np.empty(G), np.empty(G), np.empty(G))
+    return Work(np.empty((G, Lm1 + 1), np.int64), np.empty((G, Lm1)), np.zeros_like(theta),
+                np.zeros(6 * G + 2 * M), np.zeros(Lm1 + 1 + 2 * G + 1, np.int64))
+
+
+@nb.njit(cache=True, inline="always")
+def scratch(w, G, L, M):
+    """Views of ``w.fbuf`` / ``w.ibuf``: ``reward, adv, count, o_tot, o_grpo, o_bonus`` (G),
+    ``p, b`` (M: a policy and a base-policy row), ``tmp`` (L: a rejection draw), ``group``
+    (G zeros: one group), ``outcome`` (G), ``row`` (1: the instance's row of ``counts``);
+    ``count`` is ``N(q, outcome)`` as the bonus sees it."""
+    f, n = w.fbuf, w.ibuf
+    return (f[0:G], f[G:2 * G], f[2 * G:3 * G], f[3 * G:4 * G], f[4 * G:5 * G],
+            f[5 * G:6 * G], f[6 * G:6 * G + M], f[6 * G + M:6 * G + 2 * M], n[0:L],
+            n[L:L + G], n[L + G:L + 2 * G], n[L + 2 * G:L + 2 * G + 1])
 
 
 @nb.njit(cache=True, inline="always")
@@ -324,6 +326,8 @@ def posttrain_nb(hp, task, st, out, w, reject_on, kl_on, grpo_on, plain_on, bonu
     bonus). One iteration per pass of the loop; its steps are the functions above."""
     theta = st.theta
     G = hp.n_rollouts
+    reward, adv, count, o_tot, o_grpo, o_bonus, p, b, tmp, group, outcome, row = scratch(
+        w, G, theta.shape[0] + 1, theta.shape[2])
     clipped = hp.method >= 2
     n_ep = hp.ppo_epochs if clipped else 1
     copy3(theta, out.snaps[0])
@@ -333,30 +337,30 @@ def posttrain_nb(hp, task, st, out, w, reject_on, kl_on, grpo_on, plain_on, bonu
         skip = False
         if reject_on is not None:
             skip = solved_by_fresh_cots(theta, task.start, task.target, task.ptr, task.codes,
-                                        i, hp.reject, st.rng, w.p, w.tmp)
+                                        i, hp.reject, st.rng, p, tmp)
         if skip:
             out.stats[0] += 1
             out.reward_trace[it] = -1.0
         else:
             rsum = sample_group(theta, task.start, task.target, task.ptr, task.codes, i, st.rng,
-                                w.p, w.paths, w.reward)
+                                p, w.paths, reward)
             out.reward_trace[it] = rsum / G
             if grpo_on is not None:
-                grpo_advantages(hp, w.paths, w.reward, theta.shape[2], st.counts, i, w.group,
-                                w.row, w.outcome, w.count, w.o_tot, w.o_grpo, w.o_bonus, w.adv,
+                grpo_advantages(hp, w.paths, reward, theta.shape[2], st.counts, i, group,
+                                row, outcome, count, o_tot, o_grpo, o_bonus, adv,
                                 bonus_on, batch_on)
             if plain_on is not None:
-                plain_advantages(hp.method, w.reward, rsum, w.adv)
-            behaviour_probs(theta, w.paths, w.p, w.p_old)
+                plain_advantages(hp.method, reward, rsum, adv)
+            behaviour_probs(theta, w.paths, p, w.p_old)
             any_adv = False
             for j in range(G):
-                if w.adv[j] != 0.0:
+                if adv[j] != 0.0:
                     any_adv = True
             if any_adv or hp.kl_beta > 0.0:
                 out.stats[1] += 1
                 for _ep in range(n_ep):
-                    gradient(theta, st.base_theta, w.paths, w.adv, w.p_old, clipped, hp.clip_eps,
-                             hp.kl_beta, w.p, w.b, w.grad, kl_on)
+                    gradient(theta, st.base_theta, w.paths, adv, w.p_old, clipped, hp.clip_eps,
+                             hp.kl_beta, p, b, w.grad, kl_on)
                     axpy3(hp.lr / G, w.grad, theta)
         if (it + 1) % hp.snap_every == 0 and k_snap < out.snaps.shape[0]:
             copy3(theta, out.snaps[k_snap])
