@@ -91,28 +91,14 @@ def sample_path(theta, start, inv_t, st, p, path):
 # Loops instead of ``a[:] = x`` / ``a += k * b`` in the kernels: NumPy slice assignments and
 # array expressions cost seconds of compilation (their shape-error messages alone ~3 CPU-s).
 @_helper
-def fill3(a, x):
-    for i in range(a.shape[0]):
-        for j in range(a.shape[1]):
-            for k in range(a.shape[2]):
-                a[i, j, k] = x
-
-
-@_helper
-def copy3(src, dst):
-    for i in range(src.shape[0]):
-        for j in range(src.shape[1]):
-            for k in range(src.shape[2]):
-                dst[i, j, k] = src[i, j, k]
-
-
-@_helper
-def axpy3(a, x, y):
-    """``y += a * x`` elementwise."""
-    for i in range(x.shape[0]):
-        for j in range(x.shape[1]):
-            for k in range(x.shape[2]):
-                y[i, j, k] += a * x[i, j, k]
+def apply_grad3(a, grad, theta):
+    """``theta += a * grad`` elementwise, then ``grad = 0`` for the next accumulation (so the
+    kernels need no separate zeroing function: one fewer to compile)."""
+    for i in range(grad.shape[0]):
+        for j in range(grad.shape[1]):
+            for k in range(grad.shape[2]):
+                theta[i, j, k] += a * grad[i, j, k]
+                grad[i, j, k] = 0.0
 
 
 @_helper
@@ -134,13 +120,13 @@ def pretrain_steps(theta, P, cdf, n_states, steps1, eta1, steps2, eta2, batch, s
     """Compiled two-phase SGD on path cross-entropy (Spec 2 §3); ``theta`` updated in place;
     the support error ``max |p_theta - P|`` every ``err_every`` steps goes to ``err_out``
     (``None``: not recorded).
-    ``cdf``: the rows' cumulative sums of ``P``; ``grad`` (like ``theta``) and ``p`` (``M``)
-    are scratch (allocated by the caller: array creation in a kernel costs compilation)."""
+    ``cdf``: the rows' cumulative sums of ``P``; ``grad`` (like ``theta``, zeros) and ``p``
+    (``M``) are scratch (allocated by the caller: array creation in a kernel costs
+    compilation); ``grad`` is zeros again on return."""
     Lm1, _, M = theta.shape
     k = 0
     for t in range(steps1 + steps2):
         eta = eta1 if t < steps1 else eta2
-        fill3(grad, 0.0)
         for _b in range(batch):
             s = randint(st, n_states[0])
             for l in range(Lm1):
@@ -150,7 +136,7 @@ def pretrain_steps(theta, P, cdf, n_states, steps1, eta1, steps2, eta2, batch, s
                     grad[l, s, j] -= p[j]
                 grad[l, s, s2] += 1.0
                 s = s2
-        axpy3(eta / batch, grad, theta)
+        apply_grad3(eta / batch, grad, theta)
         if err_out is not None:  # None: no trace, and Numba prunes (does not compile) it
             if (t + 1) % err_every == 0 and k < err_out.shape[0]:
                 err_out[k] = _max_err(theta, P, n_states, p)

@@ -45,7 +45,7 @@ from ..nbrng import randint
 from ..options import option
 from .chain import TreeChain, forward, valid_path_probs, valid_paths
 from .instances import Instances, success_probs
-from .learner import axpy3, copy3, fill3, policy, row_softmax, row_softmax_call, sample_path
+from .learner import apply_grad3, policy, row_softmax, row_softmax_call, sample_path
 
 RL_METHODS = ("reinforce", "raft", "ppo", "grpo")
 RL_CODE = {m: i for i, m in enumerate(RL_METHODS)}
@@ -284,12 +284,11 @@ def behaviour_probs(theta, paths, p, p_old):
 @nb.njit(cache=True, inline="always")
 def gradient(theta, base_theta, paths, adv, p_old, clipped, clip_eps, kl_beta, p, b, grad,
              kl_on):
-    """``grad`` = the per-CoT objective's gradient summed over the group: the (clipped)
-    policy-gradient term and, with ``kl_beta > 0``, ``-beta grad KL`` at every visited state
-    (``kl_on``: ``None`` prunes that term)."""
+    """``grad`` (zeros on entry) += the per-CoT objective's gradient summed over the group:
+    the (clipped) policy-gradient term and, with ``kl_beta > 0``, ``-beta grad KL`` at every
+    visited state (``kl_on``: ``None`` prunes that term)."""
     G, Lm1 = p_old.shape
     M = theta.shape[2]
-    fill3(grad, 0.0)
     for j in range(G):
         for l in range(Lm1):
             s = paths[j, l]
@@ -330,9 +329,18 @@ def posttrain_nb(hp, task, st, out, w, reject_on, kl_on, grpo_on, plain_on, bonu
         w, G, theta.shape[0] + 1, theta.shape[2])
     clipped = hp.method >= 2
     n_ep = hp.ppo_epochs if clipped else 1
-    copy3(theta, out.snaps[0])
-    k_snap = 1
-    for it in range(hp.iters):
+    k_snap = 0
+    for it in range(hp.iters + 1):
+        # snapshot k: theta after k * snap_every iterations (one copy loop: cold start)
+        if it % hp.snap_every == 0 and k_snap < out.snaps.shape[0]:
+            snap = out.snaps[k_snap]
+            for l in range(theta.shape[0]):
+                for r in range(theta.shape[1]):
+                    for m in range(theta.shape[2]):
+                        snap[l, r, m] = theta[l, r, m]
+            k_snap += 1
+        if it == hp.iters:
+            break
         i = randint(st.rng, task.ptr.shape[0] - 1)
         skip = False
         if reject_on is not None:
@@ -361,10 +369,7 @@ def posttrain_nb(hp, task, st, out, w, reject_on, kl_on, grpo_on, plain_on, bonu
                 for _ep in range(n_ep):
                     gradient(theta, st.base_theta, w.paths, adv, w.p_old, clipped, hp.clip_eps,
                              hp.kl_beta, p, b, w.grad, kl_on)
-                    axpy3(hp.lr / G, w.grad, theta)
-        if (it + 1) % hp.snap_every == 0 and k_snap < out.snaps.shape[0]:
-            copy3(theta, out.snaps[k_snap])
-            k_snap += 1
+                    apply_grad3(hp.lr / G, w.grad, theta)
 
 
 @dataclass
