@@ -20,9 +20,11 @@ from ..nbrng import categorical_cdf, randint, uniform
 from ..options import option
 from .chain import TreeChain
 
-# Compiled-only helpers: no CPython or C wrapper (each costs compile time); from Python they run
-# as plain Python functions.
-_helper = register_jitable(no_cfunc_wrapper=True)
+# Decorator of the kernels' helpers: compiled inside the kernels that call them, without the
+# CPython and C wrappers of an ``njit`` function (compile time at cold start); from Python they
+# run as plain Python. Cheaper to compile than ``inline="always"`` (Numba IR inlining copies the
+# callee's IR at every call site): cachegrind of a cold cot cell.
+jit_helper = register_jitable(no_cfunc_wrapper=True)
 
 
 def policy(theta: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -43,9 +45,11 @@ def support_error(chain: TreeChain, Q: np.ndarray) -> float:
     return err
 
 
-@nb.njit(cache=True, inline="always")
+@register_jitable(no_cfunc_wrapper=True, forceinline=True)
 def row_softmax(theta, l, s, inv_t, out):
-    """``out = softmax(theta[l, s, :] * inv_t)``."""
+    """``out = softmax(theta[l, s, :] * inv_t)``. Typed and lowered once per signature, then
+    inlined by LLVM (``forceinline``) at every call: the inner loops stay as fast as with
+    ``inline="always"``, which compiled a copy per call site (cold start)."""
     M = out.shape[0]
     mx = -np.inf
     for j in range(M):
@@ -59,14 +63,7 @@ def row_softmax(theta, l, s, inv_t, out):
         out[j] /= tot
 
 
-@_helper
-def row_softmax_call(theta, l, s, inv_t, out):
-    """:func:`row_softmax` as a called (not inlined) function, for the cooler loops: each
-    inlined copy costs compilation time (cold start)."""
-    row_softmax(theta, l, s, inv_t, out)
-
-
-@_helper
+@jit_helper
 def draw(st, p):
     """Index drawn from probabilities ``p`` (sum 1) by inversion."""
     u = uniform(st)
@@ -79,7 +76,7 @@ def draw(st, p):
     return M - 1
 
 
-@_helper
+@jit_helper
 def sample_path(theta, start, inv_t, st, p, path):
     """One CoT from ``start`` under ``softmax(theta * inv_t)``, written into ``path``."""
     path[0] = start
@@ -90,7 +87,7 @@ def sample_path(theta, start, inv_t, st, p, path):
 
 # Loops instead of ``a[:] = x`` / ``a += k * b`` in the kernels: NumPy slice assignments and
 # array expressions cost seconds of compilation (their shape-error messages alone ~3 CPU-s).
-@_helper
+@jit_helper
 def apply_grad3(a, grad, theta):
     """``theta += a * grad`` elementwise, then ``grad = 0`` for the next accumulation (so the
     kernels need no separate zeroing function: one fewer to compile)."""
@@ -101,13 +98,13 @@ def apply_grad3(a, grad, theta):
                 grad[i, j, k] = 0.0
 
 
-@_helper
+@jit_helper
 def _max_err(theta, P, n_states, p):
     """``max |p_theta - P|`` over the chain's rows (the support error)."""
     err = 0.0
     for l in range(theta.shape[0]):
         for s in range(n_states[l]):
-            row_softmax_call(theta, l, s, 1.0, p)
+            row_softmax(theta, l, s, 1.0, p)
             for j in range(p.shape[0]):
                 d = abs(p[j] - P[l, s, j])
                 err = max(err, d)

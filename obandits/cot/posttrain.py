@@ -18,8 +18,9 @@ The compiled loop :func:`posttrain_nb` reads its scalars from a :class:`Hyper` r
 a :class:`State` (policy, count history, random stream) and fills an :class:`Output`; each
 step (:func:`solved_by_fresh_cots`, :func:`sample_group`, :func:`plain_advantages` /
 :func:`grpo_advantages`, :func:`behaviour_probs`, :func:`gradient`) is its own small function,
-inlined at Numba's IR level into the loop (each is used once; as a called function LLVM would
-optimise and generate its code again inside every caller, which costs cold-start time).
+compiled once as a helper of the loop (:data:`obandits.cot.learner.jit_helper`: no Python
+wrappers; cheaper at cold start than inlining at Numba's IR level, which copies, types and
+lowers the callee again at each call site).
 
 Population objectives (the ``G -> inf`` limits whose exact gradients :func:`exact_gradient`
 computes; ``p_q`` = success probability of one CoT on instance ``q``): REINFORCE / PPO
@@ -45,7 +46,7 @@ from ..nbrng import randint
 from ..options import option
 from .chain import TreeChain, forward, valid_path_probs, valid_paths
 from .instances import Instances, success_probs
-from .learner import apply_grad3, policy, row_softmax, row_softmax_call, sample_path
+from .learner import apply_grad3, jit_helper, policy, row_softmax, sample_path
 
 RL_METHODS = ("reinforce", "raft", "ppo", "grpo")
 RL_CODE = {m: i for i, m in enumerate(RL_METHODS)}
@@ -158,14 +159,14 @@ class Output(NamedTuple):
 
 class Work(NamedTuple):
     """Per-run scratch (allocated once per run by :func:`make_work`). The 1-D buffers are two
-    arrays that the kernel slices (:func:`scratch`): every array passed in from Python costs
+    arrays that the kernel slices: every array passed in from Python costs
     compile time in the kernel's wrapper (cold start)."""
 
     paths: np.ndarray      # (G, L) the group's CoTs
     p_old: np.ndarray      # (G, L-1) behaviour probability of each step
     grad: np.ndarray       # like theta
-    fbuf: np.ndarray       # (6 G + 2 M,) float zeros, sliced by :func:`scratch`
-    ibuf: np.ndarray       # (L + 2 G + 1,) int zeros, sliced by :func:`scratch`
+    fbuf: np.ndarray       # (6 G + 2 M,) float zeros, sliced in :func:`posttrain_nb`
+    ibuf: np.ndarray       # (L + 2 G + 1,) int zeros, sliced in :func:`posttrain_nb`
 
 
 def make_work(theta: np.ndarray, G: int) -> Work:
@@ -174,19 +175,7 @@ def make_work(theta: np.ndarray, G: int) -> Work:
                 np.zeros(6 * G + 2 * M), np.zeros(Lm1 + 1 + 2 * G + 1, np.int64))
 
 
-@nb.njit(cache=True, inline="always")
-def scratch(w, G, L, M):
-    """Views of ``w.fbuf`` / ``w.ibuf``: ``reward, adv, count, o_tot, o_grpo, o_bonus`` (G),
-    ``p, b`` (M: a policy and a base-policy row), ``tmp`` (L: a rejection draw), ``group``
-    (G zeros: one group), ``outcome`` (G), ``row`` (1: the instance's row of ``counts``);
-    ``count`` is ``N(q, outcome)`` as the bonus sees it."""
-    f, n = w.fbuf, w.ibuf
-    return (f[0:G], f[G:2 * G], f[2 * G:3 * G], f[3 * G:4 * G], f[4 * G:5 * G],
-            f[5 * G:6 * G], f[6 * G:6 * G + M], f[6 * G + M:6 * G + 2 * M], n[0:L],
-            n[L:L + G], n[L + G:L + 2 * G], n[L + 2 * G:L + 2 * G + 1])
-
-
-@nb.njit(cache=True, inline="always")
+@jit_helper
 def _correct(path, target, M, ptr, codes, i):
     """``R(q_i, o) = 1{o in C_q}`` by bisection in the instance's sorted codes."""
     L = path.shape[0]
@@ -205,7 +194,7 @@ def _correct(path, target, M, ptr, codes, i):
     return 1.0 if lo < ptr[i + 1] and codes[lo] == code else 0.0
 
 
-@nb.njit(cache=True, inline="always")
+@jit_helper
 def solved_by_fresh_cots(theta, start, target, ptr, codes, i, n, rng, p, tmp):
     """Remedy 1: True when one of ``n`` fresh CoTs solves instance ``i``."""
     M = theta.shape[2]
@@ -216,7 +205,7 @@ def solved_by_fresh_cots(theta, start, target, ptr, codes, i, n, rng, p, tmp):
     return False
 
 
-@nb.njit(cache=True, inline="always")
+@jit_helper
 def sample_group(theta, start, target, ptr, codes, i, rng, p, paths, reward):
     """Draw the group's CoTs (``paths``) and their rewards; returns the reward sum."""
     M = theta.shape[2]
@@ -228,7 +217,7 @@ def sample_group(theta, start, target, ptr, codes, i, rng, p, paths, reward):
     return rsum
 
 
-@nb.njit(cache=True, inline="always")
+@jit_helper
 def plain_advantages(method, reward, rsum, adv):
     """REINFORCE ``R_j``; RAFT ``G R_j / #correct`` (0 when none is); PPO ``R_j - mean R``."""
     G = reward.shape[0]
@@ -243,7 +232,7 @@ def plain_advantages(method, reward, rsum, adv):
             adv[j] = reward[j] - rsum / G
 
 
-@nb.njit(cache=True, inline="always")
+@jit_helper
 def grpo_advantages(hp, paths, reward, M, counts, i, group, row, outcome, count, o_tot,
                     o_grpo, o_bonus, adv, bonus_on, batch_on):
     """``adv``: GRPO's group-normalised reward plus the outcome bonus (Spec 1 §1-2, one group
@@ -271,17 +260,17 @@ def grpo_advantages(hp, paths, reward, M, counts, i, group, row, outcome, count,
         finish_batch(counts, row, group, outcome, hp.count_after)
 
 
-@nb.njit(cache=True, inline="always")
+@jit_helper
 def behaviour_probs(theta, paths, p, p_old):
     """``p_old[j, l]``: the probability of step ``l`` of CoT ``j`` before the update."""
     G, Lm1 = p_old.shape
     for j in range(G):
         for l in range(Lm1):
-            row_softmax_call(theta, l, paths[j, l], 1.0, p)
+            row_softmax(theta, l, paths[j, l], 1.0, p)
             p_old[j, l] = p[paths[j, l + 1]]
 
 
-@nb.njit(cache=True, inline="always")
+@jit_helper
 def gradient(theta, base_theta, paths, adv, p_old, clipped, clip_eps, kl_beta, p, b, grad,
              kl_on):
     """``grad`` (zeros on entry) += the per-CoT objective's gradient summed over the group:
@@ -325,8 +314,23 @@ def posttrain_nb(hp, task, st, out, w, reject_on, kl_on, grpo_on, plain_on, bonu
     bonus). One iteration per pass of the loop; its steps are the functions above."""
     theta = st.theta
     G = hp.n_rollouts
-    reward, adv, count, o_tot, o_grpo, o_bonus, p, b, tmp, group, outcome, row = scratch(
-        w, G, theta.shape[0] + 1, theta.shape[2])
+    L, M = theta.shape[0] + 1, theta.shape[2]
+    # the 1-D scratch: views of two buffers (one statement each: a tuple of arrays costs
+    # compile time); ``count`` is N(q, outcome) as the bonus sees it, ``group`` G zeros (one
+    # group), ``row`` the instance's row of ``counts``, ``p`` / ``b`` a policy / base row
+    f, n = w.fbuf, w.ibuf
+    reward = f[0:G]
+    adv = f[G:2 * G]
+    count = f[2 * G:3 * G]
+    o_tot = f[3 * G:4 * G]
+    o_grpo = f[4 * G:5 * G]
+    o_bonus = f[5 * G:6 * G]
+    p = f[6 * G:6 * G + M]
+    b = f[6 * G + M:6 * G + 2 * M]
+    tmp = n[0:L]
+    group = n[L:L + G]
+    outcome = n[L + G:L + 2 * G]
+    row = n[L + 2 * G:L + 2 * G + 1]
     clipped = hp.method >= 2
     n_ep = hp.ppo_epochs if clipped else 1
     k_snap = 0
