@@ -111,7 +111,7 @@ def _max_err(theta, P, n_states, p):
     return err
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, no_cfunc_wrapper=True)
 def pretrain_steps(theta, P, cdf, n_states, steps1, eta1, steps2, eta2, batch, st, err_every,
                    err_out, grad, p):
     """Compiled two-phase SGD on path cross-entropy (Spec 2 §3); ``theta`` updated in place;

@@ -15,12 +15,13 @@ log-probability summed over steps, mean over the group):
 * KL penalty ``- beta grad KL(p_theta(.|o_l) || p_base(.|o_l))`` at every visited state.
 
 The compiled loop :func:`posttrain_nb` reads its scalars from a :class:`Hyper` record, updates
-a :class:`State` (policy, count history, random stream) and fills an :class:`Output`; each
-step (:func:`solved_by_fresh_cots`, :func:`sample_group`, :func:`plain_advantages` /
-:func:`grpo_advantages`, :func:`behaviour_probs`, :func:`gradient`) is its own small function,
-compiled once as a helper of the loop (:data:`obandits.cot.learner.jit_helper`: no Python
-wrappers; cheaper at cold start than inlining at Numba's IR level, which copies, types and
-lowers the callee again at each call site).
+a :class:`State` (policy, count history, random stream) and fills an :class:`Output`. Its
+steps (:func:`solved_by_fresh_cots`, :func:`plain_advantages`, :func:`outcomes`,
+:func:`behaviour_probs`, :func:`gradient`) are small functions compiled once as helpers of the
+loop (:data:`obandits.cot.learner.jit_helper`: no Python wrappers; cheaper at cold start than
+inlining at Numba's IR level, which copies, types and lowers the callee again at each call
+site). Drawing the group and GRPO's advantages are written in the loop itself: every level of
+calls makes LLVM optimise and generate the code below it once more (cold start).
 
 Population objectives (the ``G -> inf`` limits whose exact gradients :func:`exact_gradient`
 computes; ``p_q`` = success probability of one CoT on instance ``q``): REINFORCE / PPO
@@ -165,14 +166,14 @@ class Work(NamedTuple):
     paths: np.ndarray      # (G, L) the group's CoTs
     p_old: np.ndarray      # (G, L-1) behaviour probability of each step
     grad: np.ndarray       # like theta
-    fbuf: np.ndarray       # (6 G + 2 M,) float zeros, sliced in :func:`posttrain_nb`
+    fbuf: np.ndarray       # (5 G + 2 M,) float zeros, sliced in :func:`posttrain_nb`
     ibuf: np.ndarray       # (L + 2 G + 1,) int zeros, sliced in :func:`posttrain_nb`
 
 
 def make_work(theta: np.ndarray, G: int) -> Work:
     Lm1, _, M = theta.shape
     return Work(np.empty((G, Lm1 + 1), np.int64), np.empty((G, Lm1)), np.zeros_like(theta),
-                np.zeros(6 * G + 2 * M), np.zeros(Lm1 + 1 + 2 * G + 1, np.int64))
+                np.zeros(5 * G + 2 * M), np.zeros(Lm1 + 1 + 2 * G + 1, np.int64))
 
 
 @jit_helper
@@ -206,18 +207,6 @@ def solved_by_fresh_cots(theta, start, target, ptr, codes, i, n, rng, p, tmp):
 
 
 @jit_helper
-def sample_group(theta, start, target, ptr, codes, i, rng, p, paths, reward):
-    """Draw the group's CoTs (``paths``) and their rewards; returns the reward sum."""
-    M = theta.shape[2]
-    rsum = 0.0
-    for j in range(paths.shape[0]):
-        sample_path(theta, start, 1.0, rng, p, paths[j])
-        reward[j] = _correct(paths[j], target, M, ptr, codes, i)
-        rsum += reward[j]
-    return rsum
-
-
-@jit_helper
 def plain_advantages(method, reward, rsum, adv):
     """REINFORCE ``R_j``; RAFT ``G R_j / #correct`` (0 when none is); PPO ``R_j - mean R``."""
     G = reward.shape[0]
@@ -233,31 +222,18 @@ def plain_advantages(method, reward, rsum, adv):
 
 
 @jit_helper
-def grpo_advantages(hp, paths, reward, M, counts, i, group, row, outcome, count, o_tot,
-                    o_grpo, o_bonus, adv, bonus_on, batch_on):
-    """``adv``: GRPO's group-normalised reward plus the outcome bonus (Spec 1 §1-2, one group
-    ``group`` = zeros), the count history ``counts[i, outcome]`` read and updated by
-    :mod:`obandits.countnb` (``row`` = ``[i]``)."""
+def outcomes(paths, M, whole_path, outcome):
+    """The bonus's outcome of each CoT: its final state, or (``whole_path``) the code of its
+    states after the start."""
     G, L = paths.shape
     for j in range(G):
-        if hp.outcome_path:
+        if whole_path:
             code = 0
             for l in range(1, L):
                 code = code * M + paths[j, l]
             outcome[j] = code
         else:
             outcome[j] = paths[j, L - 1]
-    # counts only matter where a bonus is computed (``bonus_on``; pruned otherwise)
-    if bonus_on is not None:
-        row[0] = i
-        counts_for_batch(counts, row, group, outcome, hp.count_after, count)
-    shaped_parts_nb(group, outcome, reward, count, 1, hp.bonus_method, hp.c, hp.b0,
-                    hp.all_correct_rule, hp.correct_threshold, hp.scale, hp.eps, hp.ddof,
-                    o_tot, o_grpo, o_bonus, bonus_on, batch_on)
-    for j in range(G):
-        adv[j] = o_tot[j]
-    if bonus_on is not None:
-        finish_batch(counts, row, group, outcome, hp.count_after)
 
 
 @jit_helper
@@ -304,7 +280,7 @@ def gradient(theta, base_theta, paths, adv, p_old, clipped, clip_eps, kl_beta, p
                     grad[l, s, m] -= kl_beta * p[m] * (np.log(p[m]) - np.log(b[m]) - kl)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, no_cfunc_wrapper=True)
 def posttrain_nb(hp, task, st, out, w, reject_on, kl_on, grpo_on, plain_on, bonus_on,
                  batch_on):
     """The whole post-training run (module docstring): ``st`` updated in place, ``out``
@@ -322,11 +298,10 @@ def posttrain_nb(hp, task, st, out, w, reject_on, kl_on, grpo_on, plain_on, bonu
     reward = f[0:G]
     adv = f[G:2 * G]
     count = f[2 * G:3 * G]
-    o_tot = f[3 * G:4 * G]
-    o_grpo = f[4 * G:5 * G]
-    o_bonus = f[5 * G:6 * G]
-    p = f[6 * G:6 * G + M]
-    b = f[6 * G + M:6 * G + 2 * M]
+    o_grpo = f[3 * G:4 * G]
+    o_bonus = f[4 * G:5 * G]
+    p = f[5 * G:5 * G + M]
+    b = f[5 * G + M:5 * G + 2 * M]
     tmp = n[0:L]
     group = n[L:L + G]
     outcome = n[L + G:L + 2 * G]
@@ -354,13 +329,26 @@ def posttrain_nb(hp, task, st, out, w, reject_on, kl_on, grpo_on, plain_on, bonu
             out.stats[0] += 1
             out.reward_trace[it] = -1.0
         else:
-            rsum = sample_group(theta, task.start, task.target, task.ptr, task.codes, i, st.rng,
-                                p, w.paths, reward)
+            # the group's CoTs and rewards
+            rsum = 0.0
+            for j in range(G):
+                sample_path(theta, task.start, 1.0, st.rng, p, w.paths[j])
+                reward[j] = _correct(w.paths[j], task.target, M, task.ptr, task.codes, i)
+                rsum += reward[j]
             out.reward_trace[it] = rsum / G
             if grpo_on is not None:
-                grpo_advantages(hp, w.paths, reward, theta.shape[2], st.counts, i, group,
-                                row, outcome, count, o_tot, o_grpo, o_bonus, adv,
-                                bonus_on, batch_on)
+                # GRPO's group-normalised reward plus the outcome bonus (Spec 1 §1-2; one
+                # group, ``group`` = zeros), the count history ``counts[i, outcome]`` read and
+                # updated by obandits.countnb (``row`` = [i]; pruned without a bonus)
+                outcomes(w.paths, M, hp.outcome_path, outcome)
+                if bonus_on is not None:
+                    row[0] = i
+                    counts_for_batch(st.counts, row, group, outcome, hp.count_after, count)
+                shaped_parts_nb(group, outcome, reward, count, 1, hp.bonus_method, hp.c, hp.b0,
+                                hp.all_correct_rule, hp.correct_threshold, hp.scale, hp.eps,
+                                hp.ddof, adv, o_grpo, o_bonus, bonus_on, batch_on)
+                if bonus_on is not None:
+                    finish_batch(st.counts, row, group, outcome, hp.count_after)
             if plain_on is not None:
                 plain_advantages(hp.method, reward, rsum, adv)
             behaviour_probs(theta, w.paths, p, w.p_old)
