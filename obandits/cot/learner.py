@@ -54,7 +54,8 @@ def row_softmax(theta, l, s, inv_t, out):
     mx = -np.inf
     for j in range(M):
         z = theta[l, s, j] * inv_t
-        mx = max(mx, z)
+        if z > mx:  # max(mx, z) exactly, without compiling the builtin's overload
+            mx = z
     tot = 0.0
     for j in range(M):
         out[j] = np.exp(theta[l, s, j] * inv_t - mx)

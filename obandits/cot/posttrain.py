@@ -16,12 +16,13 @@ log-probability summed over steps, mean over the group):
 
 The compiled loop :func:`posttrain_nb` reads its scalars from a :class:`Hyper` record, updates
 a :class:`State` (policy, count history, random stream) and fills an :class:`Output`. Its
-steps (:func:`solved_by_fresh_cots`, :func:`plain_advantages`, :func:`outcomes`,
-:func:`behaviour_probs`, :func:`gradient`) are small functions compiled once as helpers of the
-loop (:data:`obandits.cot.learner.jit_helper`: no Python wrappers; cheaper at cold start than
+steps :func:`solved_by_fresh_cots`, :func:`plain_advantages`, :func:`outcomes` and
+:func:`gradient` are small functions compiled once as helpers of the loop
+(:data:`obandits.cot.learner.jit_helper`: no Python wrappers; cheaper at cold start than
 inlining at Numba's IR level, which copies, types and lowers the callee again at each call
-site). Drawing the group and GRPO's advantages are written in the loop itself: every level of
-calls makes LLVM optimise and generate the code below it once more (cold start).
+site). Drawing the group, GRPO's advantages and the behaviour probabilities are written in
+the loop itself: every level of calls makes LLVM optimise and generate the code below it
+once more (cold start).
 
 Population objectives (the ``G -> inf`` limits whose exact gradients :func:`exact_gradient`
 computes; ``p_q`` = success probability of one CoT on instance ``q``): REINFORCE / PPO
@@ -237,16 +238,6 @@ def outcomes(paths, M, whole_path, outcome):
 
 
 @jit_helper
-def behaviour_probs(theta, paths, p, p_old):
-    """``p_old[j, l]``: the probability of step ``l`` of CoT ``j`` before the update."""
-    G, Lm1 = p_old.shape
-    for j in range(G):
-        for l in range(Lm1):
-            row_softmax(theta, l, paths[j, l], 1.0, p)
-            p_old[j, l] = p[paths[j, l + 1]]
-
-
-@jit_helper
 def gradient(theta, base_theta, paths, adv, p_old, clipped, clip_eps, kl_beta, p, b, grad,
              kl_on):
     """``grad`` (zeros on entry) += the per-CoT objective's gradient summed over the group:
@@ -351,7 +342,11 @@ def posttrain_nb(hp, task, st, out, w, reject_on, kl_on, grpo_on, plain_on, bonu
                     finish_batch(st.counts, row, group, outcome, hp.count_after)
             if plain_on is not None:
                 plain_advantages(hp.method, reward, rsum, adv)
-            behaviour_probs(theta, w.paths, p, w.p_old)
+            # behaviour probability of each step before the update
+            for j in range(G):
+                for l in range(L - 1):
+                    row_softmax(theta, l, w.paths[j, l], 1.0, p)
+                    w.p_old[j, l] = p[w.paths[j, l + 1]]
             any_adv = False
             for j in range(G):
                 if adv[j] != 0.0:
