@@ -77,9 +77,11 @@ def draw(st, p):
     return M - 1
 
 
-@jit_helper
+@nb.njit(cache=True, no_cfunc_wrapper=True)
 def sample_path(theta, start, inv_t, st, p, path):
-    """One CoT from ``start`` under ``softmax(theta * inv_t)``, written into ``path``."""
+    """One CoT from ``start`` under ``softmax(theta * inv_t)``, written into ``path``.
+    An ``njit`` function, not a :data:`jit_helper`: a helper is compiled once per set of
+    caller flags, and the kernels (``njit``) call :func:`row_softmax` too (cold start)."""
     path[0] = start
     for l in range(path.shape[0] - 1):
         row_softmax(theta, l, path[l], inv_t, p)

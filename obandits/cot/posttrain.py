@@ -15,14 +15,13 @@ log-probability summed over steps, mean over the group):
 * KL penalty ``- beta grad KL(p_theta(.|o_l) || p_base(.|o_l))`` at every visited state.
 
 The compiled loop :func:`posttrain_nb` reads its scalars from a :class:`Hyper` record, updates
-a :class:`State` (policy, count history, random stream) and fills an :class:`Output`. Its
-steps :func:`solved_by_fresh_cots`, :func:`plain_advantages`, :func:`outcomes` and
-:func:`gradient` are small functions compiled once as helpers of the loop
-(:data:`obandits.cot.learner.jit_helper`: no Python wrappers; cheaper at cold start than
-inlining at Numba's IR level, which copies, types and lowers the callee again at each call
-site). Drawing the group, GRPO's advantages and the behaviour probabilities are written in
-the loop itself: every level of calls makes LLVM optimise and generate the code below it
-once more (cold start).
+a :class:`State` (policy, count history, random stream) and fills an :class:`Output`. The
+steps :func:`solved_by_fresh_cots`, :func:`plain_advantages` and :func:`outcomes` are small
+functions compiled once as helpers of the loop (:data:`obandits.cot.learner.jit_helper`: no
+Python wrappers; cheaper at cold start than inlining at Numba's IR level, which copies, types
+and lowers the callee again at each call site). Drawing the group, GRPO's advantages, the
+behaviour probabilities and the gradient step are written in the loop itself: every level
+of calls makes LLVM optimise and generate the code below it once more (cold start).
 
 Population objectives (the ``G -> inf`` limits whose exact gradients :func:`exact_gradient`
 computes; ``p_q`` = success probability of one CoT on instance ``q``): REINFORCE / PPO
@@ -237,40 +236,6 @@ def outcomes(paths, M, whole_path, outcome):
             outcome[j] = paths[j, L - 1]
 
 
-@jit_helper
-def gradient(theta, base_theta, paths, adv, p_old, clipped, clip_eps, kl_beta, p, b, grad,
-             kl_on):
-    """``grad`` (zeros on entry) += the per-CoT objective's gradient summed over the group:
-    the (clipped) policy-gradient term and, with ``kl_beta > 0``, ``-beta grad KL`` at every
-    visited state (``kl_on``: ``None`` prunes that term)."""
-    G, Lm1 = p_old.shape
-    M = theta.shape[2]
-    for j in range(G):
-        for l in range(Lm1):
-            s = paths[j, l]
-            a = paths[j, l + 1]
-            row_softmax(theta, l, s, 1.0, p)
-            coef = adv[j]
-            if clipped and coef != 0.0:
-                ratio = p[a] / p_old[j, l]
-                if (coef > 0 and ratio > 1.0 + clip_eps) or (
-                        coef < 0 and ratio < 1.0 - clip_eps):
-                    coef = 0.0
-                else:
-                    coef *= ratio
-            if coef != 0.0:
-                for m in range(M):
-                    grad[l, s, m] -= coef * p[m]
-                grad[l, s, a] += coef
-            if kl_on is not None and kl_beta > 0.0:
-                row_softmax(base_theta, l, s, 1.0, b)
-                kl = 0.0
-                for m in range(M):
-                    kl += p[m] * (np.log(p[m]) - np.log(b[m]))
-                for m in range(M):
-                    grad[l, s, m] -= kl_beta * p[m] * (np.log(p[m]) - np.log(b[m]) - kl)
-
-
 @nb.njit(cache=True, no_cfunc_wrapper=True)
 def posttrain_nb(hp, task, st, out, w, reject_on, kl_on, grpo_on, plain_on, bonus_on,
                  batch_on):
@@ -354,8 +319,35 @@ def posttrain_nb(hp, task, st, out, w, reject_on, kl_on, grpo_on, plain_on, bonu
             if any_adv or hp.kl_beta > 0.0:
                 out.stats[1] += 1
                 for _ep in range(n_ep):
-                    gradient(theta, st.base_theta, w.paths, adv, w.p_old, clipped, hp.clip_eps,
-                             hp.kl_beta, p, b, w.grad, kl_on)
+                    # grad (zeros) += the per-CoT objective's gradient summed over the group:
+                    # the (clipped) policy-gradient term and -kl_beta grad KL at every visited
+                    # state (kl_on None prunes it); apply_grad3 takes the step and clears grad
+                    grad = w.grad
+                    for j in range(G):
+                        for l in range(L - 1):
+                            s = w.paths[j, l]
+                            a = w.paths[j, l + 1]
+                            row_softmax(theta, l, s, 1.0, p)
+                            coef = adv[j]
+                            if clipped and coef != 0.0:
+                                ratio = p[a] / w.p_old[j, l]
+                                if (coef > 0 and ratio > 1.0 + hp.clip_eps) or (
+                                        coef < 0 and ratio < 1.0 - hp.clip_eps):
+                                    coef = 0.0
+                                else:
+                                    coef *= ratio
+                            if coef != 0.0:
+                                for m in range(M):
+                                    grad[l, s, m] -= coef * p[m]
+                                grad[l, s, a] += coef
+                            if kl_on is not None and hp.kl_beta > 0.0:
+                                row_softmax(st.base_theta, l, s, 1.0, b)
+                                kl = 0.0
+                                for m in range(M):
+                                    kl += p[m] * (np.log(p[m]) - np.log(b[m]))
+                                for m in range(M):
+                                    grad[l, s, m] -= hp.kl_beta * p[m] * (
+                                        np.log(p[m]) - np.log(b[m]) - kl)
                     apply_grad3(hp.lr / G, w.grad, theta)
 
 
