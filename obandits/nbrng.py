@@ -59,14 +59,19 @@ def next_u64(st):
 
 @nb.njit(cache=True)
 def uniform(st):
-    """Uniform float in [0, 1) with 53 random bits."""
-    return unit_float(next_u64(st))
+    """Uniform float in [0, 1) with 53 random bits: :func:`next_u64`'s step written out
+    rather than called, so a kernel drawing floats compiles one function, not two (cold
+    start)."""
+    result, st[0], st[1], st[2], st[3] = xoshiro_step(st[0], st[1], st[2], st[3])
+    return unit_float(result)
 
 
 @nb.njit(cache=True)
 def randint(st, n):
-    """Uniform integer in [0, n) (n >= 1)."""
-    return min(int(uniform(st) * n), n - 1)
+    """Uniform integer in [0, n) (n >= 1). A cast and a comparison: ``min(int(...))`` would
+    compile two more functions on a cold start."""
+    k = np.int64(uniform(st) * n)
+    return k if k < n - 1 else n - 1
 
 
 @nb.njit(cache=True)

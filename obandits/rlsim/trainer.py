@@ -17,15 +17,16 @@ same kernel is the base-model sampling baseline ("RL as sampling") at the same b
 The count table inside the kernel is the dense ``N[prompt, outcome]`` of
 :class:`obandits.counts.CountTable`; :attr:`RunResult.count_table` returns it as one.
 
-Layout: :func:`run_training` allocates every array with NumPy and hands the kernel records
-(NamedTuples of arrays: model, run settings, state, batch, scratch, outputs, trace); the
-driver :func:`_train_kernel` unpacks them once and calls small step functions
-(:func:`_sample_batch` with :func:`_next_problem`, the shared count and advantage kernels,
-:func:`_measure_batch`, :func:`_record_trace`, :func:`_policy_step`, :func:`_discovery`,
-:func:`_policy_quality`) with the arrays each uses. Cold start (a first run compiles all of
-it): step functions have no Python wrappers and take arrays rather than records (records
-passed into compiled calls cost more compilation than the code itself), and code a run does
-not use (the trace, the bonus parts) sits behind ``None`` arguments, which Numba prunes.
+Layout: :func:`run_training` hands the kernel records (NamedTuples of arrays: model, run
+settings, state, trace) and two output tables; the driver :func:`_train_kernel` allocates the
+batch and work vectors, unpacks the records once and calls small step functions
+(:func:`_sample_batch`, the shared count and advantage kernels, :func:`_measure_batch`,
+:func:`_record_trace`, :func:`_policy_step`, :func:`_checkpoint`) with the arrays each uses.
+Cold start (a first run compiles all of it; measured by whole-process instruction counts,
+``bench/results/rlsim.md``): step functions have no Python wrappers and take arrays rather
+than records (a record passed into a compiled call is flattened into all its fields), few
+arrays cross from Python, and code a run does not use (the trace, the bonus parts, the KL
+term, Bernoulli rewards) sits behind ``None`` arguments, which Numba prunes.
 """
 
 from __future__ import annotations
@@ -151,8 +152,9 @@ def _policy(base_p, theta_p, feats_p, share, w, probs, logp):
 
 
 @nb.njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
-def _surrogate_grad_z(probs, logp, logp0, ys, adv, beta, gz):
-    """``dJ_b/dz`` for one group (see the module doc); returns ``J_b``."""
+def _surrogate_grad_z(probs, logp, logp0, ys, adv, beta, kl_on, gz):
+    """``dJ_b/dz`` for one group (see the module doc); returns ``J_b``. ``kl_on``: ``None``
+    prunes the KL term at compile time (a run with ``beta = 0`` does not compile it)."""
     T = probs.shape[0]
     n = ys.shape[0]
     val = 0.0
@@ -165,7 +167,7 @@ def _surrogate_grad_z(probs, logp, logp0, ys, adv, beta, gz):
         val += adv[i] * logp[ys[i]] / n
     for t in range(T):
         gz[t] -= asum * probs[t]
-    if beta > 0.0:
+    if kl_on is not None and beta > 0.0:
         kl = 0.0
         for t in range(T):
             if probs[t] > 0.0:
@@ -202,7 +204,7 @@ def batch_surrogate(base_logits, feats, share, theta, w, problems, ys, adv, beta
         if beta > 0.0:
             _policy(base_logits[p], zero_t, feats[p], share, zero_w, p0, logp0)
         total += _surrogate_grad_z(probs, logp, logp0, ys[b * n:(b + 1) * n],
-                                   adv[b * n:(b + 1) * n], beta, gz)
+                                   adv[b * n:(b + 1) * n], beta, True, gz)
         for t in range(T):
             g_theta[p, t] += gz[t]
             for f in range(F):
@@ -236,7 +238,6 @@ class _ModelRec(NamedTuple):
     share: float
     n_train: int
     thr: float  # a sample is correct when its reward reaches this
-    bern: bool  # Bernoulli rewards (else deterministic mu)
 
 
 class _RunRec(NamedTuple):
@@ -268,13 +269,12 @@ class _StateRec(NamedTuple):
     theta: np.ndarray  # (P, T); test rows stay 0: test problems move only through w
     w: np.ndarray  # (F,)
     counts: np.ndarray  # (n_train, m) int64: N(x, a)
-    solved: np.ndarray  # (n_train,) bool: solved at least once so far
-    perm: np.ndarray  # (n_train,) int64: this epoch's problem order
     st: np.ndarray  # uint64[4] generator state
 
 
 class _BatchRec(NamedTuple):
-    """This step's batch of ``B`` groups of ``n`` samples (rewritten every step)."""
+    """This step's batch of ``B`` groups of ``n`` samples (rewritten every step; allocated in
+    the kernel, as a record only for :func:`_record_trace`)."""
 
     prob_ids: np.ndarray  # (B,) the groups' problems
     group: np.ndarray  # (B*n,) sample -> group
@@ -285,43 +285,18 @@ class _BatchRec(NamedTuple):
     grpo: np.ndarray  # (B*n,) its GRPO part
     bon: np.ndarray  # (B*n,) its bonus part
     ys: np.ndarray  # (B*n,) trace
-    probs: np.ndarray  # (B, T) policy on the groups' problems
-    logp: np.ndarray  # (B, T)
-    ent: np.ndarray  # (B,) its entropy
 
 
-class _ScratchRec(NamedTuple):
-    """Work vectors."""
-
-    cdf: np.ndarray  # (T,) cumulative policy of one problem
-    p0: np.ndarray  # (T,) base policy (KL term)
-    logp0: np.ndarray  # (T,)
-    gz: np.ndarray  # (T,) dJ_b/dz
-    gw: np.ndarray  # (F,) dJ/dw summed over the batch
-    zero_w: np.ndarray  # (F,) zeros
-    zero_t: np.ndarray  # (T,) zeros
-    pb: np.ndarray  # (T,) policy at a checkpoint
-    lpb: np.ndarray  # (T,)
-
-
-class _OutRec(NamedTuple):
-    """Outputs (see :class:`RunResult`)."""
-
-    samples: np.ndarray
-    solved: np.ndarray
-    dist_all: np.ndarray
-    dist_uns: np.ndarray
-    n_uns: np.ndarray
-    dist_hard: np.ndarray
-    solved_hard: np.ndarray
-    train_p1: np.ndarray
-    test_pass: np.ndarray
-    test_ent: np.ndarray
-    ent_sum: np.ndarray
-    ent_cnt: np.ndarray
-    grp_dist: np.ndarray
-    grp_cnt: np.ndarray
-    regret: np.ndarray
+# The outputs (see :class:`RunResult`) are two tables with one row per checkpoint, columns
+# named here: the integer one ``oi`` and the float one ``of``.
+_I_SAMPLES, _I_SOLVED, _I_DIST_ALL, _I_DIST_UNS, _I_N_UNS, _I_DIST_HARD, _I_SOLVED_HARD = range(7)
+_I_ENT_CNT = 7  # 2 columns: samples drawn in the interval, correct [0] / incorrect [1]
+_I_GRP_CNT = 9  # 2 columns: groups in the interval, solved [0] / unsolved [1]
+_N_I = 11
+_F_TRAIN_P1, _F_TEST_ENT = 0, 1
+_F_ENT_SUM = 2  # 2 columns, as _I_ENT_CNT
+_F_GRP_DIST = 4  # 2 columns, as _I_GRP_CNT
+_F_TEST_PASS = 6  # one column per k of pass@k
 
 
 class _TraceRec(NamedTuple):
@@ -340,31 +315,27 @@ class _TraceRec(NamedTuple):
 
 
 @_step
-def _next_problem(perm, pos, st):
-    """The next training problem of the epoch's order ``perm`` and the new position; a new
-    epoch reshuffles (Fisher-Yates) first."""
-    n_train = perm.shape[0]
-    if pos == n_train:
-        for i in range(n_train - 1, 0, -1):
-            j = randint(st, i + 1)
-            tmp = perm[i]
-            perm[i] = perm[j]
-            perm[j] = tmp
-        pos = 0
-    return perm[pos], pos + 1
-
-
-@_step
-def _sample_batch(phi, mu, mustar, bern, base_logits, feats, share, theta, w, perm, pos, st,
+def _sample_batch(phi, mu, mustar, bern_on, base_logits, feats, share, theta, w, perm, pos, st,
                   n, prob_ids, probs, logp, ent, cdf, ys, group, outcome, reward):
     """The step's batch: for each group ``b`` the next problem ``p`` of the epoch order, its
     policy (``probs[b]``, ``logp[b]``, entropy ``ent[b]``), ``n`` traces from it and their
-    answers and rewards (Bernoulli draws when ``bern``) into samples ``b*n .. b*n+n-1``.
-    Returns the batch's pseudo-regret (summed sample by sample) and the new epoch position.
-    One call per step: a call per group cost ~5% of a warm run."""
+    answers and rewards into samples ``b*n .. b*n+n-1``: Bernoulli draws, or with ``bern_on``
+    ``None`` the deterministic ``mu`` (the draw is then not compiled). Returns the batch's
+    pseudo-regret (summed sample by sample) and the new epoch position; a new epoch first
+    reshuffles ``perm`` (Fisher-Yates). One call per step: a call per group cost ~5% of a warm
+    run."""
     reg = 0.0
+    n_train = perm.shape[0]
     for b in range(prob_ids.shape[0]):
-        p, pos = _next_problem(perm, pos, st)
+        if pos == n_train:
+            for i in range(n_train - 1, 0, -1):
+                j = randint(st, i + 1)
+                tmp = perm[i]
+                perm[i] = perm[j]
+                perm[j] = tmp
+            pos = 0
+        p = perm[pos]
+        pos += 1
         prob_ids[b] = p
         probs_b = probs[b]
         ent[b] = _policy(base_logits[p], theta[p], feats[p], share, w, probs_b, logp[b])
@@ -379,7 +350,7 @@ def _sample_batch(phi, mu, mustar, bern, base_logits, feats, share, theta, w, pe
             ys[j] = y
             group[j] = b
             outcome[j] = a
-            if bern:
+            if bern_on is not None:
                 reward[j] = 1.0 if uniform(st) < mu[p, a] else 0.0
             else:
                 reward[j] = mu[p, a]
@@ -388,11 +359,10 @@ def _sample_batch(phi, mu, mustar, bern, base_logits, feats, share, theta, w, pe
 
 
 @_step
-def _measure_batch(reward, outcome, ent, prob_ids, thr, n, solved, ent_sum, ent_cnt,
-                   grp_dist, grp_cnt):
-    """Add the batch to one interval's tallies (``[0]`` correct samples / solved groups,
-    ``[1]`` the others): entropy of each sample's problem, distinct answers per group; mark
-    solved problems."""
+def _measure_batch(reward, outcome, ent, prob_ids, thr, n, solved, oi_e, of_e):
+    """Add the batch to one interval's tallies, rows ``oi_e`` and ``of_e`` of the output tables
+    (columns ``+0`` correct samples / solved groups, ``+1`` the others): entropy of each
+    sample's problem, distinct answers per group; mark solved problems."""
     for b in range(prob_ids.shape[0]):
         any_ok = False
         nd = 0
@@ -401,7 +371,7 @@ def _measure_batch(reward, outcome, ent, prob_ids, thr, n, solved, ent_sum, ent_
             ok = reward[j] >= thr
             if ok:
                 any_ok = True
-                solved[prob_ids[b]] = True
+                solved[prob_ids[b]] = 1
             new = True
             for k in range(b * n, j):
                 if outcome[k] == outcome[j]:
@@ -409,18 +379,21 @@ def _measure_batch(reward, outcome, ent, prob_ids, thr, n, solved, ent_sum, ent_
                     break
             if new:
                 nd += 1
-            ent_sum[0 if ok else 1] += ent[b]
-            ent_cnt[0 if ok else 1] += 1
-        grp_dist[0 if any_ok else 1] += nd
-        grp_cnt[0 if any_ok else 1] += 1
+            k = 0 if ok else 1
+            of_e[_F_ENT_SUM + k] += ent[b]
+            oi_e[_I_ENT_CNT + k] += 1
+        k = 0 if any_ok else 1
+        of_e[_F_GRP_DIST + k] += nd
+        oi_e[_I_GRP_CNT + k] += 1
 
 
 @_step
 def _policy_step(base_logits, feats, share, theta, w, prob_ids, probs, logp, ys, adv, beta,
-                 lr_theta, lr_w, gz, gw, p0, logp0, zero_t, zero_w):
+                 kl_on, lr_theta, lr_w, gz, gw, p0, logp0, zero_t, zero_w):
     """One exact policy-gradient step on the batch, all gradients from the pre-update policy
     (``probs``, ``logp``): ``theta_p += lr_theta dJ_b/dtheta_p``, ``w += lr_w (1/B) sum_b
-    dJ_b/dw`` (module doc). ``gz, gw, p0, logp0`` scratch, ``zero_t, zero_w`` zeros."""
+    dJ_b/dw`` (module doc). ``gz, gw, p0, logp0`` scratch, ``zero_t, zero_w`` zeros;
+    ``kl_on`` ``None``: no KL term (not compiled)."""
     B, T = probs.shape
     F = w.shape[0]
     n = ys.shape[0] // B
@@ -428,10 +401,10 @@ def _policy_step(base_logits, feats, share, theta, w, prob_ids, probs, logp, ys,
         gw[f] = 0.0
     for b in range(B):
         p = prob_ids[b]
-        if beta > 0.0:
+        if kl_on is not None:
             _policy(base_logits[p], zero_t, feats[p], share, zero_w, p0, logp0)
         _surrogate_grad_z(probs[b], logp[b], logp0, ys[b * n:(b + 1) * n],
-                          adv[b * n:(b + 1) * n], beta, gz)
+                          adv[b * n:(b + 1) * n], beta, kl_on, gz)
         for t in range(T):
             theta[p, t] += lr_theta * gz[t]
             for f in range(F):
@@ -441,16 +414,21 @@ def _policy_step(base_logits, feats, share, theta, w, prob_ids, probs, logp, ys,
 
 
 @_step
-def _discovery(counts, solved, hard):
-    """Over training problems: (solved, distinct answers, distinct answers on unsolved
-    problems, unsolved problems, distinct answers on base-hard problems, base-hard solved)."""
+def _checkpoint(counts, solved, hard, base_logits, feats, share, theta, w, phi, mu, thr,
+                bern_on, ks, pb, lpb, oi_e, of_e):
+    """The measurements of one checkpoint, into its rows ``oi_e``, ``of_e`` of the output
+    tables (one function: each compiled function has a fixed cold-start cost). Discovery over
+    training problems: solved, distinct answers (all, on unsolved problems, on base-hard
+    problems), unsolved, base-hard solved; the exact quality of the current policy: mean train
+    pass@1, mean test entropy and mean test pass@k (``pb``, ``lpb`` scratch)."""
+    n_train = counts.shape[0]
     ns = 0
     da = 0
     du = 0
     nu = 0
     dh = 0
     sh = 0
-    for p in range(counts.shape[0]):
+    for p in range(n_train):
         d = 0
         for a in range(counts.shape[1]):
             if counts[p, a] > 0:
@@ -465,14 +443,12 @@ def _discovery(counts, solved, hard):
             dh += d
             if solved[p]:
                 sh += 1
-    return ns, da, du, nu, dh, sh
-
-
-@_step
-def _policy_quality(base_logits, feats, share, theta, w, phi, mu, thr, bern, n_train, ks,
-                    pb, lpb, test_pass):
-    """Exact quality of the current policy: returns (mean train pass@1, mean test entropy)
-    and writes the mean test pass@k into ``test_pass`` (``pb``, ``lpb`` scratch)."""
+    oi_e[_I_SOLVED] = ns
+    oi_e[_I_DIST_ALL] = da
+    oi_e[_I_DIST_UNS] = du
+    oi_e[_I_N_UNS] = nu
+    oi_e[_I_DIST_HARD] = dh
+    oi_e[_I_SOLVED_HARD] = sh
     P, T = phi.shape
     tp1 = 0.0
     tent = 0.0
@@ -481,7 +457,7 @@ def _policy_quality(base_logits, feats, share, theta, w, phi, mu, thr, bern, n_t
         q = 0.0
         for t in range(T):
             a = phi[p, t]
-            if bern:
+            if bern_on is not None:
                 q += pb[t] * mu[p, a]
             elif mu[p, a] >= thr:
                 q += pb[t]
@@ -494,12 +470,13 @@ def _policy_quality(base_logits, feats, share, theta, w, phi, mu, thr, bern, n_t
         else:
             tent += hb
             for ki in range(ks.shape[0]):
-                test_pass[ki] += -math.expm1(ks[ki] * math.log1p(-q)) if q < 1.0 else 1.0
+                of_e[_F_TEST_PASS + ki] += -math.expm1(ks[ki] * math.log1p(-q)) if q < 1.0 else 1.0
     if P > n_train:
         tent /= P - n_train
         for ki in range(ks.shape[0]):
-            test_pass[ki] /= P - n_train
-    return tp1 / n_train, tent
+            of_e[_F_TEST_PASS + ki] /= P - n_train
+    of_e[_F_TRAIN_P1] = tp1 / n_train
+    of_e[_F_TEST_ENT] = tent
 
 
 @_step
@@ -520,49 +497,64 @@ def _record_trace(bt, tr, s):
 
 
 @nb.njit(cache=True, nogil=True, no_cfunc_wrapper=True)
-def _train_kernel(mr, rr, sr, bt, sc, out, tr, bonus_on, batch_on):
+def _train_kernel(mr, rr, sr, probs, logp, oi, of, regret, tr, bonus_on, batch_on, kl_on,
+                  bern_on):
     """The whole run (module doc). Per step: draw the batch (problems in epoch order, ``n``
     traces each), shape its advantages (Spec 1 §2-3, the shared kernel, history counts read
     before or after adding the batch), measure it, take the policy-gradient step, evaluate at
-    the checkpoints. Writes ``sr``, ``bt``, ``out`` and the trace ``tr`` in place. ``tr``,
-    ``bonus_on`` and ``batch_on`` may be ``None`` (see :func:`obandits.bonuses.kernel_parts`):
-    Numba then prunes the code behind them, so a run compiles only what it uses."""
+    the checkpoints. Writes ``sr``, the output tables ``oi``, ``of``, ``regret`` and the trace
+    ``tr`` in place (``probs``, ``logp``: (B, T) scratch for the batch's policies). The
+    switches ``tr``, ``bonus_on``, ``batch_on`` (see :func:`obandits.bonuses.kernel_parts`),
+    ``kl_on`` (KL term) and ``bern_on`` (Bernoulli rewards) may be ``None``: Numba then prunes
+    the code behind them, so a run compiles only what it uses. The batch and the work
+    vectors are allocated here, as 1-d ``np.zeros`` (the bonus kernel compiles those anyway):
+    each array passed in from Python costs cold-start compilation in the kernel's wrapper."""
     phi, mu, mustar, base_logits, feats, share = (mr.phi, mr.mu, mr.mustar, mr.base_logits,
                                                   mr.feats, mr.share)
-    theta, w, counts, st, perm = sr.theta, sr.w, sr.counts, sr.st, sr.perm
-    prob_ids, group, outcome, reward, ys = bt.prob_ids, bt.group, bt.outcome, bt.reward, bt.ys
-    probs, logp, ent, count, tot = bt.probs, bt.logp, bt.ent, bt.count, bt.tot
+    theta, w, counts, st = sr.theta, sr.w, sr.counts, sr.st
     n, B, thr, count_after = rr.n, rr.batch, mr.thr, rr.count_after
+    n_train = mr.n_train
+    P, T = base_logits.shape
+    F = w.shape[0]
+    NB = B * n
+    prob_ids, ent = np.zeros(B, np.int64), np.zeros(B)
+    group, outcome, ys = np.zeros(NB, np.int64), np.zeros(NB, np.int64), np.zeros(NB, np.int64)
+    reward, count, tot = np.zeros(NB), np.zeros(NB), np.zeros(NB)
+    grpo, bon = np.zeros(NB), np.zeros(NB)
+    cdf, p0, logp0, gz = np.zeros(T), np.zeros(T), np.zeros(T), np.zeros(T)
+    zero_t, pb, lpb = np.zeros(T), np.zeros(T), np.zeros(T)
+    gw, zero_w = np.zeros(F), np.zeros(F)
+    solved = np.zeros(n_train, np.int64)  # solved at least once so far
+    perm = np.zeros(n_train, np.int64)  # this epoch's problem order
+    for i in range(n_train):
+        perm[i] = i
     E = rr.eval_at.shape[0]
-    pos = perm.shape[0]
+    pos = n_train
     drawn = 0
     e = 0
     for s in range(rr.steps):
-        out.regret[s], pos = _sample_batch(phi, mu, mustar, mr.bern, base_logits, feats, share,
-                                           theta, w, perm, pos, st, n, prob_ids, probs, logp,
-                                           ent, sc.cdf, ys, group, outcome, reward)
+        regret[s], pos = _sample_batch(phi, mu, mustar, bern_on, base_logits, feats, share,
+                                       theta, w, perm, pos, st, n, prob_ids, probs, logp,
+                                       ent, cdf, ys, group, outcome, reward)
         counts_for_batch(counts, prob_ids, group, outcome, count_after, count)
         shaped_parts_nb(group, outcome, reward, count, B, rr.method, rr.c, rr.b0, rr.acr, thr,
-                        rr.scale, rr.eps, rr.ddof, tot, bt.grpo, bt.bon, bonus_on, batch_on)
+                        rr.scale, rr.eps, rr.ddof, tot, grpo, bon, bonus_on, batch_on)
         finish_batch(counts, prob_ids, group, outcome, count_after)
         ei = e if e < E else E - 1  # after the last checkpoint: into the last interval
-        _measure_batch(reward, outcome, ent, prob_ids, thr, n, sr.solved, out.ent_sum[ei],
-                       out.ent_cnt[ei], out.grp_dist[ei], out.grp_cnt[ei])
+        _measure_batch(reward, outcome, ent, prob_ids, thr, n, solved, oi[ei], of[ei])
         if tr is not None:
             if s < rr.trace_steps:
-                _record_trace(bt, tr, s)
+                _record_trace(_BatchRec(prob_ids, group, outcome, reward, count, tot, grpo,
+                                        bon, ys), tr, s)
         if rr.learn:
             _policy_step(base_logits, feats, share, theta, w, prob_ids, probs, logp, ys, tot,
-                         rr.beta, rr.lr_theta, rr.lr_w, sc.gz, sc.gw, sc.p0, sc.logp0,
-                         sc.zero_t, sc.zero_w)
-        drawn += B * n
+                         rr.beta, kl_on, rr.lr_theta, rr.lr_w, gz, gw, p0, logp0, zero_t,
+                         zero_w)
+        drawn += NB
         if e < E and s + 1 == rr.eval_at[e]:
-            out.samples[e] = drawn
-            (out.solved[e], out.dist_all[e], out.dist_uns[e], out.n_uns[e], out.dist_hard[e],
-             out.solved_hard[e]) = _discovery(counts, sr.solved, mr.hard)
-            out.train_p1[e], out.test_ent[e] = _policy_quality(
-                base_logits, feats, share, theta, w, phi, mu, thr, mr.bern, mr.n_train, rr.ks,
-                sc.pb, sc.lpb, out.test_pass[e])
+            oi[e, _I_SAMPLES] = drawn
+            _checkpoint(counts, solved, mr.hard, base_logits, feats, share, theta, w, phi, mu,
+                        thr, bern_on, rr.ks, pb, lpb, oi[e], of[e])
             e += 1
 
 
@@ -639,7 +631,7 @@ def run_training(model: Model, config: TrainConfig, *, seed: int = 0, rep: int =
     i64, f64 = np.int64, np.float64
     mr = _ModelRec(model.phi, model.mu, model.mu.max(axis=1), model.base_logits, model.feats,
                    hard, float(model.share), int(model.n_train),
-                   float(model.correct_threshold), model.reward == "bernoulli")
+                   float(model.correct_threshold))
     rr = _RunRec(int(cfg.n_rollouts), int(B), int(cfg.steps), float(cfg.lr_theta), float(cfg.lr_w),
                  float(cfg.kl_beta), bool(learn), int(bc.method_code), float(bc.c),
                  float(bc.b0), bool(bc.all_correct_rule), int(bc.scale_code), float(bc.eps),
@@ -647,30 +639,24 @@ def run_training(model: Model, config: TrainConfig, *, seed: int = 0, rep: int =
                  np.asarray(cfg.ks, i64), int(cfg.trace_steps))
     sr = _StateRec(theta=np.zeros((P, T)), w=np.zeros(F),
                    counts=np.zeros((model.n_train, model.n_answers), i64),
-                   solved=np.zeros(model.n_train, np.bool_),
-                   perm=np.arange(model.n_train, dtype=i64),
                    st=rep_states(seed, stream_key, rep + 1)[rep].copy())
-    bt = _BatchRec(prob_ids=np.zeros(B, i64), group=np.zeros(NB, i64),
-                   outcome=np.zeros(NB, i64), reward=np.zeros(NB), count=np.zeros(NB),
-                   tot=np.zeros(NB), grpo=np.zeros(NB), bon=np.zeros(NB), ys=np.zeros(NB, i64),
-                   probs=np.zeros((B, T)), logp=np.zeros((B, T)), ent=np.zeros(B))
-    sc = _ScratchRec(*(np.zeros(T) for _ in range(4)), np.zeros(F), np.zeros(F),
-                     *(np.zeros(T) for _ in range(3)))
-    z = {f"{k}": np.zeros(E, i64) for k in ("samples", "solved", "dist_all", "dist_uns",
-                                             "n_uns", "dist_hard", "solved_hard")}
-    out = _OutRec(**z, train_p1=np.zeros(E), test_pass=np.zeros((E, NK)),
-                  test_ent=np.zeros(E), ent_sum=np.zeros((E, 2)),
-                  ent_cnt=np.zeros((E, 2), i64), grp_dist=np.zeros((E, 2)),
-                  grp_cnt=np.zeros((E, 2), i64), regret=np.zeros(cfg.steps))
+    oi, of, regret = np.zeros((E, _N_I), i64), np.zeros((E, _F_TEST_PASS + NK)), np.zeros(cfg.steps)
     tr = _TraceRec(*(np.zeros(TS, f64 if k in ("reward", "count", "total", "grpo", "bonus")
                                 else i64) for k in _TraceRec._fields))
-    _train_kernel(mr, rr, sr, bt, sc, out, tr if TS else None,
-                  *kernel_parts(bc.method_code, bc.c))
-    return RunResult(out.samples, out.solved, out.dist_all, out.dist_uns, out.n_uns,
-                     out.dist_hard, out.solved_hard, int(hard.sum()), out.train_p1,
-                     out.test_pass, out.test_ent, out.ent_sum, out.ent_cnt, out.grp_dist,
-                     out.grp_cnt, out.regret, sr.theta, sr.w, sr.counts, tr._asdict(), cfg.ks,
-                     eval_at)
+    _train_kernel(mr, rr, sr, np.zeros((B, T)), np.zeros((B, T)), oi, of, regret,
+                  tr if TS else None, *kernel_parts(bc.method_code, bc.c),
+                  True if cfg.kl_beta > 0.0 else None,
+                  True if model.reward == "bernoulli" else None)
+
+    def cols(table, k, width=None):  # contiguous, as RunResult has always given them
+        return np.ascontiguousarray(table[:, k] if width is None else table[:, k:k + width])
+
+    return RunResult(cols(oi, _I_SAMPLES), cols(oi, _I_SOLVED), cols(oi, _I_DIST_ALL),
+                     cols(oi, _I_DIST_UNS), cols(oi, _I_N_UNS), cols(oi, _I_DIST_HARD),
+                     cols(oi, _I_SOLVED_HARD), int(hard.sum()), cols(of, _F_TRAIN_P1),
+                     cols(of, _F_TEST_PASS, NK), cols(of, _F_TEST_ENT), cols(of, _F_ENT_SUM, 2),
+                     cols(oi, _I_ENT_CNT, 2), cols(of, _F_GRP_DIST, 2), cols(oi, _I_GRP_CNT, 2),
+                     regret, sr.theta, sr.w, sr.counts, tr._asdict(), cfg.ks, eval_at)
 
 
 def policy_probs(model: Model, theta: np.ndarray, w: np.ndarray) -> np.ndarray:
