@@ -226,7 +226,8 @@ def seed_context(cfg: ExperimentConfig, seed: int, stream: str) -> SeedContext:
         _CONTEXTS.move_to_end(key)
         return ctx
     chain = build_chain(cfg.chain)
-    theta0, _ = pretrain(chain, cfg.pretrain, _stream(cfg.root_seed, f"{stream}/pretrain", seed))
+    theta0, _ = pretrain(chain, cfg.pretrain, _stream(cfg.root_seed, f"{stream}/pretrain", seed),
+                         trace=False)
     PRETRAIN_CALLS[0] += 1
     theta0.flags.writeable = False
     gen = rep_generators(cfg.root_seed, f"{stream}/instances", seed + 1)[seed]

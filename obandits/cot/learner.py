@@ -13,11 +13,18 @@ from dataclasses import dataclass
 
 import numba as nb
 import numpy as np
+from numba.extending import register_jitable
 
 from .. import _validate as v
 from ..nbrng import categorical_cdf, randint, uniform
 from ..options import option
 from .chain import TreeChain
+
+# Decorator of the kernels' helpers: compiled inside the kernels that call them, without the
+# CPython and C wrappers of an ``njit`` function (compile time at cold start); from Python they
+# run as plain Python. Cheaper to compile than ``inline="always"`` (Numba IR inlining copies the
+# callee's IR at every call site): cachegrind of a cold cot cell.
+jit_helper = register_jitable(no_cfunc_wrapper=True)
 
 
 def policy(theta: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -38,14 +45,17 @@ def support_error(chain: TreeChain, Q: np.ndarray) -> float:
     return err
 
 
-@nb.njit(cache=True, inline="always")
+@register_jitable(no_cfunc_wrapper=True, forceinline=True)
 def row_softmax(theta, l, s, inv_t, out):
-    """``out = softmax(theta[l, s, :] * inv_t)``."""
+    """``out = softmax(theta[l, s, :] * inv_t)``. Typed and lowered once per signature, then
+    inlined by LLVM (``forceinline``) at every call: the inner loops stay as fast as with
+    ``inline="always"``, which compiled a copy per call site (cold start)."""
     M = out.shape[0]
     mx = -np.inf
     for j in range(M):
         z = theta[l, s, j] * inv_t
-        mx = max(mx, z)
+        if z > mx:  # max(mx, z) exactly, without compiling the builtin's overload
+            mx = z
     tot = 0.0
     for j in range(M):
         out[j] = np.exp(theta[l, s, j] * inv_t - mx)
@@ -54,14 +64,7 @@ def row_softmax(theta, l, s, inv_t, out):
         out[j] /= tot
 
 
-@nb.njit(cache=True)
-def row_softmax_call(theta, l, s, inv_t, out):
-    """:func:`row_softmax` as a called (not inlined) function, for the cooler loops: each
-    inlined copy costs compilation time (cold start)."""
-    row_softmax(theta, l, s, inv_t, out)
-
-
-@nb.njit(cache=True)
+@jit_helper
 def draw(st, p):
     """Index drawn from probabilities ``p`` (sum 1) by inversion."""
     u = uniform(st)
@@ -74,9 +77,11 @@ def draw(st, p):
     return M - 1
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, no_cfunc_wrapper=True)
 def sample_path(theta, start, inv_t, st, p, path):
-    """One CoT from ``start`` under ``softmax(theta * inv_t)``, written into ``path``."""
+    """One CoT from ``start`` under ``softmax(theta * inv_t)``, written into ``path``.
+    An ``njit`` function, not a :data:`jit_helper`: a helper is compiled once per set of
+    caller flags, and the kernels (``njit``) call :func:`row_softmax` too (cold start)."""
     path[0] = start
     for l in range(path.shape[0] - 1):
         row_softmax(theta, l, path[l], inv_t, p)
@@ -85,56 +90,43 @@ def sample_path(theta, start, inv_t, st, p, path):
 
 # Loops instead of ``a[:] = x`` / ``a += k * b`` in the kernels: NumPy slice assignments and
 # array expressions cost seconds of compilation (their shape-error messages alone ~3 CPU-s).
-@nb.njit(cache=True)
-def fill3(a, x):
-    for i in range(a.shape[0]):
-        for j in range(a.shape[1]):
-            for k in range(a.shape[2]):
-                a[i, j, k] = x
+@jit_helper
+def apply_grad3(a, grad, theta):
+    """``theta += a * grad`` elementwise, then ``grad = 0`` for the next accumulation (so the
+    kernels need no separate zeroing function: one fewer to compile)."""
+    for i in range(grad.shape[0]):
+        for j in range(grad.shape[1]):
+            for k in range(grad.shape[2]):
+                theta[i, j, k] += a * grad[i, j, k]
+                grad[i, j, k] = 0.0
 
 
-@nb.njit(cache=True)
-def copy3(src, dst):
-    for i in range(src.shape[0]):
-        for j in range(src.shape[1]):
-            for k in range(src.shape[2]):
-                dst[i, j, k] = src[i, j, k]
-
-
-@nb.njit(cache=True)
-def axpy3(a, x, y):
-    """``y += a * x`` elementwise."""
-    for i in range(x.shape[0]):
-        for j in range(x.shape[1]):
-            for k in range(x.shape[2]):
-                y[i, j, k] += a * x[i, j, k]
-
-
-@nb.njit(cache=True)
+@jit_helper
 def _max_err(theta, P, n_states, p):
     """``max |p_theta - P|`` over the chain's rows (the support error)."""
     err = 0.0
     for l in range(theta.shape[0]):
         for s in range(n_states[l]):
-            row_softmax_call(theta, l, s, 1.0, p)
+            row_softmax(theta, l, s, 1.0, p)
             for j in range(p.shape[0]):
                 d = abs(p[j] - P[l, s, j])
                 err = max(err, d)
     return err
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, no_cfunc_wrapper=True)
 def pretrain_steps(theta, P, cdf, n_states, steps1, eta1, steps2, eta2, batch, st, err_every,
                    err_out, grad, p):
     """Compiled two-phase SGD on path cross-entropy (Spec 2 §3); ``theta`` updated in place;
-    the support error ``max |p_theta - P|`` every ``err_every`` steps goes to ``err_out``.
-    ``cdf``: the rows' cumulative sums of ``P``; ``grad`` (like ``theta``) and ``p`` (``M``)
-    are scratch (allocated by the caller: array creation in a kernel costs compilation)."""
+    the support error ``max |p_theta - P|`` every ``err_every`` steps goes to ``err_out``
+    (``None``: not recorded).
+    ``cdf``: the rows' cumulative sums of ``P``; ``grad`` (like ``theta``, zeros) and ``p``
+    (``M``) are scratch (allocated by the caller: array creation in a kernel costs
+    compilation); ``grad`` is zeros again on return."""
     Lm1, _, M = theta.shape
     k = 0
     for t in range(steps1 + steps2):
         eta = eta1 if t < steps1 else eta2
-        fill3(grad, 0.0)
         for _b in range(batch):
             s = randint(st, n_states[0])
             for l in range(Lm1):
@@ -144,10 +136,11 @@ def pretrain_steps(theta, P, cdf, n_states, steps1, eta1, steps2, eta2, batch, s
                     grad[l, s, j] -= p[j]
                 grad[l, s, s2] += 1.0
                 s = s2
-        axpy3(eta / batch, grad, theta)
-        if (t + 1) % err_every == 0 and k < err_out.shape[0]:
-            err_out[k] = _max_err(theta, P, n_states, p)
-            k += 1
+        apply_grad3(eta / batch, grad, theta)
+        if err_out is not None:  # None: no trace, and Numba prunes (does not compile) it
+            if (t + 1) % err_every == 0 and k < err_out.shape[0]:
+                err_out[k] = _max_err(theta, P, n_states, p)
+                k += 1
 
 
 @nb.njit(cache=True)
@@ -186,14 +179,16 @@ class PretrainConfig:
         v.int_scalar("err_every", self.err_every, min_value=1)
 
 
-def pretrain(chain: TreeChain, config: PretrainConfig, state: np.ndarray
-             ) -> tuple[np.ndarray, np.ndarray]:
+def pretrain(chain: TreeChain, config: PretrainConfig, state: np.ndarray, trace: bool = True
+             ) -> tuple[np.ndarray, np.ndarray | None]:
     """Pretrain from ``theta = 0`` (uniform transitions). ``state``: a uint64[4] stream of
-    :mod:`obandits.nbrng` (advanced in place). Returns ``(theta, support_error_trace)``."""
+    :mod:`obandits.nbrng` (advanced in place). Returns ``(theta, support_error_trace)``; the
+    trace is ``None`` with ``trace=False`` (same ``theta``; its code is then not compiled,
+    which saves cold-start time where the trace is not used)."""
     Mx = chain.P.shape[1]
     theta = np.zeros((chain.L - 1, Mx, chain.M))
     n_err = (config.T1 + config.T2) // config.err_every
-    err = np.zeros(n_err)
+    err = np.zeros(n_err) if trace else None
     # np.cumsum adds in order along a row, as a loop would (bit-identical sampling)
     cdf = np.cumsum(chain.P, axis=2)
     pretrain_steps(theta, chain.P, cdf, chain.n_states, config.T1, config.eta, config.T2,

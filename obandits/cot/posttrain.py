@@ -15,11 +15,13 @@ log-probability summed over steps, mean over the group):
 * KL penalty ``- beta grad KL(p_theta(.|o_l) || p_base(.|o_l))`` at every visited state.
 
 The compiled loop :func:`posttrain_nb` reads its scalars from a :class:`Hyper` record, updates
-a :class:`State` (policy, count history, random stream) and fills an :class:`Output`; each
-step (:func:`solved_by_fresh_cots`, :func:`sample_group`, :func:`plain_advantages` /
-:func:`grpo_advantages`, :func:`behaviour_probs`, :func:`gradient`) is its own small function,
-inlined at Numba's IR level into the loop (each is used once; as a called function LLVM would
-optimise and generate its code again inside every caller, which costs cold-start time).
+a :class:`State` (policy, count history, random stream) and fills an :class:`Output`. The
+steps :func:`solved_by_fresh_cots`, :func:`plain_advantages` and :func:`outcomes` are small
+functions compiled once as helpers of the loop (:data:`obandits.cot.learner.jit_helper`: no
+Python wrappers; cheaper at cold start than inlining at Numba's IR level, which copies, types
+and lowers the callee again at each call site). Drawing the group, GRPO's advantages, the
+behaviour probabilities and the gradient step are written in the loop itself: every level
+of calls makes LLVM optimise and generate the code below it once more (cold start).
 
 Population objectives (the ``G -> inf`` limits whose exact gradients :func:`exact_gradient`
 computes; ``p_q`` = success probability of one CoT on instance ``q``): REINFORCE / PPO
@@ -45,7 +47,7 @@ from ..nbrng import randint
 from ..options import option
 from .chain import TreeChain, forward, valid_path_probs, valid_paths
 from .instances import Instances, success_probs
-from .learner import axpy3, copy3, fill3, policy, row_softmax, row_softmax_call, sample_path
+from .learner import apply_grad3, jit_helper, policy, row_softmax, sample_path
 
 RL_METHODS = ("reinforce", "raft", "ppo", "grpo")
 RL_CODE = {m: i for i, m in enumerate(RL_METHODS)}
@@ -157,34 +159,24 @@ class Output(NamedTuple):
 
 
 class Work(NamedTuple):
-    """Per-group scratch buffers (allocated once per run)."""
+    """Per-run scratch (allocated once per run by :func:`make_work`). The 1-D buffers are two
+    arrays that the kernel slices: every array passed in from Python costs
+    compile time in the kernel's wrapper (cold start)."""
 
     paths: np.ndarray      # (G, L) the group's CoTs
-    tmp: np.ndarray        # (L,) a rejection draw
-    reward: np.ndarray     # (G,)
-    adv: np.ndarray        # (G,)
     p_old: np.ndarray      # (G, L-1) behaviour probability of each step
-    p: np.ndarray          # (M,) a policy row
-    b: np.ndarray          # (M,) a base-policy row
     grad: np.ndarray       # like theta
-    group: np.ndarray      # (G,) zeros: one group
-    row: np.ndarray        # (1,) the instance's row of ``counts``
-    outcome: np.ndarray    # (G,)
-    count: np.ndarray      # (G,) N(q, outcome) as the bonus sees it
-    o_tot: np.ndarray
-    o_grpo: np.ndarray
-    o_bonus: np.ndarray
+    fbuf: np.ndarray       # (5 G + 2 M,) float zeros, sliced in :func:`posttrain_nb`
+    ibuf: np.ndarray       # (L + 2 G + 1,) int zeros, sliced in :func:`posttrain_nb`
 
 
 def make_work(theta: np.ndarray, G: int) -> Work:
     Lm1, _, M = theta.shape
-    return Work(np.empty((G, Lm1 + 1), np.int64), np.empty(Lm1 + 1, np.int64), np.empty(G),
-                np.empty(G), np.empty((G, Lm1)), np.empty(M), np.empty(M),
-                np.zeros_like(theta), np.zeros(G, np.int64), np.zeros(1, np.int64),
-                np.empty(G, np.int64), np.zeros(G), np.empty(G), np.empty(G), np.empty(G))
+    return Work(np.empty((G, Lm1 + 1), np.int64), np.empty((G, Lm1)), np.zeros_like(theta),
+                np.zeros(5 * G + 2 * M), np.zeros(Lm1 + 1 + 2 * G + 1, np.int64))
 
 
-@nb.njit(cache=True, inline="always")
+@jit_helper
 def _correct(path, target, M, ptr, codes, i):
     """``R(q_i, o) = 1{o in C_q}`` by bisection in the instance's sorted codes."""
     L = path.shape[0]
@@ -203,7 +195,7 @@ def _correct(path, target, M, ptr, codes, i):
     return 1.0 if lo < ptr[i + 1] and codes[lo] == code else 0.0
 
 
-@nb.njit(cache=True, inline="always")
+@jit_helper
 def solved_by_fresh_cots(theta, start, target, ptr, codes, i, n, rng, p, tmp):
     """Remedy 1: True when one of ``n`` fresh CoTs solves instance ``i``."""
     M = theta.shape[2]
@@ -214,19 +206,7 @@ def solved_by_fresh_cots(theta, start, target, ptr, codes, i, n, rng, p, tmp):
     return False
 
 
-@nb.njit(cache=True, inline="always")
-def sample_group(theta, start, target, ptr, codes, i, rng, p, paths, reward):
-    """Draw the group's CoTs (``paths``) and their rewards; returns the reward sum."""
-    M = theta.shape[2]
-    rsum = 0.0
-    for j in range(paths.shape[0]):
-        sample_path(theta, start, 1.0, rng, p, paths[j])
-        reward[j] = _correct(paths[j], target, M, ptr, codes, i)
-        rsum += reward[j]
-    return rsum
-
-
-@nb.njit(cache=True, inline="always")
+@jit_helper
 def plain_advantages(method, reward, rsum, adv):
     """REINFORCE ``R_j``; RAFT ``G R_j / #correct`` (0 when none is); PPO ``R_j - mean R``."""
     G = reward.shape[0]
@@ -241,80 +221,22 @@ def plain_advantages(method, reward, rsum, adv):
             adv[j] = reward[j] - rsum / G
 
 
-@nb.njit(cache=True, inline="always")
-def grpo_advantages(hp, paths, reward, M, counts, i, group, row, outcome, count, o_tot,
-                    o_grpo, o_bonus, adv, bonus_on, batch_on):
-    """``adv``: GRPO's group-normalised reward plus the outcome bonus (Spec 1 §1-2, one group
-    ``group`` = zeros), the count history ``counts[i, outcome]`` read and updated by
-    :mod:`obandits.countnb` (``row`` = ``[i]``)."""
+@jit_helper
+def outcomes(paths, M, whole_path, outcome):
+    """The bonus's outcome of each CoT: its final state, or (``whole_path``) the code of its
+    states after the start."""
     G, L = paths.shape
     for j in range(G):
-        if hp.outcome_path:
+        if whole_path:
             code = 0
             for l in range(1, L):
                 code = code * M + paths[j, l]
             outcome[j] = code
         else:
             outcome[j] = paths[j, L - 1]
-    # counts only matter where a bonus is computed (``bonus_on``; pruned otherwise)
-    if bonus_on is not None:
-        row[0] = i
-        counts_for_batch(counts, row, group, outcome, hp.count_after, count)
-    shaped_parts_nb(group, outcome, reward, count, 1, hp.bonus_method, hp.c, hp.b0,
-                    hp.all_correct_rule, hp.correct_threshold, hp.scale, hp.eps, hp.ddof,
-                    o_tot, o_grpo, o_bonus, bonus_on, batch_on)
-    for j in range(G):
-        adv[j] = o_tot[j]
-    if bonus_on is not None:
-        finish_batch(counts, row, group, outcome, hp.count_after)
 
 
-@nb.njit(cache=True, inline="always")
-def behaviour_probs(theta, paths, p, p_old):
-    """``p_old[j, l]``: the probability of step ``l`` of CoT ``j`` before the update."""
-    G, Lm1 = p_old.shape
-    for j in range(G):
-        for l in range(Lm1):
-            row_softmax_call(theta, l, paths[j, l], 1.0, p)
-            p_old[j, l] = p[paths[j, l + 1]]
-
-
-@nb.njit(cache=True, inline="always")
-def gradient(theta, base_theta, paths, adv, p_old, clipped, clip_eps, kl_beta, p, b, grad,
-             kl_on):
-    """``grad`` = the per-CoT objective's gradient summed over the group: the (clipped)
-    policy-gradient term and, with ``kl_beta > 0``, ``-beta grad KL`` at every visited state
-    (``kl_on``: ``None`` prunes that term)."""
-    G, Lm1 = p_old.shape
-    M = theta.shape[2]
-    fill3(grad, 0.0)
-    for j in range(G):
-        for l in range(Lm1):
-            s = paths[j, l]
-            a = paths[j, l + 1]
-            row_softmax(theta, l, s, 1.0, p)
-            coef = adv[j]
-            if clipped and coef != 0.0:
-                ratio = p[a] / p_old[j, l]
-                if (coef > 0 and ratio > 1.0 + clip_eps) or (
-                        coef < 0 and ratio < 1.0 - clip_eps):
-                    coef = 0.0
-                else:
-                    coef *= ratio
-            if coef != 0.0:
-                for m in range(M):
-                    grad[l, s, m] -= coef * p[m]
-                grad[l, s, a] += coef
-            if kl_on is not None and kl_beta > 0.0:
-                row_softmax(base_theta, l, s, 1.0, b)
-                kl = 0.0
-                for m in range(M):
-                    kl += p[m] * (np.log(p[m]) - np.log(b[m]))
-                for m in range(M):
-                    grad[l, s, m] -= kl_beta * p[m] * (np.log(p[m]) - np.log(b[m]) - kl)
-
-
-@nb.njit(cache=True)
+@nb.njit(cache=True, no_cfunc_wrapper=True)
 def posttrain_nb(hp, task, st, out, w, reject_on, kl_on, grpo_on, plain_on, bonus_on,
                  batch_on):
     """The whole post-training run (module docstring): ``st`` updated in place, ``out``
@@ -324,43 +246,109 @@ def posttrain_nb(hp, task, st, out, w, reject_on, kl_on, grpo_on, plain_on, bonu
     bonus). One iteration per pass of the loop; its steps are the functions above."""
     theta = st.theta
     G = hp.n_rollouts
+    L, M = theta.shape[0] + 1, theta.shape[2]
+    # the 1-D scratch: views of two buffers (one statement each: a tuple of arrays costs
+    # compile time); ``count`` is N(q, outcome) as the bonus sees it, ``group`` G zeros (one
+    # group), ``row`` the instance's row of ``counts``, ``p`` / ``b`` a policy / base row
+    f, n = w.fbuf, w.ibuf
+    reward = f[0:G]
+    adv = f[G:2 * G]
+    count = f[2 * G:3 * G]
+    o_grpo = f[3 * G:4 * G]
+    o_bonus = f[4 * G:5 * G]
+    p = f[5 * G:5 * G + M]
+    b = f[5 * G + M:5 * G + 2 * M]
+    tmp = n[0:L]
+    group = n[L:L + G]
+    outcome = n[L + G:L + 2 * G]
+    row = n[L + 2 * G:L + 2 * G + 1]
     clipped = hp.method >= 2
     n_ep = hp.ppo_epochs if clipped else 1
-    copy3(theta, out.snaps[0])
-    k_snap = 1
-    for it in range(hp.iters):
+    k_snap = 0
+    for it in range(hp.iters + 1):
+        # snapshot k: theta after k * snap_every iterations (one copy loop: cold start)
+        if it % hp.snap_every == 0 and k_snap < out.snaps.shape[0]:
+            snap = out.snaps[k_snap]
+            for l in range(theta.shape[0]):
+                for r in range(theta.shape[1]):
+                    for m in range(theta.shape[2]):
+                        snap[l, r, m] = theta[l, r, m]
+            k_snap += 1
+        if it == hp.iters:
+            break
         i = randint(st.rng, task.ptr.shape[0] - 1)
         skip = False
         if reject_on is not None:
             skip = solved_by_fresh_cots(theta, task.start, task.target, task.ptr, task.codes,
-                                        i, hp.reject, st.rng, w.p, w.tmp)
+                                        i, hp.reject, st.rng, p, tmp)
         if skip:
             out.stats[0] += 1
             out.reward_trace[it] = -1.0
         else:
-            rsum = sample_group(theta, task.start, task.target, task.ptr, task.codes, i, st.rng,
-                                w.p, w.paths, w.reward)
+            # the group's CoTs and rewards
+            rsum = 0.0
+            for j in range(G):
+                sample_path(theta, task.start, 1.0, st.rng, p, w.paths[j])
+                reward[j] = _correct(w.paths[j], task.target, M, task.ptr, task.codes, i)
+                rsum += reward[j]
             out.reward_trace[it] = rsum / G
             if grpo_on is not None:
-                grpo_advantages(hp, w.paths, w.reward, theta.shape[2], st.counts, i, w.group,
-                                w.row, w.outcome, w.count, w.o_tot, w.o_grpo, w.o_bonus, w.adv,
-                                bonus_on, batch_on)
+                # GRPO's group-normalised reward plus the outcome bonus (Spec 1 §1-2; one
+                # group, ``group`` = zeros), the count history ``counts[i, outcome]`` read and
+                # updated by obandits.countnb (``row`` = [i]; pruned without a bonus)
+                outcomes(w.paths, M, hp.outcome_path, outcome)
+                if bonus_on is not None:
+                    row[0] = i
+                    counts_for_batch(st.counts, row, group, outcome, hp.count_after, count)
+                shaped_parts_nb(group, outcome, reward, count, 1, hp.bonus_method, hp.c, hp.b0,
+                                hp.all_correct_rule, hp.correct_threshold, hp.scale, hp.eps,
+                                hp.ddof, adv, o_grpo, o_bonus, bonus_on, batch_on)
+                if bonus_on is not None:
+                    finish_batch(st.counts, row, group, outcome, hp.count_after)
             if plain_on is not None:
-                plain_advantages(hp.method, w.reward, rsum, w.adv)
-            behaviour_probs(theta, w.paths, w.p, w.p_old)
+                plain_advantages(hp.method, reward, rsum, adv)
+            # behaviour probability of each step before the update
+            for j in range(G):
+                for l in range(L - 1):
+                    row_softmax(theta, l, w.paths[j, l], 1.0, p)
+                    w.p_old[j, l] = p[w.paths[j, l + 1]]
             any_adv = False
             for j in range(G):
-                if w.adv[j] != 0.0:
+                if adv[j] != 0.0:
                     any_adv = True
             if any_adv or hp.kl_beta > 0.0:
                 out.stats[1] += 1
                 for _ep in range(n_ep):
-                    gradient(theta, st.base_theta, w.paths, w.adv, w.p_old, clipped, hp.clip_eps,
-                             hp.kl_beta, w.p, w.b, w.grad, kl_on)
-                    axpy3(hp.lr / G, w.grad, theta)
-        if (it + 1) % hp.snap_every == 0 and k_snap < out.snaps.shape[0]:
-            copy3(theta, out.snaps[k_snap])
-            k_snap += 1
+                    # grad (zeros) += the per-CoT objective's gradient summed over the group:
+                    # the (clipped) policy-gradient term and -kl_beta grad KL at every visited
+                    # state (kl_on None prunes it); apply_grad3 takes the step and clears grad
+                    grad = w.grad
+                    for j in range(G):
+                        for l in range(L - 1):
+                            s = w.paths[j, l]
+                            a = w.paths[j, l + 1]
+                            row_softmax(theta, l, s, 1.0, p)
+                            coef = adv[j]
+                            if clipped and coef != 0.0:
+                                ratio = p[a] / w.p_old[j, l]
+                                if (coef > 0 and ratio > 1.0 + hp.clip_eps) or (
+                                        coef < 0 and ratio < 1.0 - hp.clip_eps):
+                                    coef = 0.0
+                                else:
+                                    coef *= ratio
+                            if coef != 0.0:
+                                for m in range(M):
+                                    grad[l, s, m] -= coef * p[m]
+                                grad[l, s, a] += coef
+                            if kl_on is not None and hp.kl_beta > 0.0:
+                                row_softmax(st.base_theta, l, s, 1.0, b)
+                                kl = 0.0
+                                for m in range(M):
+                                    kl += p[m] * (np.log(p[m]) - np.log(b[m]))
+                                for m in range(M):
+                                    grad[l, s, m] -= hp.kl_beta * p[m] * (
+                                        np.log(p[m]) - np.log(b[m]) - kl)
+                    apply_grad3(hp.lr / G, w.grad, theta)
 
 
 @dataclass
