@@ -299,6 +299,17 @@ _F_GRP_DIST = 4  # 2 columns, as _I_GRP_CNT
 _F_TEST_PASS = 6  # one column per k of pass@k
 
 
+class _RetiredRecord(NamedTuple):
+    """Stands in for the records older versions passed to the kernel (``_ScratchRec``,
+    ``_OutRec``). Numba's on-disk cache index holds the kernel's pickled signature and is
+    unpickled before Numba checks whether the source changed; an index left by an older
+    version (``__pycache__`` next to an upgraded package) would then raise ``AttributeError``
+    instead of being found stale and recompiled. Keep a name here for every record removed."""
+
+
+_ScratchRec = _OutRec = _RetiredRecord
+
+
 class _TraceRec(NamedTuple):
     """The audit trace: every sample of the first ``trace_steps`` steps (length
     ``trace_steps * B * n``; the keys of :attr:`RunResult.trace`)."""
