@@ -428,7 +428,7 @@ def _policy_step(base_logits, feats, share, theta, w, prob_ids, probs, logp, ys,
 def _checkpoint(counts, solved, hard, base_logits, feats, share, theta, w, phi, mu, thr,
                 bern_on, ks, pb, lpb, oi_e, of_e):
     """The measurements of one checkpoint, into its rows ``oi_e``, ``of_e`` of the output
-    tables (one function: each compiled function has a fixed cold-start cost). Discovery over
+    tables (one function, one call level fewer than two). Discovery over
     training problems: solved, distinct answers (all, on unsolved problems, on base-hard
     problems), unsolved, base-hard solved; the exact quality of the current policy: mean train
     pass@1, mean test entropy and mean test pass@k (``pb``, ``lpb`` scratch)."""
@@ -525,7 +525,7 @@ def _train_kernel(mr, rr, sr, probs, logp, oi, of, regret, tr, bonus_on, batch_o
     theta, w, counts, st = sr.theta, sr.w, sr.counts, sr.st
     n, B, thr, count_after = rr.n, rr.batch, mr.thr, rr.count_after
     n_train = mr.n_train
-    P, T = base_logits.shape
+    T = base_logits.shape[1]
     F = w.shape[0]
     NB = B * n
     prob_ids, ent = np.zeros(B, np.int64), np.zeros(B)
