@@ -1,7 +1,11 @@
 """The sweep runner interface: one small object per simulator, registered by name.
 
-A sweep config names its runner (``[sweep] runner = "bandit"``); :func:`get` resolves the name
-through :data:`REGISTRY` only, so no other importable callable can be run from a config.
+A sweep config names its runner (``[sweep] runner = "bandit"``). Runners are plugins: an
+installed distribution declares one in the entry-point group ``obandits.runners``
+(``name = "package.module:RUNNER"``); obandits' own runners register the same way in its
+``pyproject.toml``. :func:`get` resolves a name through those entry points (and
+:data:`REGISTRY`, for a runner registered at run time), so no other importable callable can be
+run from a config.
 """
 
 from __future__ import annotations
@@ -42,23 +46,42 @@ class CellFailed(RuntimeError):
     """A cell's runner raised: names the cell and its parameters (finished cells are kept)."""
 
 
-REGISTRY: dict[str, str] = {
-    "bandit": "obandits.bandit.runner:RUNNER",
-    "rlsim": "obandits.rlsim.runner:RUNNER",
-    "cot": "obandits.cot.runner:RUNNER",
-    "bu2025": "obandits.cot.bu2025_runner:RUNNER",
-}
+GROUP = "obandits.runners"
+# Runners registered at run time (a script or a test), name -> "module:attribute"; they win
+# over an installed entry point of the same name. Installed plugins need no entry here.
+REGISTRY: dict[str, str] = {}
+
+
+def registered() -> dict[str, str]:
+    """Every runner name -> ``module:attribute``: the ``obandits.runners`` entry points of the
+    installed distributions, then :data:`REGISTRY`. Two distributions registering one name
+    differently is refused (ValueError naming both)."""
+    from importlib.metadata import entry_points
+
+    found: dict[str, tuple[str, str]] = {}
+    for ep in entry_points(group=GROUP):
+        dist = getattr(ep.dist, "name", None) or "?"
+        if ep.name in found and found[ep.name][0] != ep.value:
+            raise ValueError(f"runner {ep.name!r} is registered twice in entry-point group "
+                             f"{GROUP!r}: {found[ep.name][0]} ({found[ep.name][1]}) and "
+                             f"{ep.value} ({dist}); uninstall one")
+        found[ep.name] = (ep.value, dist)
+    return {**{k: v for k, (v, _) in found.items()}, **REGISTRY}
 
 
 def spec(name: str) -> str:
     """The ``module:attribute`` of a registered runner; anything else is refused."""
-    if not isinstance(name, str) or name not in REGISTRY:
-        raise ValueError(f"sweep.runner must be one of {sorted(REGISTRY)}, got {name!r}")
-    return REGISTRY[name]
+    known = registered()
+    if not isinstance(name, str) or name not in known:
+        hint = ("" if known else f" (no runner is registered: is obandits installed, e.g. "
+                                 f"`pip install -e .`? Entry points come from the install)")
+        raise ValueError(f"sweep.runner must be one of {sorted(known)}, got {name!r}{hint}; "
+                         f"a plugin registers one in the entry-point group {GROUP!r}")
+    return known[name]
 
 
 def load(target: str) -> Runner:
-    """The :class:`Runner` at ``module:attribute`` (an entry of :data:`REGISTRY`)."""
+    """The :class:`Runner` at ``module:attribute`` (a value of :func:`registered`)."""
     mod_name, attr = target.split(":")
     try:
         mod = importlib.import_module(mod_name)

@@ -4,7 +4,7 @@ Config (``tomllib``)::
 
     [sweep]
     name = "bandit-theorems"
-    runner = "bandit"        # a registered runner: obandits.runners.REGISTRY (bandit, rlsim, cot)
+    runner = "bandit"        # a registered runner (entry-point group obandits.runners)
     root_seed = 20250906
     reps = 16
 
