@@ -73,8 +73,8 @@ def spec(name: str) -> str:
     """The ``module:attribute`` of a registered runner; anything else is refused."""
     known = registered()
     if not isinstance(name, str) or name not in known:
-        hint = ("" if known else f" (no runner is registered: is obandits installed, e.g. "
-                                 f"`pip install -e .`? Entry points come from the install)")
+        hint = ("" if known else " (no runner is registered: is obandits installed, e.g. "
+                                 "`pip install -e .`? Entry points come from the install)")
         raise ValueError(f"sweep.runner must be one of {sorted(known)}, got {name!r}{hint}; "
                          f"a plugin registers one in the entry-point group {GROUP!r}")
     return known[name]
