@@ -16,7 +16,7 @@ from obandits.tables import markdown_table
 MODELS = ("network", "tabular")
 OUT_COLS = {"cell", "rep", "model", "task", "iter", "frac", "easy", "hard", "invalid",
             "malformed", "tv", "distinct", "pass_all", "pass_rare", "rejected_share",
-            "pretrain_tv", "seconds", "step_seconds", "exact"}
+            "pretrain_tv", "exact"}
 RLVR = ("GRPO", "PPO")
 REMEDIES = ("GRPO+KL", "GRPO+reject")
 BONUSES = ("GRPO+UCB", "GRPO+UCB-Mean", "GRPO+UCB-Con", "GRPO+Batch")
@@ -91,13 +91,12 @@ def summarise(table: dict, raw: dict | None = None) -> str:
                 body.append([m, model, _pm(s("hard", t0)), _pm(s("pass_rare", t0)),
                              _pm(s("pass_all", t0)), _pm(s("pass_all", other)),
                              _pm(s("malformed", t0)), _pm(s("distinct", t0)),
-                             _pm(s("tv", t0)), _pm(s("rejected_share", t0)),
-                             _pm(s("seconds", t0))])
+                             _pm(s("tv", t0)), _pm(s("rejected_share", t0))])
         a, b = f"TASK{t0 + 1}", f"TASK{other + 1}"
         out.append(f"### {_where(params)} (trained on {a})\n\n" + markdown_table(
             ["method", "model", f"{a} rare share", f"{a} rare-only pass@{k}",
              f"{a} pass@{k}", f"{b} pass@{k}", "malformed", f"distinct in {k}",
-             "TV to chain", "rejected", "train s"], body))
+             "TV to chain", "rejected"], body))
     return "\n\n".join(out)
 
 

@@ -288,7 +288,7 @@ def pretrained(chain: TreeChain, net: NetConfig, cfg: LMPretrainConfig, root_see
         (tmp / META).write_text(json.dumps(meta, indent=1, default=list))
         shutil.rmtree(folder, ignore_errors=True)
         os.replace(tmp, folder)
-        return folder, meta
+        return folder, json.loads((folder / META).read_text())
 
 
 def load(folder: Path):

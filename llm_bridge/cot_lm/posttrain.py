@@ -153,11 +153,28 @@ def answer_fn(chain: TreeChain, outcome: str) -> Callable[[str], str]:
     return key
 
 
+def rejected_instances(chain: TreeChain, model, inst: Instances, ids, reject: int, gen) -> set:
+    """Remedy 1, the tabular rule (:func:`obandits.cot.posttrain.solved_by_fresh_cots`): the
+    instances among ``ids`` that one of ``reject`` fresh CoTs of ``model`` (temperature 1,
+    torch generator ``gen``) solves."""
+    from .evaluate import sample_paths
+
+    s, g = chain.tasks[inst.task]
+    uniq = list(dict.fromkeys(int(i) for i in ids))
+    states, ok = sample_paths(chain, model, np.full(len(uniq) * reject, s), 1.0, gen)
+    out = set()
+    for j, i in enumerate(uniq):
+        cs = set(inst.codes[inst.ptr[i]:inst.ptr[i + 1]].tolist())
+        if any(ok[r] and is_correct_cot(chain, g, states[r], cs)
+               for r in range(j * reject, (j + 1) * reject)):
+            out.add(i)
+    return out
+
+
 def _trainer_class():
     import torch
 
     from ..trl_trainer import OutcomeBonusGRPOTrainer
-    from .evaluate import sample_paths
 
     class CotLMTrainer(OutcomeBonusGRPOTrainer):
         """:class:`OutcomeBonusGRPOTrainer` plus the rejection of easy instances."""
@@ -170,19 +187,8 @@ def _trainer_class():
             self.n_groups = self.n_rejected = 0
 
         def _rejected(self, ids: list[int]) -> set[int]:
-            """The instances solved by one of ``reject`` fresh CoTs (temperature 1)."""
-            s, g = self.chain.tasks[self.inst.task]
-            uniq = list(dict.fromkeys(ids))
-            states, ok = sample_paths(self.chain, self.model, np.full(len(uniq) * self.reject, s),
-                                      1.0, self.reject_gen)
-            out = set()
-            for j, i in enumerate(uniq):
-                cs = set(self.inst.codes[self.inst.ptr[i]:self.inst.ptr[i + 1]].tolist())
-                for r in range(j * self.reject, (j + 1) * self.reject):
-                    if ok[r] and is_correct_cot(self.chain, g, states[r], cs):
-                        out.add(i)
-                        break
-            return out
+            return rejected_instances(self.chain, self.model, self.inst, ids, self.reject,
+                                      self.reject_gen)
 
         def _generate_and_score_completions(self, inputs):
             training = self.model.training

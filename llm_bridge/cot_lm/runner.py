@@ -21,13 +21,15 @@ Columns, one row per seed x model x task x snapshot: ``rep``, ``model``, ``task`
 (steps done: TRL steps for the network, RL iterations for the table), ``frac`` (``iter`` over
 the run's length), ``easy``, ``hard``, ``invalid``, ``malformed``, ``tv``, ``distinct``,
 ``pass_all``, ``pass_rare`` (at ``k``), ``pass_all@j`` / ``pass_rare@j`` for j = 1..30,
-``rejected_share``, ``pretrain_tv``, ``seconds`` (post-training), ``step_seconds`` (median TRL
-step), ``exact`` (1: exact evaluation; 0: sampled).
+``rejected_share``, ``pretrain_tv``, ``exact`` (1: exact evaluation; 0: sampled). Timings are
+not columns (a resumed sweep's table equals an uninterrupted one byte for byte): the manifest
+has each cell's seconds, ``python -m bench cot_lm`` the step's parts.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import fields
 
 import numpy as np
@@ -112,7 +114,17 @@ def validate_cell(params: dict) -> dict:
 
 
 def _sub(p: dict, cls):
-    return cls(**{f: p[k] for k, (c, f) in NET_KEYS.items() if c is cls})
+    """The config ``cls`` from the cell's ``net_*`` keys; an error names the key, not the
+    field."""
+    keys = {f: k for k, (c, f) in NET_KEYS.items() if c is cls}
+    try:
+        return cls(**{f: p[k] for f, k in keys.items()})
+    except ValueError as exc:
+        msg = str(exc)
+        for f, k in sorted(keys.items(), key=lambda fk: -len(fk[0])):
+            if msg.startswith((f + " ", f + "=")):
+                raise ValueError(k + msg[len(f):]) from None
+        raise
 
 
 def net_config(p: dict) -> NetConfig:
@@ -155,6 +167,10 @@ def run_cell(params: dict, root_seed: int, cell_key_: str, reps: int) -> dict[st
     spec = tabular_spec(name)
     rl = rl_config(p)
     exact = int(n_completions_of(cfg.chain) <= p["max_exact"])
+    if not exact:
+        print(f"cot-lm: {n_completions_of(cfg.chain)} completions per start (M^(L-1)) exceed "
+              f"max_exact={p['max_exact']}: the network is evaluated by sampling "
+              f"({p['n_samples']} per start, column exact = 0)", file=sys.stderr, flush=True)
     cols: dict[str, list] = {}
     nan = float("nan")
     k, temp = cfg.k, cfg.eval_temperature
@@ -174,16 +190,16 @@ def run_cell(params: dict, root_seed: int, cell_key_: str, reps: int) -> dict[st
             cur = res["curves"][name]
             for it, th in zip(cur["iters"], cur["theta"]):
                 if it < last:
-                    _rows(cols, _base(rep, "tabular", it, last, nan, tab_tv, nan, nan, 1),
+                    _rows(cols, _base(rep, "tabular", it, last, nan, tab_tv, 1),
                           tabular_metrics(chain, th, evals, k, temp))
-        _rows(cols, _base(rep, "tabular", last, last, tab_share, tab_tv, nan, nan, 1),
+        _rows(cols, _base(rep, "tabular", last, last, tab_share, tab_tv, 1),
               tabular_metrics(chain, res["theta"][name], evals, k, temp))
         # the network side
         folder, meta = pretrained(chain, net_config(p), pretrain_config(p), int(root_seed),
                                   p["stream"], rep, p["cache"] or None)
         if METHODS[name] is None:
             model, _ = load(folder)
-            _rows(cols, _base(rep, "network", 0, 0, nan, meta["tv"], nan, nan, exact),
+            _rows(cols, _base(rep, "network", 0, 0, nan, meta["tv"], exact),
                   network_metrics(chain, model, evals, k, temp, seed=rep, **kw))
             continue
         snaps: list = []
@@ -198,10 +214,9 @@ def run_cell(params: dict, root_seed: int, cell_key_: str, reps: int) -> dict[st
         out = train(folder, chain, ctx.train, name, rl, kl_beta=cfg.kl_beta, reject=cfg.reject,
                     bonus=bonus, bonus_outcome=p["bonus_outcome"], seed=seed, on_eval=on_eval)
         for step, m in snaps:
-            _rows(cols, _base(rep, "network", step, rl.steps, nan, meta["tv"], nan, nan, exact),
-                  m)
+            _rows(cols, _base(rep, "network", step, rl.steps, nan, meta["tv"], exact), m)
         _rows(cols, _base(rep, "network", rl.steps, rl.steps, out["rejected_share"], meta["tv"],
-                          out["seconds"], out["step_seconds"], exact),
+                          exact),
               network_metrics(chain, out["model"], evals, k, temp, seed=1000 * rep + rl.steps,
                               **kw))
     return {k: np.asarray(x) for k, x in cols.items()}
@@ -211,10 +226,9 @@ def n_completions_of(chain_cfg) -> int:
     return chain_cfg.M ** (chain_cfg.L - 1)
 
 
-def _base(rep, model, it, last, share, tv, seconds, step_seconds, exact) -> dict:
+def _base(rep, model, it, last, share, tv, exact) -> dict:
     return {"rep": rep, "model": model, "iter": it, "frac": it / last if last else 0.0,
-            "rejected_share": share, "pretrain_tv": tv, "seconds": seconds,
-            "step_seconds": step_seconds, "exact": exact}
+            "rejected_share": share, "pretrain_tv": tv, "exact": exact}
 
 
 def _quiet() -> None:

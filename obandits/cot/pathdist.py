@@ -72,18 +72,26 @@ def policy_path_probs(chain: TreeChain, Q: np.ndarray, start: int) -> PathDist:
     return PathDist(start, path_prob(Q, enumerate_paths(chain, start)), 0.0)
 
 
-def valid_probs(chain: TreeChain, task: int, d: PathDist) -> np.ndarray:
-    """The distribution's mass (or count) on each valid CoT of ``task``, indexed by the valid
-    code of :func:`obandits.cot.chain.valid_paths` (the target is the last digit)."""
+def _task_ends(chain: TreeChain, task: int, d: PathDist) -> tuple[int, int]:
     s, g = chain.tasks[task]
     if d.start != s:
         raise ValueError(f"the distribution starts at {d.start}, task {task} at {s}")
+    if len(d.q) != n_completions(chain):
+        raise ValueError(f"q has {len(d.q)} entries, the chain {n_completions(chain)} "
+                         f"completions per start")
+    return s, g
+
+
+def valid_probs(chain: TreeChain, task: int, d: PathDist) -> np.ndarray:
+    """The distribution's mass (or count) on each valid CoT of ``task``, indexed by the valid
+    code of :func:`obandits.cot.chain.valid_paths` (the target is the last digit)."""
+    _, g = _task_ends(chain, task, d)
     return np.asarray(d.q, float).reshape(-1, chain.M)[:, g]
 
 
 def coverage(chain: TreeChain, task: int, d: PathDist) -> dict[str, float]:
     """Easy / hard / invalid shares (Spec 2 §4) and the malformed share (part of invalid)."""
-    s, g = chain.tasks[task]
+    s, g = _task_ends(chain, task, d)
     paths = enumerate_paths(chain, s)
     p = d.probs
     valid = paths[:, -1] == g
