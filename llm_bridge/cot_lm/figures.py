@@ -11,7 +11,7 @@ import numpy as np
 from obandits.cot.pathdist import PASS_KS
 from obandits.plotting import pyplot, write
 
-from .analysis import MODELS, _series, _stat, configs, final_rows, train_task
+from .analysis import MODELS, _series, _stat, configs, final_rows, labels, train_task
 
 STYLE = {"network": "-", "tabular": "--"}
 
@@ -26,7 +26,7 @@ def pass_figure(table: dict, rows: np.ndarray, title: str, path: Path) -> Path:
     instance kind (all, rare-only)."""
     plt = pyplot()
     rows = rows & final_rows(table)
-    methods = list(dict.fromkeys(np.asarray(table["method"])[rows].tolist()))
+    methods = list(dict.fromkeys(labels(table)[rows].tolist()))
     col = _colors(methods)
     tasks = sorted(set(np.asarray(table["task"]).astype(int)[rows].tolist()))
     fig, axes = plt.subplots(2, len(tasks), figsize=(5.2 * len(tasks), 7.6), squeeze=False)
@@ -55,8 +55,8 @@ def share_figure(table: dict, rows: np.ndarray, title: str, path: Path) -> Path:
     """Rare-CoT share (hard paths, temperature 1) against the fraction of training done, per
     method and model, with a band of one standard deviation over seeds."""
     plt = pyplot()
-    methods = [m for m in dict.fromkeys(np.asarray(table["method"])[rows].tolist())
-               if m != "base"]
+    lab = labels(table)
+    methods = [m for m in dict.fromkeys(lab[rows].tolist()) if m != "base"]
     col = _colors(methods)
     tasks = sorted(set(np.asarray(table["task"]).astype(int)[rows].tolist()))
     frac = np.asarray(table["frac"], float)
@@ -65,7 +65,7 @@ def share_figure(table: dict, rows: np.ndarray, title: str, path: Path) -> Path:
         ax = axes[0, j]
         for m in methods:
             for model in MODELS:
-                xs = sorted(set(frac[rows & (np.asarray(table["method"]) == m)
+                xs = sorted(set(frac[rows & (lab == m)
                                      & (np.asarray(table["model"]) == model)].tolist()))
                 st = [_stat(_series(table, rows & (frac == x), m, model, t, "hard").values())
                       for x in xs]

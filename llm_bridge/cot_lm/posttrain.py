@@ -212,14 +212,12 @@ def _trainer_class():
     return CotLMTrainer
 
 
-def train(folder, chain: TreeChain, inst: Instances, method: str, rl: LMRLConfig, *,
-          kl_beta: float, reject: int, bonus: BonusConfig, bonus_outcome: str, seed: int,
-          on_eval: Callable[[int, object], None] | None = None) -> dict:
-    """Post-train the network saved in ``folder`` with ``method`` on ``inst`` through TRL.
-
-    ``on_eval(step, model)`` runs at step 0 and every ``rl.eval_every`` steps (curves).
-    Returns ``{"model", "rejected_share", "seconds", "step_seconds"}``."""
-    from transformers import PrinterCallback, TrainerCallback
+def build_trainer(folder, chain: TreeChain, inst: Instances, method: str, rl: LMRLConfig,
+                  output_dir: str, *, kl_beta: float, reject: int, bonus: BonusConfig,
+                  bonus_outcome: str, seed: int, callbacks=()):
+    """The TRL trainer of one post-training run of the network saved in ``folder`` (see
+    :func:`train`; the bench times its parts)."""
+    from transformers import PrinterCallback
     from trl import GRPOConfig
 
     from .network import load
@@ -230,39 +228,47 @@ def train(folder, chain: TreeChain, inst: Instances, method: str, rl: LMRLConfig
     if spec.reject and spec.bonus != "none":
         raise ValueError("rejection with an outcome bonus has no tabular counterpart")
     model, tok = load(folder)
-    batch = rl.prompts_per_step * rl.n_rollouts
-    step_times: list[float] = []
+    args = GRPOConfig(
+        output_dir=output_dir, per_device_train_batch_size=rl.prompts_per_step * rl.n_rollouts,
+        gradient_accumulation_steps=1, num_generations=rl.n_rollouts,
+        max_completion_length=chain.L - 1, max_steps=rl.steps, learning_rate=rl.lr,
+        lr_scheduler_type="constant", warmup_steps=0, weight_decay=0.0,
+        beta=kl_beta if spec.kl else 0.0, scale_rewards=spec.scale_rewards,
+        epsilon=rl.clip_eps, num_iterations=rl.num_iterations, temperature=1.0, top_k=0,
+        top_p=1.0, logging_steps=max(1, rl.steps), report_to=[], save_strategy="no",
+        disable_tqdm=True, use_cpu=True, seed=seed, data_seed=seed, dataloader_num_workers=0,
+        bf16=False, fp16=False)
+    trainer = _trainer_class()(
+        model=model, args=args, train_dataset=dataset(chain, inst),
+        reward_funcs=reward_fn(chain, inst.task), processing_class=tok,
+        bonus=BonusConfig(method=spec.bonus, c=bonus.c, b0=bonus.b0,
+                          count_mode=bonus.count_mode),
+        answer_fn=answer_fn(chain, bonus_outcome), prompt_id_column="id",
+        callbacks=list(callbacks), chain=chain, inst=inst,
+        reject=reject if spec.reject else 0, reject_seed=seed)
+    trainer.remove_callback(PrinterCallback)  # its per-step dicts would flood the sweep
+    return trainer
+
+
+def train(folder, chain: TreeChain, inst: Instances, method: str, rl: LMRLConfig, *,
+          kl_beta: float, reject: int, bonus: BonusConfig, bonus_outcome: str, seed: int,
+          on_eval: Callable[[int, object], None] | None = None) -> dict:
+    """Post-train the network saved in ``folder`` with ``method`` on ``inst`` through TRL.
+
+    ``on_eval(step, model)`` runs at step 0 and every ``rl.eval_every`` steps (curves).
+    Returns ``{"model", "rejected_share", "seconds"}``."""
+    from transformers import TrainerCallback
 
     class Evals(TrainerCallback):
-        def on_step_begin(self, args, state, control, **kw):
-            self.t = time.perf_counter()
-
         def on_step_end(self, args, state, control, model=None, **kw):
-            step_times.append(time.perf_counter() - self.t)
             if on_eval is not None and (state.global_step % rl.eval_every == 0
                                         and state.global_step < rl.steps):
                 on_eval(state.global_step, model)
 
     with tempfile.TemporaryDirectory(prefix="cot-lm-") as tmp:
-        args = GRPOConfig(
-            output_dir=tmp, per_device_train_batch_size=batch, gradient_accumulation_steps=1,
-            num_generations=rl.n_rollouts, max_completion_length=chain.L - 1,
-            max_steps=rl.steps, learning_rate=rl.lr, lr_scheduler_type="constant",
-            warmup_steps=0, weight_decay=0.0, beta=kl_beta if spec.kl else 0.0,
-            scale_rewards=spec.scale_rewards, epsilon=rl.clip_eps,
-            num_iterations=rl.num_iterations, temperature=1.0, top_k=0, top_p=1.0,
-            logging_steps=max(1, rl.steps), report_to=[], save_strategy="no",
-            disable_tqdm=True, use_cpu=True, seed=seed, data_seed=seed,
-            dataloader_num_workers=0, bf16=False, fp16=False)
-        trainer = _trainer_class()(
-            model=model, args=args, train_dataset=dataset(chain, inst),
-            reward_funcs=reward_fn(chain, inst.task), processing_class=tok,
-            bonus=BonusConfig(method=spec.bonus, c=bonus.c, b0=bonus.b0,
-                              count_mode=bonus.count_mode),
-            answer_fn=answer_fn(chain, bonus_outcome), prompt_id_column="id",
-            callbacks=[Evals()], chain=chain, inst=inst,
-            reject=reject if spec.reject else 0, reject_seed=seed)
-        trainer.remove_callback(PrinterCallback)  # its per-step dicts would flood the sweep
+        trainer = build_trainer(folder, chain, inst, method, rl, tmp, kl_beta=kl_beta,
+                                reject=reject, bonus=bonus, bonus_outcome=bonus_outcome,
+                                seed=seed, callbacks=[Evals()])
         if on_eval is not None:
             on_eval(0, trainer.model)
         t0 = time.perf_counter()
@@ -270,6 +276,6 @@ def train(folder, chain: TreeChain, inst: Instances, method: str, rl: LMRLConfig
         seconds = time.perf_counter() - t0
     trained = trainer.model
     trained.eval()
-    share = trainer.n_rejected / max(trainer.n_groups, 1) if spec.reject else float("nan")
-    return {"model": trained, "rejected_share": share, "seconds": seconds,
-            "step_seconds": float(np.median(step_times)) if step_times else float("nan")}
+    share = (trainer.n_rejected / max(trainer.n_groups, 1) if trainer.reject
+             else float("nan"))
+    return {"model": trained, "rejected_share": share, "seconds": seconds}
