@@ -13,8 +13,9 @@ import numpy as np
 from obandits.cot.analysis import verdict
 from obandits.tables import markdown_table
 
+from .params import DEFAULTS, NOT_IN_KEY
+
 MODELS = ("network", "tabular")
-NOT_CONFIG = ("cache", "torch_threads")  # do not change a cell's numbers
 RLVR = ("GRPO", "PPO")
 REMEDIES = ("GRPO+KL", "GRPO+reject")
 BONUSES = ("GRPO+UCB", "GRPO+UCB-Mean", "GRPO+UCB-Con", "GRPO+Batch")
@@ -37,9 +38,7 @@ def _varies(table: dict, c: str) -> bool:
 def config_columns(table: dict) -> list[str]:
     """The parameters that vary between configurations (all but outputs, the method and the
     methods' own knobs)."""
-    from .runner import DEFAULTS
-
-    return [c for c in DEFAULTS if c in table and c not in KNOBS and c not in NOT_CONFIG
+    return [c for c in DEFAULTS if c in table and c not in KNOBS and c not in NOT_IN_KEY
             and _varies(table, c)]
 
 

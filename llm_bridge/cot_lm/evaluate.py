@@ -34,7 +34,8 @@ def _logprobs(model, ids, temperature: float):
     import torch
 
     with torch.inference_mode():
-        logits = model(input_ids=torch.from_numpy(ids)).logits[:, 1:-1, :]
+        x = torch.from_numpy(ids).to(model.device)
+        logits = model(input_ids=x).logits[:, 1:-1, :]
         return torch.log_softmax(logits.double() / temperature, dim=-1)
 
 
@@ -47,8 +48,8 @@ def exact_dist(chain: TreeChain, model, start: int, temperature: float = 1.0) ->
     q = np.empty(len(paths))
     for i in range(0, len(paths), CHUNK):
         lp = _logprobs(model, ids[i:i + CHUNK], temperature)
-        tgt = torch.from_numpy(ids[i:i + CHUNK, 2:])
-        q[i:i + CHUNK] = lp.gather(2, tgt[:, :, None])[:, :, 0].sum(1).exp().numpy()
+        tgt = torch.from_numpy(ids[i:i + CHUNK, 2:]).to(lp.device)
+        q[i:i + CHUNK] = lp.gather(2, tgt[:, :, None])[:, :, 0].sum(1).exp().cpu().numpy()
     return PathDist(start, q, max(0.0, 1.0 - float(q.sum())))
 
 
@@ -62,19 +63,20 @@ def sample_paths(chain: TreeChain, model, starts, temperature: float, gen) -> tu
     starts = np.asarray(starts, np.int64)
     n = len(starts)
     x = torch.from_numpy(path_ids(chain, np.repeat(starts[:, None], chain.L, 1))[:, :2])
+    x = x.to(model.device)
     ok = torch.ones(n, dtype=torch.bool)
     states = torch.zeros((n, chain.L - 1), dtype=torch.int64)
     with torch.inference_mode():
         for l in range(1, chain.L):  # no KV cache: L is small, and its API moves
             logits = model(input_ids=x, use_cache=False).logits
-            probs = torch.softmax(logits[:, -1, :].double() / temperature, dim=-1)
+            probs = torch.softmax(logits[:, -1, :].double() / temperature, dim=-1).cpu()
             tok = torch.multinomial(probs, 1, generator=gen)[:, 0]
             state = torch.full_like(tok, -1)
             for s in range(chain.M):
                 state[tok == int(tab[l, s])] = s
             ok &= state >= 0
             states[:, l - 1] = state.clamp(min=0)
-            x = torch.cat([x, tok[:, None]], dim=1)
+            x = torch.cat([x, tok[:, None].to(x.device)], dim=1)
     return states.numpy(), ok.numpy()
 
 

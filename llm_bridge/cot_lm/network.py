@@ -166,11 +166,12 @@ def torch_seed(gen: np.random.Generator) -> int:
 
 
 def pretrain(chain: TreeChain, net: NetConfig, cfg: LMPretrainConfig, gen: np.random.Generator,
-             progress=None):
-    """Pretrain a fresh network on chain paths (module doc); returns ``(model, losses)``."""
+             progress=None, device: str = "cpu"):
+    """Pretrain a fresh network on chain paths (module doc) on ``device``; returns
+    ``(model, losses)``."""
     import torch
 
-    model = build_model(chain, net, torch_seed(gen))
+    model = build_model(chain, net, torch_seed(gen)).to(device)
     torch.manual_seed(torch_seed(gen))
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
@@ -179,6 +180,7 @@ def pretrain(chain: TreeChain, net: NetConfig, cfg: LMPretrainConfig, gen: np.ra
     losses = np.empty(cfg.steps)
     for t in range(cfg.steps):
         ids = torch.from_numpy(path_ids(chain, sample_chain_paths(chain, cfg.batch, gen)))
+        ids = ids.to(device)
         labels = ids.clone()
         labels[:, :2] = -100  # <s> and the start state are given, not predicted
         loss = model(input_ids=ids, labels=labels).loss
@@ -207,13 +209,23 @@ def cache_root(path: str | os.PathLike | None = None) -> Path:
 
 
 def content_key(chain_cfg: ChainConfig, net: NetConfig, cfg: LMPretrainConfig, root_seed: int,
-                stream: str, rep: int) -> dict:
-    """Everything a pretrained network depends on (its cache key)."""
+                stream: str, rep: int, device: str = "cpu") -> dict:
+    """Everything a pretrained network depends on (its cache key): a GPU's floating point
+    differs from the CPU's, so the device type is part of it."""
     import torch
 
     return {"format": FORMAT, "chain": asdict(chain_cfg), "net": asdict(net),
             "pretrain": asdict(cfg), "root_seed": int(root_seed), "stream": stream,
-            "rep": int(rep), "torch": torch.__version__}
+            "rep": int(rep), "torch": torch.__version__, "device": device_type(device)}
+
+
+def device_type(device: str) -> str:
+    """``"cpu"`` or ``"cuda"`` (``"auto"``: cuda when a GPU is visible)."""
+    if device == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(device).split(":")[0]
 
 
 def key_hash(key: dict) -> str:
@@ -256,10 +268,13 @@ def _locked(path: Path):
 
 
 def pretrained(chain: TreeChain, net: NetConfig, cfg: LMPretrainConfig, root_seed: int,
-               stream: str, rep: int, cache: str | None = None, log=print) -> tuple[Path, dict]:
+               stream: str, rep: int, cache: str | None = None, log=print,
+               device: str = "cpu") -> tuple[Path, dict]:
     """The folder of the pretrained network of ``(chain, net, cfg, streams, rep)``: from the
-    cache when it verifies, else pretrained now and saved. Returns ``(folder, meta)``."""
-    key = content_key(chain.config, net, cfg, root_seed, stream, rep)
+    cache when it verifies, else pretrained now (on ``device``) and saved. Returns
+    ``(folder, meta)``."""
+    device = device_type(device)
+    key = content_key(chain.config, net, cfg, root_seed, stream, rep, device)
     h = key_hash(key)
     folder = cache_root(cache) / h[:24]
     with _locked(folder.with_name(folder.name + ".lock")):
@@ -274,11 +289,11 @@ def pretrained(chain: TreeChain, net: NetConfig, cfg: LMPretrainConfig, root_see
 
         gen = rep_generators(root_seed, f"{stream}/lm-pretrain", rep + 1)[rep]
         t0 = time.perf_counter()
-        model, losses = pretrain(chain, net, cfg, gen)
+        model, losses = pretrain(chain, net, cfg, gen, device=device)
         seconds = time.perf_counter() - t0
         tmp = folder.with_name(f".{folder.name}.tmp{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
-        model.save_pretrained(tmp, safe_serialization=True)
+        model.cpu().save_pretrained(tmp, safe_serialization=True)
         tokenizer(chain).save_pretrained(tmp)
         with torch.no_grad():
             tv = network_tv(chain, model)

@@ -214,13 +214,13 @@ def _trainer_class():
 
 def build_trainer(folder, chain: TreeChain, inst: Instances, method: str, rl: LMRLConfig,
                   output_dir: str, *, kl_beta: float, reject: int, bonus: BonusConfig,
-                  bonus_outcome: str, seed: int, callbacks=()):
+                  bonus_outcome: str, seed: int, callbacks=(), device: str = "cpu"):
     """The TRL trainer of one post-training run of the network saved in ``folder`` (see
     :func:`train`; the bench times its parts)."""
     from transformers import PrinterCallback
     from trl import GRPOConfig
 
-    from .network import load
+    from .network import device_type, load
 
     spec = METHODS[check_method(method)]
     if spec is None:
@@ -236,8 +236,8 @@ def build_trainer(folder, chain: TreeChain, inst: Instances, method: str, rl: LM
         beta=kl_beta if spec.kl else 0.0, scale_rewards=spec.scale_rewards,
         epsilon=rl.clip_eps, num_iterations=rl.num_iterations, temperature=1.0, top_k=0,
         top_p=1.0, logging_steps=max(1, rl.steps), report_to=[], save_strategy="no",
-        disable_tqdm=True, use_cpu=True, seed=seed, data_seed=seed, dataloader_num_workers=0,
-        bf16=False, fp16=False)
+        disable_tqdm=True, use_cpu=device_type(device) == "cpu", seed=seed, data_seed=seed,
+        dataloader_num_workers=0, bf16=False, fp16=False)
     trainer = _trainer_class()(
         model=model, args=args, train_dataset=dataset(chain, inst),
         reward_funcs=reward_fn(chain, inst.task), processing_class=tok,
@@ -252,7 +252,7 @@ def build_trainer(folder, chain: TreeChain, inst: Instances, method: str, rl: LM
 
 def train(folder, chain: TreeChain, inst: Instances, method: str, rl: LMRLConfig, *,
           kl_beta: float, reject: int, bonus: BonusConfig, bonus_outcome: str, seed: int,
-          on_eval: Callable[[int, object], None] | None = None) -> dict:
+          on_eval: Callable[[int, object], None] | None = None, device: str = "cpu") -> dict:
     """Post-train the network saved in ``folder`` with ``method`` on ``inst`` through TRL.
 
     ``on_eval(step, model)`` runs at step 0 and every ``rl.eval_every`` steps (curves).
@@ -268,7 +268,7 @@ def train(folder, chain: TreeChain, inst: Instances, method: str, rl: LMRLConfig
     with tempfile.TemporaryDirectory(prefix="cot-lm-") as tmp:
         trainer = build_trainer(folder, chain, inst, method, rl, tmp, kl_beta=kl_beta,
                                 reject=reject, bonus=bonus, bonus_outcome=bonus_outcome,
-                                seed=seed, callbacks=[Evals()])
+                                seed=seed, callbacks=[Evals()], device=device)
         if on_eval is not None:
             on_eval(0, trainer.model)
         t0 = time.perf_counter()

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import fields
 
 import numpy as np
 
@@ -45,34 +44,11 @@ from obandits.cot.runner import config as cot_config
 from obandits.runners import Runner
 
 from . import analysis, figures
-from .evaluate import MAX_EXACT, network_metrics, tabular_metrics
+from .evaluate import network_metrics, tabular_metrics
 from .network import LMPretrainConfig, NetConfig
+from .params import DEFAULTS, NET_KEYS, NOT_IN_KEY
 from .posttrain import METHODS, LMRLConfig, check_method
 
-NET_KEYS = {"net_layers": (NetConfig, "n_layer"), "net_width": (NetConfig, "n_embd"),
-            "net_heads": (NetConfig, "n_head"),
-            "net_pretrain_steps": (LMPretrainConfig, "steps"),
-            "net_pretrain_batch": (LMPretrainConfig, "batch"),
-            "net_pretrain_lr": (LMPretrainConfig, "lr"),
-            "net_steps": (LMRLConfig, "steps"), "net_prompts": (LMRLConfig, "prompts_per_step"),
-            "net_rollouts": (LMRLConfig, "n_rollouts"), "net_lr": (LMRLConfig, "lr"),
-            "net_clip_eps": (LMRLConfig, "clip_eps"), "net_mu": (LMRLConfig, "num_iterations"),
-            "net_eval_every": (LMRLConfig, "eval_every")}
-NOT_IN_KEY = ("cache", "torch_threads")
-DEFAULTS: dict = {
-    **COT_DEFAULTS,
-    "curves": True, "eval_temperature": 1.0,
-    **{k: getattr(cls(), f) for k, (cls, f) in NET_KEYS.items()},
-    "max_exact": MAX_EXACT, "n_samples": 4096, "cache": "", "torch_threads": 1,
-}
-HELP = {**{k: f.metadata.get("help", "") for k, (cls, name) in NET_KEYS.items()
-           for f in fields(cls) if f.name == name},
-        "max_exact": "evaluate the network exactly up to this many completions per start, "
-                     "else by sampling",
-        "n_samples": "samples per start when the network is evaluated by sampling",
-        "cache": "folder of pretrained networks (default $OBANDITS_CACHE/cot-lm or "
-                 "~/.cache/obandits/cot-lm); not part of a cell's key",
-        "torch_threads": "torch threads per process (1: fastest for these small models)"}
 COLUMNS = ("easy", "hard", "invalid", "malformed", "tv", "distinct", "pass_all", "pass_rare",
            *(f"pass_{w}@{j}" for w in ("all", "rare") for j in PASS_KS))
 
@@ -110,6 +86,7 @@ def validate_cell(params: dict) -> dict:
     v.int_scalar("torch_threads", p["torch_threads"], min_value=1)
     if not isinstance(p["cache"], str):
         raise ValueError(f"cache must be a folder path (a string), got {p['cache']!r}")
+    v.choice("device", p["device"], ("cpu", "cuda", "auto"))
     return p
 
 
@@ -155,7 +132,7 @@ def run_cell(params: dict, root_seed: int, cell_key_: str, reps: int) -> dict[st
     """``reps`` seeds of one method, network and table (module doc)."""
     import torch
 
-    from .network import load, pretrained
+    from .network import device_type, load, pretrained
     from .posttrain import train
 
     p = validate_cell(params)
@@ -196,9 +173,10 @@ def run_cell(params: dict, root_seed: int, cell_key_: str, reps: int) -> dict[st
               tabular_metrics(chain, res["theta"][name], evals, k, temp))
         # the network side
         folder, meta = pretrained(chain, net_config(p), pretrain_config(p), int(root_seed),
-                                  p["stream"], rep, p["cache"] or None)
+                                  p["stream"], rep, p["cache"] or None, device=p["device"])
         if METHODS[name] is None:
             model, _ = load(folder)
+            model.to(device_type(p["device"]))
             _rows(cols, _base(rep, "network", 0, 0, nan, meta["tv"], exact),
                   network_metrics(chain, model, evals, k, temp, seed=rep, **kw))
             continue
@@ -212,7 +190,8 @@ def run_cell(params: dict, root_seed: int, cell_key_: str, reps: int) -> dict[st
         bonus = BonusConfig(c=p["c"], b0=p["b0"], count_mode=p["count_mode"])
         seed = int(np.random.SeedSequence([int(root_seed), rep]).generate_state(1)[0])
         out = train(folder, chain, ctx.train, name, rl, kl_beta=cfg.kl_beta, reject=cfg.reject,
-                    bonus=bonus, bonus_outcome=p["bonus_outcome"], seed=seed, on_eval=on_eval)
+                    bonus=bonus, bonus_outcome=p["bonus_outcome"], seed=seed, on_eval=on_eval,
+                    device=p["device"])
         for step, m in snaps:
             _rows(cols, _base(rep, "network", step, rl.steps, nan, meta["tv"], exact), m)
         _rows(cols, _base(rep, "network", rl.steps, rl.steps, out["rejected_share"], meta["tv"],
