@@ -39,7 +39,7 @@ and reports, any that fail, so an interrupted sweep resumes with no lost and no 
 rows; a config extended with new cells (same root seed, reps and runner) runs only those,
 while one with another seed, reps or runner, or without some of the finished cells (a changed
 grid), is refused. A ``.lock`` file holding the writer's pid
-(:class:`obandits.results.PidLock`) keeps a second sweep out of the directory.
+(:class:`obandits.fileio.PidLock`) keeps a second sweep out of the directory.
 """
 
 from __future__ import annotations
@@ -488,7 +488,7 @@ def _run_dask(args, cells, threads, on_done, out, scheduler: str | None,
 # ---------------------------------------------------------------- the sweep
 
 def DirLock(out: Path) -> PidLock:
-    """``out/.lock`` holding the sweep's pid (:class:`obandits.results.PidLock`)."""
+    """``out/.lock`` holding the sweep's pid (:class:`obandits.fileio.PidLock`)."""
     return PidLock(out, "another sweep")
 
 
@@ -609,6 +609,9 @@ def run_sweep(cfg: SweepConfig, out: str | Path, *, workers: int | None = None,
     target = runners.spec(cfg.runner)
     with DirLock(out):
         timings = _check_same_sweep(cfg, out)
+        old = read_manifest(out) if (out / MANIFEST).exists() else {}
+        damaged = (results_damage(out, old) if old.get("status") == "complete"
+                   and isinstance(old.get("results"), dict) else None)
         for d in (out, out / CELLS):
             for stale in d.glob(".*.tmp*"):
                 stale.unlink()
@@ -645,16 +648,96 @@ def run_sweep(cfg: SweepConfig, out: str | Path, *, workers: int | None = None,
             raise
         bar.close()
         # All cells present: concatenate in grid order.
-        atomic_write(out / RESULTS, merge_cells([out / CELLS / f"{c.id}.csv"
-                                                 for c in cfg.cells]))
+        text = merge_cells([out / CELLS / f"{c.id}.csv" for c in cfg.cells])
+        if damaged:
+            log(f"{out / RESULTS} was {damaged}: rebuilt from the verified cells")
+        atomic_write(out / RESULTS, text)
         man = _manifest(cfg, "complete", timings, executor)
+        man["results"] = results_record(text)
         man["wall_seconds_this_run"] = time.perf_counter() - t0
         write_json(out / MANIFEST, man)
     return out / RESULTS
 
 
-def finished(out: str | Path) -> tuple[dict, runners.Runner, dict]:
-    """The manifest, runner and results table of a complete sweep directory."""
+def results_record(text: str) -> dict:
+    """What the manifest records of ``results.csv``: its data rows and SHA-256."""
+    return {"rows": max(len(text.splitlines()) - 1, 0),
+            "sha256": hashlib.sha256(text.encode()).hexdigest()}
+
+
+def results_damage(out: Path, man: dict) -> str | None:
+    """None when ``out/results.csv`` is the table the manifest records (rows and SHA-256),
+    else what is wrong with it: missing, cut, extra rows, edited. A manifest that records
+    neither (written before the record existed) is checked against the cells instead, by
+    :func:`verified_results`."""
+    path = out / RESULTS
+    if not path.is_file():
+        return "missing"
+    rec = man.get("results")
+    if not isinstance(rec, dict):
+        return None
+    try:
+        got = results_record(path.read_bytes().decode())
+    except UnicodeDecodeError:
+        return "not text (garbage bytes)"
+    if got == rec:
+        return None
+    want = rec.get("rows")
+    if isinstance(want, int) and got["rows"] < want:
+        return f"cut ({got['rows']} of the {want} rows the manifest records)"
+    if isinstance(want, int) and got["rows"] > want:
+        return f"longer than recorded ({got['rows']} rows, the manifest records {want})"
+    return "edited (its SHA-256 differs from the manifest's)"
+
+
+def verified_results(out: str | Path, man: dict, log=None) -> None:
+    """Make sure ``out/results.csv`` is the table the sweep wrote: checked against the
+    manifest's row count and SHA-256; a damaged one (cut, edited, extra rows, missing) is
+    rebuilt from the cell files when every cell verifies and their merge has the recorded
+    checksum, with one line on ``log`` saying so; otherwise ValueError naming the file, the
+    damage and the first bad cell. A manifest without the record is checked against the
+    cells when they exist."""
+    out = Path(out)
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    damage = results_damage(out, man)
+    rec = man.get("results")
+    if damage is None and isinstance(rec, dict):
+        return
+    if damage is None and not (out / CELLS).is_dir():
+        log(f"{out / RESULTS}: not verified: {out / MANIFEST} records no row count or SHA-256 "
+            f"(an older sweep) and there are no cell files")
+        return
+    try:
+        cfg = config_from_dict(man.get("config"), str(out / MANIFEST))
+    except ValueError as exc:
+        raise ValueError(f"{out / RESULTS} is {damage} and cannot be rebuilt: {exc}") from None
+    bad = [(c, why) for c in cfg.cells if (why := verify_cell(cfg, c, out / CELLS))]
+    if bad:
+        if damage is None:  # no record, the cells do not verify: nothing to compare with
+            log(f"{out / RESULTS}: not verified: {out / MANIFEST} records no checksum and "
+                f"cell {bad[0][0].id} is {bad[0][1]}")
+            return
+        c, why = bad[0]
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise ValueError(f"{out / RESULTS} is {damage} and cannot be rebuilt: cell {c.id} "
+                         f"{c.key}: {why}{more}; rerun the sweep into {out} to recompute")
+    text = merge_cells([out / CELLS / f"{c.id}.csv" for c in cfg.cells])
+    if isinstance(rec, dict) and results_record(text) != rec:
+        raise ValueError(f"{out / RESULTS} is {damage} and cannot be rebuilt: its "
+                         f"{len(cfg.cells)} verified cells do not merge to the recorded "
+                         f"SHA-256; rerun the sweep into {out}")
+    if damage is None:  # no record: the cells decide
+        if (out / RESULTS).read_bytes() == text.encode():
+            return
+        damage = "not the merge of its verified cells"
+    with DirLock(out):
+        atomic_write(out / RESULTS, text)
+    log(f"{out / RESULTS} was {damage}: rebuilt from its {len(cfg.cells)} verified cells")
+
+
+def finished(out: str | Path, log=None) -> tuple[dict, runners.Runner, dict]:
+    """The manifest, runner and results table of a complete sweep directory;
+    ``results.csv`` is verified first (:func:`verified_results`)."""
     out = Path(out)
     man = read_manifest(out)
     if man.get("status") != "complete":
@@ -663,11 +746,12 @@ def finished(out: str | Path) -> tuple[dict, runners.Runner, dict]:
         runner = runners.get(man.get("runner"))
     except ValueError as exc:
         raise ValueError(f"{out / MANIFEST}: {exc}") from None
+    if not isinstance(man.get("config"), dict):
+        raise ValueError(f"{out / MANIFEST} has no config")
+    verified_results(out, man, log)
     table = read_table(out / RESULTS)
     if not table_rows(table):
         raise ValueError(f"{out / RESULTS} has no rows")
-    if not isinstance(man.get("config"), dict):
-        raise ValueError(f"{out / MANIFEST} has no config")
     return man, runner, table
 
 
