@@ -197,8 +197,12 @@ def config_from_dict(raw: dict, source: str = "") -> SweepConfig:
     """Validate a parsed config and expand its grid into cells (the runner's ``validate`` on
     each, before any work starts)."""
     where = source or "config"
-    if not isinstance(raw, dict) or "sweep" not in raw:
+    if not isinstance(raw, dict):
+        raise ValueError(f"config must be a TOML path or a dict of tables, got "
+                         f"{type(raw).__name__} {raw!r:.60}")
+    if "sweep" not in raw:
         raise ValueError(f"{where}: missing the [sweep] table")
+    raw = _plain(raw, where)
     refuse_unknown(f"{where}: top-level table", raw, TABLES)
     sw = raw["sweep"]
     if not isinstance(sw, dict):
@@ -208,8 +212,10 @@ def config_from_dict(raw: dict, source: str = "") -> SweepConfig:
         if key not in sw:
             raise ValueError(f"{where}: [sweep] needs {key!r}")
     name = sw["name"]
-    if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
-        raise ValueError(f"sweep.name must be a non-empty string without '/', got {name!r}")
+    if (not isinstance(name, str) or not name or "/" in name or "\\" in name
+            or name.startswith(".") or not name.isprintable()):
+        raise ValueError(f"sweep.name must be a non-empty string of printable characters "
+                         f"without '/' or '\\', not starting with '.', got {name!r}")
     root_seed = v.int_scalar("sweep.root_seed", sw["root_seed"], min_value=0)
     reps = v.int_scalar("sweep.reps", sw["reps"], min_value=1)
     runner = runners.get(sw["runner"])
@@ -238,8 +244,31 @@ def config_from_dict(raw: dict, source: str = "") -> SweepConfig:
     return SweepConfig(name, sw["runner"], root_seed, reps, tuple(cells), raw, source)
 
 
+def _plain(obj, where: str, at: str = ""):
+    """A copy of a config with NumPy scalars as Python ones (``reps=np.int64(2)`` is 2), so
+    that the manifest can record it; anything JSON cannot hold is refused, naming its key."""
+    if isinstance(obj, dict):
+        bad = next((k for k in obj if not isinstance(k, str)), None)
+        if bad is not None:
+            raise ValueError(f"{where}: keys must be strings, got {bad!r} in {at or 'config'}")
+        return {k: _plain(x, where, f"{at}.{k}" if at else k) for k, x in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(x, where, f"{at}[{i}]") for i, x in enumerate(obj)]
+    if isinstance(obj, np.generic) and obj.dtype.kind in "biuf":
+        return obj.item()
+    if obj is None or isinstance(obj, _SCALARS):
+        return obj
+    raise ValueError(f"{where}: {at} must be a string, number, bool, list or table, got "
+                     f"{type(obj).__name__} {obj!r:.60}")
+
+
 def load_config(path: str | Path) -> SweepConfig:
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"config must be a TOML path or a dict of tables, got "
+                         f"{type(path).__name__} {path!r:.60}")
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"config file {str(path)!r} is a directory; give a TOML file")
     if not path.is_file():
         raise ValueError(f"config file {str(path)!r} does not exist")
     try:
@@ -268,8 +297,13 @@ def work_estimate(cfg: SweepConfig, cells=None) -> float:
 def check_size(cfg: SweepConfig, *, max_cells: int | None = None,
                max_work: float | None = None, yes: bool = False) -> str:
     """The estimate line printed before a sweep; ValueError above a limit unless ``yes``."""
-    max_cells = MAX_CELLS if max_cells is None else max_cells
+    max_cells = v.int_scalar("max_cells (--max-cells)", MAX_CELLS if max_cells is None
+                             else max_cells, min_value=0)
     max_work = MAX_WORK if max_work is None else max_work
+    if (isinstance(max_work, (bool, np.bool_)) or not isinstance(max_work, (int, float))
+            or not max_work >= 0):  # NaN fails this too: it would disable the guard
+        raise ValueError(f"max_work (--max-work) must be a number >= 0 (inf: no limit), got "
+                         f"{max_work!r}")
     work = work_estimate(cfg)
     line = (f"{len(cfg.cells)} cells x {cfg.reps} reps, work (cells x reps x T x K) "
             f"{work:.3g}")
@@ -417,9 +451,11 @@ def _mp_context(target: str):
 
 @contextlib.contextmanager
 def main_not_reimported():
-    """Worker processes start without re-running the caller's script: they need only the
-    package (cells run :func:`_compute_cell`), and a script calling :func:`run` at top level
-    (no ``if __name__ == "__main__"`` guard) would otherwise run its sweep again in each."""
+    """Worker processes started inside this block do not re-run the caller's script: they
+    need only the package (cells run :func:`_compute_cell`), and a script calling :func:`run`
+    at top level (no ``if __name__ == "__main__"`` guard) would otherwise run its sweep again
+    in each, as ``__mp_main__``. :func:`run_sweep` holds it while cells run, so a worker that
+    Dask starts again after a crash is covered too."""
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None)
     if path is None or getattr(main, "__spec__", None) is not None:
@@ -456,8 +492,7 @@ def _run_local(args, cells, workers, threads, on_done, out) -> None:
     pool = ProcessPoolExecutor(min(workers, len(args)), _mp_context(args[0][0]),
                                initializer=_init_worker, initargs=(threads, os.getpid()))
     try:
-        with main_not_reimported():  # the processes start at the first submit
-            pending = {pool.submit(_compute_cell, *a): c for a, c in zip(args, cells)}
+        pending = {pool.submit(_compute_cell, *a): c for a, c in zip(args, cells)}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
@@ -534,6 +569,15 @@ def _manifest(cfg: SweepConfig, status: str, timings: dict, executor: str) -> di
     }
 
 
+def _out_path(out) -> Path:
+    """``out`` as a Path: a str or os.PathLike naming a directory, nothing else."""
+    if isinstance(out, (bool, bytes)) or not isinstance(out, (str, os.PathLike)) \
+            or not str(out) or "\0" in str(out):
+        raise ValueError(f"out must be a directory path (str or os.PathLike) or None, got "
+                         f"{type(out).__name__} {out!r:.60}")
+    return Path(out)
+
+
 def _prepare_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise ValueError(f"output directory {out} is a file; give a directory")
@@ -588,6 +632,10 @@ def run_sweep(cfg: SweepConfig, out: str | Path, *, workers: int | None = None,
     from tqdm import tqdm
 
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    if not isinstance(cfg, SweepConfig):
+        raise ValueError(f"run_sweep needs a SweepConfig (obandits.load_config or "
+                         f"config_from_dict), got {type(cfg).__name__}")
+    out = _out_path(out)
     ncpu = os.cpu_count() or 1
     workers = v.int_scalar("workers", ncpu if workers is None else workers, min_value=1)
     threads = v.int_scalar("threads", (ncpu if workers == 1 else 1) if threads is None
@@ -596,7 +644,10 @@ def run_sweep(cfg: SweepConfig, out: str | Path, *, workers: int | None = None,
     if scheduler is not None and executor != "dask":
         executor = "dask"
     check_size(cfg, max_cells=max_cells, max_work=max_work, yes=yes)
-    out = Path(out)
+    if executor == "dask":  # a missing extra is one line, before anything is written
+        from .dask_executor import require_distributed
+
+        require_distributed()
     if out.exists() and not out.is_dir():
         raise ValueError(f"output directory {out} is a file; give a directory")
     if out.is_dir():
@@ -635,10 +686,13 @@ def run_sweep(cfg: SweepConfig, out: str | Path, *, workers: int | None = None,
             bar.update(1)
 
         try:
-            if executor == "dask" and todo:
-                _run_dask(args, todo, threads, on_done, out, scheduler, workers)
-            else:
-                _run_local(args, todo, workers, threads, on_done, out)
+            # For the whole run, not only its start: a worker that a Dask nanny starts again
+            # after a crash must not re-run the caller's script either.
+            with main_not_reimported():
+                if executor == "dask" and todo:
+                    _run_dask(args, todo, threads, on_done, out, scheduler, workers)
+                else:
+                    _run_local(args, todo, workers, threads, on_done, out)
         except BaseException:
             bar.close()
             try:  # record the finished cells; never hide the real error behind this one
@@ -805,6 +859,8 @@ def run(config, out: str | Path | None = None, **kw):
 
     cfg = config_from_dict(config, "config") if isinstance(config, dict) else load_config(config)
     kw.setdefault("progress", False)
+    if out is not None:
+        out = _out_path(out)
     if out is None:
         with tempfile.TemporaryDirectory(prefix=f"obandits-{cfg.name}-") as tmp:
             table = read_table(run_sweep(cfg, tmp, **kw))

@@ -106,7 +106,7 @@ def test_bad_arguments(tmp_path, capsys, args, expected):
 
 def test_missing_config_and_directory_config(tmp_path, capsys):
     _one_error(capsys, main(["sweep", str(tmp_path / "none.toml")]), "none.toml")
-    _one_error(capsys, main(["sweep", str(tmp_path)]), "does not exist")
+    _one_error(capsys, main(["sweep", str(tmp_path)]), "is a directory; give a TOML file")
 
 
 @pytest.fixture
