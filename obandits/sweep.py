@@ -263,10 +263,17 @@ def _plain(obj, where: str, at: str = ""):
 
 
 def load_config(path: str | Path) -> SweepConfig:
+    """A TOML sweep config. A path that does not exist but names a config obandits ships
+    (``experiments/bandit/reduced.toml``) is read from the installed package, so the
+    repository's commands work from any directory."""
     if not isinstance(path, (str, os.PathLike)):
         raise ValueError(f"config must be a TOML path or a dict of tables, got "
                          f"{type(path).__name__} {path!r:.60}")
     path = Path(path)
+    if not path.exists():  # a config shipped with obandits, named by its repository path
+        from .resources import find
+
+        path = find(path) or path
     if path.is_dir():
         raise ValueError(f"config file {str(path)!r} is a directory; give a TOML file")
     if not path.is_file():
