@@ -48,6 +48,7 @@ MAIN_STEPS: list[tuple[str, str]] = [
     ("rlsim: GRPO + outcome bonuses vs base sampling", "_step_rlsim"),
     ("cot: rare-CoT forgetting, paper table (a)", "_step_cot"),
     ("cot: Bu et al.'s own table, their script's conventions (bu2025 preset)", "_step_bu2025"),
+    ("cot-lm: a transformer trained through TRL beside the tabular learner", "_step_cot_lm"),
 ]
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,7 +87,8 @@ def _step_bandit(runs: Path, reference: bool) -> str:
 # shipped as package data (obandits.resources).
 HEADLINE_SWEEPS = {"rlsim": "experiments/rlsim/compare.toml",
                    "cot": "experiments/cot/paper.toml",
-                   "bu2025": "experiments/cot/bu2025.toml"}
+                   "bu2025": "experiments/cot/bu2025.toml",
+                   "cot-lm": "experiments/cot_lm/main.toml"}
 
 
 def _run_sweep_step(conf: str, runs: Path) -> str:
@@ -129,6 +131,19 @@ def _step_bu2025(runs: Path, reference: bool) -> str:
         _dispatch(["cot", "paper", "--preset", "bu2025", "--reference"])
         return "docs/bu2025.md"
     return _run_sweep_step(HEADLINE_SWEEPS["bu2025"], runs)
+
+
+def _step_cot_lm(runs: Path, reference: bool) -> str:
+    """The reduced forgetting run on a real network (issue 23): its verdicts (network and
+    tabular, side by side) and its two figures; ``--reference`` copies the figures to
+    ``figures/``."""
+    import shutil
+
+    out = Path(_run_sweep_step(HEADLINE_SWEEPS["cot-lm"], runs))  # prints its verdicts
+    if reference:
+        for name in ("cot_lm_pass.png", "cot_lm_rare_share.png"):
+            shutil.copyfile(out / "figures" / name, ROOT / "figures" / name)
+    return str(out)
 
 
 def _step_name(func: str) -> str:

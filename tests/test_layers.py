@@ -22,7 +22,7 @@ def test_math_modules_import_no_sweep_machinery():
 def test_llm_bridge_takes_file_helpers_from_fileio():
     """No llm_bridge module imports atomic_write or PidLock from the sweep's results module."""
     offenders = []
-    for path in sorted((ROOT / "llm_bridge").glob("*.py")):
+    for path in sorted((ROOT / "llm_bridge").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module == "obandits.results":
                 names = {a.name for a in node.names}
