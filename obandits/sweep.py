@@ -822,11 +822,12 @@ def summary(cfg: SweepConfig, out: str | Path, table: dict | None = None) -> str
     return runners.get(cfg.runner).summarise(table, cfg.raw)
 
 
-def check_dir(out: str | Path) -> tuple[list[dict], str]:
+def check_dir(out: str | Path, done: tuple | None = None) -> tuple[list[dict], str]:
     """The runner's claims on a finished sweep, from its data files alone: writes
-    ``checks.csv`` and ``checks.md``; returns the claims and their markdown."""
+    ``checks.csv`` and ``checks.md``; returns the claims and their markdown. ``done``: what
+    :func:`finished` already returned for ``out`` (read and verified once)."""
     out = Path(out)
-    man, runner, table = finished(out)
+    man, runner, table = done or finished(out)
     if runner.check is None:
         return [], f"runner {runner.name} makes no claims"
     claims = runner.check(table, man["config"])
@@ -902,9 +903,10 @@ def _cmd_plot(args) -> int:
 
 def _cmd_check(args) -> int:
     out = Path(args.results)
-    man, runner, table = finished(out)
+    done = finished(out)
+    man, runner, table = done
     print(runner.summarise(table, man["config"]))
-    _, text = check_dir(out)
+    _, text = check_dir(out, done)
     print("\n" + text)
     return 0
 

@@ -103,3 +103,17 @@ def test_manifest_without_record_is_checked_against_the_cells(done, capsys):
     err = capsys.readouterr().err.strip()
     assert "not the merge of its verified cells: rebuilt" in err
     assert (done / "results.csv").read_bytes() == good
+
+
+def test_committed_reference_tables_match_their_manifests():
+    from pathlib import Path
+
+    from obandits.results import read_manifest
+    from obandits.sweep import results_damage
+
+    root = Path(__file__).resolve().parents[1]
+    dirs = sorted(p.parent for p in root.glob("experiments/*/results/*/manifest.json"))
+    assert dirs
+    for d in dirs:
+        man = read_manifest(d)
+        assert isinstance(man.get("results"), dict) and results_damage(d, man) is None, d

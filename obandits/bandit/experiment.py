@@ -25,8 +25,9 @@ def write_checks(out: Path) -> str:
     """``checks.csv``, ``checks.md`` and ``minimax.csv`` of a finished sweep, from its data
     files; returns the claims' markdown."""
     out = Path(out)
-    _, _, table = finished(out)
-    _, text = check_dir(out)
+    done = finished(out)
+    table = done[2]
+    _, text = check_dir(out, done)
     write_rows(out / "minimax.csv", analysis.minimax_rows(analysis.minimax_table(table)))
     return text
 
