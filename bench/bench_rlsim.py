@@ -123,7 +123,9 @@ def _med(x: list) -> float:
 
 def cold_section(against: Path | None) -> str:
     roots = [ROOT] + ([against.resolve()] if against else [])
-    names = {ROOT: "this checkout"} | ({roots[1]: f"reference {against}"} if against else {})
+    # the reference checkout by its folder name only: no machine's path in the results file
+    names = {ROOT: "this checkout"} | ({roots[1]: f"reference {against.name}"} if against
+                                       else {})
     cold = cold_start(roots)
     rows = [[names[r], " ".join(f"{x:.2f}" for x in c), f"{_med(c):.2f}",
              " ".join(f"{x:.2f}" for x in w), f"{_med(w):.2f}",

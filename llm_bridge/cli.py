@@ -40,6 +40,10 @@ def dataclass_from_args(cls, ns: argparse.Namespace | dict):
     return from_args(cls, ns, flag_errors=True)
 
 
+# the extra a missing top-level module comes with (anything else: llm)
+EXTRAS = {"trl": "trl", "datasets": "trl"}
+
+
 def _load(target: str):
     import importlib
 
@@ -47,8 +51,11 @@ def _load(target: str):
     try:
         mod = importlib.import_module(module)
     except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
+        if exc.name != module:  # a dependency of an optional extra
+            missing = (exc.name or "?").split(".")[0]
+            extra = EXTRAS.get(missing, "llm")
+            raise ValueError(f"{module} needs {missing!r}, which comes with the {extra} "
+                             f"extra: pip install 'obandits[{extra}]'") from None
         raise ValueError(f"{module} is not installed in this checkout (the compare command "
                          f"comes with the TRL adapter)") from None
     return getattr(mod, attr)

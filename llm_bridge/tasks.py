@@ -105,7 +105,7 @@ def arithmetic_task(n_train: int, n_test: int, *, levels=(1, 2, 3), seed: int = 
 
 def save_jsonl(problems: list[Problem], path) -> None:
     """Write problems as JSONL, atomically (a kill never leaves half a file)."""
-    from obandits.results import atomic_write
+    from obandits.fileio import atomic_write
 
     text = "".join(json.dumps(asdict(p)) + "\n" for p in problems).encode()
     atomic_write(path, text, mkdir=True)

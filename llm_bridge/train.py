@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from obandits.bonuses import COUNT_MODES, METHODS, SCALES
-from obandits.results import LOCK, PidLock, atomic_write  # noqa: F401 (LOCK re-exported)
+from obandits.fileio import LOCK, PidLock, atomic_write  # noqa: F401 (LOCK re-exported)
 
 from .cli import OneLineParser, add_dataclass_arguments, dataclass_from_args, flatten
 from .trainer import TrainConfig, _help
@@ -215,7 +215,7 @@ OUTPUT_FILES = ("checkpoint.pt", "log.jsonl", "config.json", "train.jsonl", "tes
 
 
 class RunLock(PidLock):
-    """``OUT/.lock`` holding the trainer's pid (:class:`obandits.results.PidLock`, the same
+    """``OUT/.lock`` holding the trainer's pid (:class:`obandits.fileio.PidLock`, the same
     lock as a sweep's): a second trainer on the same directory is refused with that pid; the
     lock of a dead process is taken over."""
 
@@ -225,7 +225,7 @@ class RunLock(PidLock):
 
 def _remove_stale_temp_files(out: Path) -> list[Path]:
     """Temporary files that a killed run's atomic writes left behind
-    (:func:`obandits.results.tmp_name`: ``.NAME.tmpPID``)."""
+    (:func:`obandits.fileio.tmp_name`: ``.NAME.tmpPID``)."""
     stale = [p for name in OUTPUT_FILES for p in out.glob(f".{name}.tmp*")]
     for p in stale:
         p.unlink(missing_ok=True)

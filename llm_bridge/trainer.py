@@ -31,7 +31,7 @@ import torch
 from obandits import _validate as v
 from obandits.bonuses import BonusConfig, advantages_with_history
 from obandits.counts import History
-from obandits.results import atomic_write
+from obandits.fileio import atomic_write
 from obandits.metrics import PASS_K, distinct_answers, mean_token_entropy, pass_at_k_curve
 
 from .answers import answer_key, extract_answer, is_correct

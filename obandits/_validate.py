@@ -39,7 +39,10 @@ def int_array(name: str, x: Any, *, min_value: int | None = None, ndim: int = 1)
 def float_array(name: str, x: Any, *, ndim: int | None = 1, min_value: float | None = None,
                 max_value: float | None = None) -> np.ndarray:
     """Return ``x`` as a finite float64 array (NaN and inf are rejected)."""
-    arr = np.asarray(x, dtype=np.float64)
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must hold real numbers, got {_show(x)}") from None
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name} must be a {ndim}-D array, got shape {arr.shape}")
     if arr.size and not np.all(np.isfinite(arr)):
@@ -66,10 +69,14 @@ def same_length(**arrays: np.ndarray) -> int:
 
 def finite_scalar(name: str, x: Any, *, min_value: float | None = None,
                   max_value: float | None = None, strict_min: bool = False) -> float:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real number, got {_show(x)}") from None
+    """``x`` as a finite float. A bool or a string is refused, numeric or not (the one rule
+    for every field: a TOML ``gap = "0.1"`` is refused as ``T = "1024"`` is)."""
+    if isinstance(x, np.ndarray) and x.ndim == 0:
+        x = x.item()
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer,
+                                                              np.floating)):
+        raise ValueError(f"{name} must be a real number, got {_show(x)}")
+    v = float(x)
     if not np.isfinite(v):
         raise ValueError(f"{name} must be finite, got {v}")
     if min_value is not None and (v <= min_value if strict_min else v < min_value):

@@ -83,22 +83,26 @@ def _step_bandit(runs: Path, reference: bool) -> str:
 
 
 # The headline sweeps of the simulators on the sweep engine (``--reference`` instead runs the
-# simulators' own commands, which also refresh the committed reports and figures).
-HEADLINE_SWEEPS = {"rlsim": ROOT / "experiments" / "rlsim" / "compare.toml",
-                   "cot": ROOT / "experiments" / "cot" / "paper.toml",
-                   "bu2025": ROOT / "experiments" / "cot" / "bu2025.toml",
-                   "cot-lm": ROOT / "experiments" / "cot_lm" / "main.toml"}
+# simulators' own commands, which also refresh the committed reports and figures); configs
+# shipped as package data (obandits.resources).
+HEADLINE_SWEEPS = {"rlsim": "experiments/rlsim/compare.toml",
+                   "cot": "experiments/cot/paper.toml",
+                   "bu2025": "experiments/cot/bu2025.toml",
+                   "cot-lm": "experiments/cot_lm/main.toml"}
 
 
-def _run_sweep_step(conf: Path, runs: Path) -> str:
-    from .sweep import load_config, plot_dir, run_sweep, summary
+def _run_sweep_step(conf: str, runs: Path) -> str:
+    from .resources import path
+    from .sweep import check_dir, load_config, plot_dir, run_sweep, summary
 
-    cfg = load_config(conf)
+    cfg = load_config(path(conf))
     out = runs / cfg.name
     run_sweep(cfg, out)
     print(summary(cfg, out))
     for p in plot_dir(out):
         print(p)
+    _, text = check_dir(out)  # the step's verdicts, in out/checks.md and checks.csv
+    print("\n" + text)
     return str(out)
 
 
@@ -135,29 +139,73 @@ def _step_cot_lm(runs: Path, reference: bool) -> str:
     ``figures/``."""
     import shutil
 
-    from .sweep import check_dir
-
-    out = Path(_run_sweep_step(HEADLINE_SWEEPS["cot-lm"], runs))
-    _, text = check_dir(out)
-    print("\n" + text)
+    out = Path(_run_sweep_step(HEADLINE_SWEEPS["cot-lm"], runs))  # prints its verdicts
     if reference:
         for name in ("cot_lm_pass.png", "cot_lm_rare_share.png"):
             shutil.copyfile(out / "figures" / name, ROOT / "figures" / name)
     return str(out)
 
 
+def _step_name(func: str) -> str:
+    return func.removeprefix("_step_").replace("_", "-")
+
+
+def _steps(text: str | None) -> list[tuple[str, str]]:
+    """The MAIN_STEPS named in ``--steps a,b`` (all when None), in the job's order."""
+    if text is None:
+        return list(MAIN_STEPS)
+    names = [_step_name(f) for _, f in MAIN_STEPS]
+    wanted = [x.strip() for x in text.split(",")]
+    bad = [x for x in wanted if x not in names]
+    if bad or not all(wanted):
+        raise ValueError(f"--steps must be comma-separated names from {', '.join(names)}, got "
+                         f"{text!r}")
+    return [s for s, n in zip(MAIN_STEPS, names) if n in wanted]
+
+
+def _verdicts(step: str, where: str) -> list[list]:
+    """Rows (step, claim, what, value, where, holds) of the ``checks.csv`` a step wrote in
+    its folder (none when it wrote none)."""
+    from .results import read_csv
+
+    path = Path(where) / "checks.csv"
+    if not path.is_file():
+        return []
+    header, body = read_csv(path)
+
+    def get(r, k):
+        return r[header.index(k)] if k in header else ""
+
+    def value(text):
+        try:
+            return f"{float(text):.3g}"
+        except ValueError:
+            return text
+
+    verdict = {"True": "yes", "False": "NO"}
+    return [[step, get(r, "claim"), get(r, "text"), value(get(r, "value")), get(r, "where"),
+             verdict.get(get(r, "holds"), "n/a")
+             + (" (diagnostic)" if get(r, "role") == "diagnostic" else "")] for r in body]
+
+
 def _cmd_main(args) -> int:
     from .tables import markdown_table
 
     runs = Path(args.runs)
-    rows = []
-    for title, func in MAIN_STEPS:
+    steps = _steps(args.steps)  # before anything runs
+    rows, verdicts = [], []
+    for title, func in steps:
         print(f"\n=== obandits main: {title} ===\n", flush=True)
         t0 = time.perf_counter()
         where = globals()[func](runs, args.reference)
         rows.append([title, f"{time.perf_counter() - t0:.1f}", where])
+        verdicts += _verdicts(_step_name(func), where)
     print("\n=== obandits main: summary ===\n")
     print(markdown_table(["step", "seconds", "output"], rows))
+    if verdicts:
+        print("\nEvery verdict (each step's checks.md has its intervals and sources):\n")
+        print(markdown_table(["step", "claim", "measured", "value", "where", "holds"],
+                             verdicts))
     if args.reference:
         print("\nreference figures and results refreshed under figures/ and experiments/")
     return 0
@@ -172,6 +220,8 @@ class MainOptions:
     runs: str = option(str(RUNS / "main"), "output folder (git-ignored)")
     reference: bool = option(False, "also regenerate the committed reference figures and "
                                     "results (figures/, experiments/*/results)")
+    steps: str | None = option(None, "comma-separated steps to run (default all): "
+                                     "demo, bandit, rlsim, cot, bu2025, ...")
 
 
 def _register_here(sub, command: str | None) -> None:
@@ -224,7 +274,7 @@ def _llm(argv: list[str]) -> int:
         mod = importlib.import_module("llm_bridge.cli")
     except ImportError as exc:
         raise UserError(f"the LLM bridge cannot be imported ({exc}); install the llm extra: "
-                        f"pip install -e '.[llm]'") from None
+                        f"pip install 'obandits[llm]'") from None
     return int(mod.main(argv) or 0)
 
 

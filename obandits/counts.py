@@ -21,14 +21,12 @@ File formats (versioned, documented here so other tools can read them):
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Hashable, Sequence
-from pathlib import Path
 
 import numpy as np
 
 from . import _validate as v
-from .results import atomic_write
+from .fileio import atomic_write
 
 COUNTS_FORMAT, HISTORY_FORMAT, FORMAT_VERSION = "obandits.counts", "obandits.history", 1
 

@@ -76,16 +76,23 @@ def _probe(scheduler: str, timeout: float) -> None:
                       f"{exc.strerror or type(exc).__name__}") from None
 
 
+def require_distributed() -> None:
+    """ValueError naming the ``dask`` extra when ``distributed`` cannot be imported."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError as exc:
+        raise ValueError(f"--executor dask (executor='dask') needs the dask extra: pip "
+                         f"install 'obandits[dask]' ({exc})") from None
+
+
 def client_for(scheduler: str | None, n_workers: int, timeout: float = 10.0,
                preload: tuple[str, ...] = ()):
     """A ``distributed.Client`` on ``scheduler`` (OSError naming the address when it cannot
     be reached), or on a new ``LocalCluster`` of ``n_workers`` single-threaded processes
     whose workers have imported the modules ``preload``."""
-    try:
-        from distributed import Client
-    except ImportError as exc:
-        raise ValueError(f"--executor dask needs dask.distributed ({exc}); pip install "
-                         f"'dask[distributed]'") from None
+    require_distributed()
+    from distributed import Client
+
     if scheduler is None:
         cluster = _local_cluster(n_workers, ["obandits.sweep", *preload])
         return Client(cluster), cluster

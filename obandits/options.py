@@ -113,8 +113,9 @@ def comma_list(item, name: str, *, as_tuple: bool = False, single: bool = False)
     def parse(text: str):
         if single and "," not in text:
             return one(text.strip())
-        try:
-            vals = [item(x.strip()) for x in text.split(",") if x.strip()]
+        items = [x.strip() for x in text.split(",")]
+        try:  # an empty item ("0,,1", "1,") is refused, never dropped
+            vals = [item(x) for x in items] if all(items) else []
         except ValueError:
             vals = []
         if not vals:

@@ -39,7 +39,7 @@ and reports, any that fail, so an interrupted sweep resumes with no lost and no 
 rows; a config extended with new cells (same root seed, reps and runner) runs only those,
 while one with another seed, reps or runner, or without some of the finished cells (a changed
 grid), is refused. A ``.lock`` file holding the writer's pid
-(:class:`obandits.results.PidLock`) keeps a second sweep out of the directory.
+(:class:`obandits.fileio.PidLock`) keeps a second sweep out of the directory.
 """
 
 from __future__ import annotations
@@ -197,8 +197,12 @@ def config_from_dict(raw: dict, source: str = "") -> SweepConfig:
     """Validate a parsed config and expand its grid into cells (the runner's ``validate`` on
     each, before any work starts)."""
     where = source or "config"
-    if not isinstance(raw, dict) or "sweep" not in raw:
+    if not isinstance(raw, dict):
+        raise ValueError(f"config must be a TOML path or a dict of tables, got "
+                         f"{type(raw).__name__} {raw!r:.60}")
+    if "sweep" not in raw:
         raise ValueError(f"{where}: missing the [sweep] table")
+    raw = _plain(raw, where)
     refuse_unknown(f"{where}: top-level table", raw, TABLES)
     sw = raw["sweep"]
     if not isinstance(sw, dict):
@@ -208,8 +212,10 @@ def config_from_dict(raw: dict, source: str = "") -> SweepConfig:
         if key not in sw:
             raise ValueError(f"{where}: [sweep] needs {key!r}")
     name = sw["name"]
-    if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
-        raise ValueError(f"sweep.name must be a non-empty string without '/', got {name!r}")
+    if (not isinstance(name, str) or not name or "/" in name or "\\" in name
+            or name.startswith(".") or not name.isprintable()):
+        raise ValueError(f"sweep.name must be a non-empty string of printable characters "
+                         f"without '/' or '\\', not starting with '.', got {name!r}")
     root_seed = v.int_scalar("sweep.root_seed", sw["root_seed"], min_value=0)
     reps = v.int_scalar("sweep.reps", sw["reps"], min_value=1)
     runner = runners.get(sw["runner"])
@@ -238,8 +244,38 @@ def config_from_dict(raw: dict, source: str = "") -> SweepConfig:
     return SweepConfig(name, sw["runner"], root_seed, reps, tuple(cells), raw, source)
 
 
+def _plain(obj, where: str, at: str = ""):
+    """A copy of a config with NumPy scalars as Python ones (``reps=np.int64(2)`` is 2), so
+    that the manifest can record it; anything JSON cannot hold is refused, naming its key."""
+    if isinstance(obj, dict):
+        bad = next((k for k in obj if not isinstance(k, str)), None)
+        if bad is not None:
+            raise ValueError(f"{where}: keys must be strings, got {bad!r} in {at or 'config'}")
+        return {k: _plain(x, where, f"{at}.{k}" if at else k) for k, x in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(x, where, f"{at}[{i}]") for i, x in enumerate(obj)]
+    if isinstance(obj, np.generic) and obj.dtype.kind in "biuf":
+        return obj.item()
+    if obj is None or isinstance(obj, _SCALARS):
+        return obj
+    raise ValueError(f"{where}: {at} must be a string, number, bool, list or table, got "
+                     f"{type(obj).__name__} {obj!r:.60}")
+
+
 def load_config(path: str | Path) -> SweepConfig:
+    """A TOML sweep config. A path that does not exist but names a config obandits ships
+    (``experiments/bandit/reduced.toml``) is read from the installed package, so the
+    repository's commands work from any directory."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"config must be a TOML path or a dict of tables, got "
+                         f"{type(path).__name__} {path!r:.60}")
     path = Path(path)
+    if not path.exists():  # a config shipped with obandits, named by its repository path
+        from .resources import find
+
+        path = find(path) or path
+    if path.is_dir():
+        raise ValueError(f"config file {str(path)!r} is a directory; give a TOML file")
     if not path.is_file():
         raise ValueError(f"config file {str(path)!r} does not exist")
     try:
@@ -268,8 +304,13 @@ def work_estimate(cfg: SweepConfig, cells=None) -> float:
 def check_size(cfg: SweepConfig, *, max_cells: int | None = None,
                max_work: float | None = None, yes: bool = False) -> str:
     """The estimate line printed before a sweep; ValueError above a limit unless ``yes``."""
-    max_cells = MAX_CELLS if max_cells is None else max_cells
+    max_cells = v.int_scalar("max_cells (--max-cells)", MAX_CELLS if max_cells is None
+                             else max_cells, min_value=0)
     max_work = MAX_WORK if max_work is None else max_work
+    if (isinstance(max_work, (bool, np.bool_)) or not isinstance(max_work, (int, float))
+            or not max_work >= 0):  # NaN fails this too: it would disable the guard
+        raise ValueError(f"max_work (--max-work) must be a number >= 0 (inf: no limit), got "
+                         f"{max_work!r}")
     work = work_estimate(cfg)
     line = (f"{len(cfg.cells)} cells x {cfg.reps} reps, work (cells x reps x T x K) "
             f"{work:.3g}")
@@ -417,9 +458,11 @@ def _mp_context(target: str):
 
 @contextlib.contextmanager
 def main_not_reimported():
-    """Worker processes start without re-running the caller's script: they need only the
-    package (cells run :func:`_compute_cell`), and a script calling :func:`run` at top level
-    (no ``if __name__ == "__main__"`` guard) would otherwise run its sweep again in each."""
+    """Worker processes started inside this block do not re-run the caller's script: they
+    need only the package (cells run :func:`_compute_cell`), and a script calling :func:`run`
+    at top level (no ``if __name__ == "__main__"`` guard) would otherwise run its sweep again
+    in each, as ``__mp_main__``. :func:`run_sweep` holds it while cells run, so a worker that
+    Dask starts again after a crash is covered too."""
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None)
     if path is None or getattr(main, "__spec__", None) is not None:
@@ -456,8 +499,7 @@ def _run_local(args, cells, workers, threads, on_done, out) -> None:
     pool = ProcessPoolExecutor(min(workers, len(args)), _mp_context(args[0][0]),
                                initializer=_init_worker, initargs=(threads, os.getpid()))
     try:
-        with main_not_reimported():  # the processes start at the first submit
-            pending = {pool.submit(_compute_cell, *a): c for a, c in zip(args, cells)}
+        pending = {pool.submit(_compute_cell, *a): c for a, c in zip(args, cells)}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
@@ -488,7 +530,7 @@ def _run_dask(args, cells, threads, on_done, out, scheduler: str | None,
 # ---------------------------------------------------------------- the sweep
 
 def DirLock(out: Path) -> PidLock:
-    """``out/.lock`` holding the sweep's pid (:class:`obandits.results.PidLock`)."""
+    """``out/.lock`` holding the sweep's pid (:class:`obandits.fileio.PidLock`)."""
     return PidLock(out, "another sweep")
 
 
@@ -532,6 +574,15 @@ def _manifest(cfg: SweepConfig, status: str, timings: dict, executor: str) -> di
         "versions": versions(), "git_revision": git_revision(),
         "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+
+
+def _out_path(out) -> Path:
+    """``out`` as a Path: a str or os.PathLike naming a directory, nothing else."""
+    if isinstance(out, (bool, bytes)) or not isinstance(out, (str, os.PathLike)) \
+            or not str(out) or "\0" in str(out):
+        raise ValueError(f"out must be a directory path (str or os.PathLike) or None, got "
+                         f"{type(out).__name__} {out!r:.60}")
+    return Path(out)
 
 
 def _prepare_out(out: Path) -> None:
@@ -588,6 +639,10 @@ def run_sweep(cfg: SweepConfig, out: str | Path, *, workers: int | None = None,
     from tqdm import tqdm
 
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    if not isinstance(cfg, SweepConfig):
+        raise ValueError(f"run_sweep needs a SweepConfig (obandits.load_config or "
+                         f"config_from_dict), got {type(cfg).__name__}")
+    out = _out_path(out)
     ncpu = os.cpu_count() or 1
     workers = v.int_scalar("workers", ncpu if workers is None else workers, min_value=1)
     threads = v.int_scalar("threads", (ncpu if workers == 1 else 1) if threads is None
@@ -596,7 +651,10 @@ def run_sweep(cfg: SweepConfig, out: str | Path, *, workers: int | None = None,
     if scheduler is not None and executor != "dask":
         executor = "dask"
     check_size(cfg, max_cells=max_cells, max_work=max_work, yes=yes)
-    out = Path(out)
+    if executor == "dask":  # a missing extra is one line, before anything is written
+        from .dask_executor import require_distributed
+
+        require_distributed()
     if out.exists() and not out.is_dir():
         raise ValueError(f"output directory {out} is a file; give a directory")
     if out.is_dir():
@@ -609,6 +667,9 @@ def run_sweep(cfg: SweepConfig, out: str | Path, *, workers: int | None = None,
     target = runners.spec(cfg.runner)
     with DirLock(out):
         timings = _check_same_sweep(cfg, out)
+        old = read_manifest(out) if (out / MANIFEST).exists() else {}
+        damaged = (results_damage(out, old) if old.get("status") == "complete"
+                   and isinstance(old.get("results"), dict) else None)
         for d in (out, out / CELLS):
             for stale in d.glob(".*.tmp*"):
                 stale.unlink()
@@ -632,10 +693,13 @@ def run_sweep(cfg: SweepConfig, out: str | Path, *, workers: int | None = None,
             bar.update(1)
 
         try:
-            if executor == "dask" and todo:
-                _run_dask(args, todo, threads, on_done, out, scheduler, workers)
-            else:
-                _run_local(args, todo, workers, threads, on_done, out)
+            # For the whole run, not only its start: a worker that a Dask nanny starts again
+            # after a crash must not re-run the caller's script either.
+            with main_not_reimported():
+                if executor == "dask" and todo:
+                    _run_dask(args, todo, threads, on_done, out, scheduler, workers)
+                else:
+                    _run_local(args, todo, workers, threads, on_done, out)
         except BaseException:
             bar.close()
             try:  # record the finished cells; never hide the real error behind this one
@@ -645,16 +709,96 @@ def run_sweep(cfg: SweepConfig, out: str | Path, *, workers: int | None = None,
             raise
         bar.close()
         # All cells present: concatenate in grid order.
-        atomic_write(out / RESULTS, merge_cells([out / CELLS / f"{c.id}.csv"
-                                                 for c in cfg.cells]))
+        text = merge_cells([out / CELLS / f"{c.id}.csv" for c in cfg.cells])
+        if damaged:
+            log(f"{out / RESULTS} was {damaged}: rebuilt from the verified cells")
+        atomic_write(out / RESULTS, text)
         man = _manifest(cfg, "complete", timings, executor)
+        man["results"] = results_record(text)
         man["wall_seconds_this_run"] = time.perf_counter() - t0
         write_json(out / MANIFEST, man)
     return out / RESULTS
 
 
-def finished(out: str | Path) -> tuple[dict, runners.Runner, dict]:
-    """The manifest, runner and results table of a complete sweep directory."""
+def results_record(text: str) -> dict:
+    """What the manifest records of ``results.csv``: its data rows and SHA-256."""
+    return {"rows": max(len(text.splitlines()) - 1, 0),
+            "sha256": hashlib.sha256(text.encode()).hexdigest()}
+
+
+def results_damage(out: Path, man: dict) -> str | None:
+    """None when ``out/results.csv`` is the table the manifest records (rows and SHA-256),
+    else what is wrong with it: missing, cut, extra rows, edited. A manifest that records
+    neither (written before the record existed) is checked against the cells instead, by
+    :func:`verified_results`."""
+    path = out / RESULTS
+    if not path.is_file():
+        return "missing"
+    rec = man.get("results")
+    if not isinstance(rec, dict):
+        return None
+    try:
+        got = results_record(path.read_bytes().decode())
+    except UnicodeDecodeError:
+        return "not text (garbage bytes)"
+    if got == rec:
+        return None
+    want = rec.get("rows")
+    if isinstance(want, int) and got["rows"] < want:
+        return f"cut ({got['rows']} of the {want} rows the manifest records)"
+    if isinstance(want, int) and got["rows"] > want:
+        return f"longer than recorded ({got['rows']} rows, the manifest records {want})"
+    return "edited (its SHA-256 differs from the manifest's)"
+
+
+def verified_results(out: str | Path, man: dict, log=None) -> None:
+    """Make sure ``out/results.csv`` is the table the sweep wrote: checked against the
+    manifest's row count and SHA-256; a damaged one (cut, edited, extra rows, missing) is
+    rebuilt from the cell files when every cell verifies and their merge has the recorded
+    checksum, with one line on ``log`` saying so; otherwise ValueError naming the file, the
+    damage and the first bad cell. A manifest without the record is checked against the
+    cells when they exist."""
+    out = Path(out)
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    damage = results_damage(out, man)
+    rec = man.get("results")
+    if damage is None and isinstance(rec, dict):
+        return
+    if damage is None and not (out / CELLS).is_dir():
+        log(f"{out / RESULTS}: not verified: {out / MANIFEST} records no row count or SHA-256 "
+            f"(an older sweep) and there are no cell files")
+        return
+    try:
+        cfg = config_from_dict(man.get("config"), str(out / MANIFEST))
+    except ValueError as exc:
+        raise ValueError(f"{out / RESULTS} is {damage} and cannot be rebuilt: {exc}") from None
+    bad = [(c, why) for c in cfg.cells if (why := verify_cell(cfg, c, out / CELLS))]
+    if bad:
+        if damage is None:  # no record, the cells do not verify: nothing to compare with
+            log(f"{out / RESULTS}: not verified: {out / MANIFEST} records no checksum and "
+                f"cell {bad[0][0].id} is {bad[0][1]}")
+            return
+        c, why = bad[0]
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise ValueError(f"{out / RESULTS} is {damage} and cannot be rebuilt: cell {c.id} "
+                         f"{c.key}: {why}{more}; rerun the sweep into {out} to recompute")
+    text = merge_cells([out / CELLS / f"{c.id}.csv" for c in cfg.cells])
+    if isinstance(rec, dict) and results_record(text) != rec:
+        raise ValueError(f"{out / RESULTS} is {damage} and cannot be rebuilt: its "
+                         f"{len(cfg.cells)} verified cells do not merge to the recorded "
+                         f"SHA-256; rerun the sweep into {out}")
+    if damage is None:  # no record: the cells decide
+        if (out / RESULTS).read_bytes() == text.encode():
+            return
+        damage = "not the merge of its verified cells"
+    with DirLock(out):
+        atomic_write(out / RESULTS, text)
+    log(f"{out / RESULTS} was {damage}: rebuilt from its {len(cfg.cells)} verified cells")
+
+
+def finished(out: str | Path, log=None) -> tuple[dict, runners.Runner, dict]:
+    """The manifest, runner and results table of a complete sweep directory;
+    ``results.csv`` is verified first (:func:`verified_results`)."""
     out = Path(out)
     man = read_manifest(out)
     if man.get("status") != "complete":
@@ -663,11 +807,12 @@ def finished(out: str | Path) -> tuple[dict, runners.Runner, dict]:
         runner = runners.get(man.get("runner"))
     except ValueError as exc:
         raise ValueError(f"{out / MANIFEST}: {exc}") from None
+    if not isinstance(man.get("config"), dict):
+        raise ValueError(f"{out / MANIFEST} has no config")
+    verified_results(out, man, log)
     table = read_table(out / RESULTS)
     if not table_rows(table):
         raise ValueError(f"{out / RESULTS} has no rows")
-    if not isinstance(man.get("config"), dict):
-        raise ValueError(f"{out / MANIFEST} has no config")
     return man, runner, table
 
 
@@ -677,11 +822,12 @@ def summary(cfg: SweepConfig, out: str | Path, table: dict | None = None) -> str
     return runners.get(cfg.runner).summarise(table, cfg.raw)
 
 
-def check_dir(out: str | Path) -> tuple[list[dict], str]:
+def check_dir(out: str | Path, done: tuple | None = None) -> tuple[list[dict], str]:
     """The runner's claims on a finished sweep, from its data files alone: writes
-    ``checks.csv`` and ``checks.md``; returns the claims and their markdown."""
+    ``checks.csv`` and ``checks.md``; returns the claims and their markdown. ``done``: what
+    :func:`finished` already returned for ``out`` (read and verified once)."""
     out = Path(out)
-    man, runner, table = finished(out)
+    man, runner, table = done or finished(out)
     if runner.check is None:
         return [], f"runner {runner.name} makes no claims"
     claims = runner.check(table, man["config"])
@@ -721,6 +867,8 @@ def run(config, out: str | Path | None = None, **kw):
 
     cfg = config_from_dict(config, "config") if isinstance(config, dict) else load_config(config)
     kw.setdefault("progress", False)
+    if out is not None:
+        out = _out_path(out)
     if out is None:
         with tempfile.TemporaryDirectory(prefix=f"obandits-{cfg.name}-") as tmp:
             table = read_table(run_sweep(cfg, tmp, **kw))
@@ -755,9 +903,10 @@ def _cmd_plot(args) -> int:
 
 def _cmd_check(args) -> int:
     out = Path(args.results)
-    man, runner, table = finished(out)
+    done = finished(out)
+    man, runner, table = done
     print(runner.summarise(table, man["config"]))
-    _, text = check_dir(out)
+    _, text = check_dir(out, done)
     print("\n" + text)
     return 0
 

@@ -106,7 +106,7 @@ def test_bad_arguments(tmp_path, capsys, args, expected):
 
 def test_missing_config_and_directory_config(tmp_path, capsys):
     _one_error(capsys, main(["sweep", str(tmp_path / "none.toml")]), "none.toml")
-    _one_error(capsys, main(["sweep", str(tmp_path)]), "does not exist")
+    _one_error(capsys, main(["sweep", str(tmp_path)]), "is a directory; give a TOML file")
 
 
 @pytest.fixture
@@ -134,13 +134,22 @@ DISK_CASES = [
      "not valid JSON"),
     ("incomplete", lambda d: _edit_manifest(d, status="running"), "is not complete"),
     ("runner", lambda d: _edit_manifest(d, runner="os:system"), "sweep.runner must be one of"),
-    ("empty-table", lambda d: (d / "results.csv").write_text("cell,K,rep,val\n"),
-     "has no rows"),
-    ("cut-table", lambda d: (d / "results.csv").write_text("cell,K,rep,val\nab,1,0"),
-     "is cut"),
-    ("blank-table", lambda d: (d / "results.csv").write_text(""), "is empty"),
-    ("no-table", lambda d: (d / "results.csv").unlink(), "results.csv"),
+    # A damaged results.csv is rebuilt from verified cells (tests/test_results_verify.py);
+    # with a cell damaged too it is refused.
+    ("empty-table", lambda d: _no_cell(d).write_text("cell,K,rep,val\n"),
+     "results.csv is cut (0 of the 4 rows"),
+    ("cut-table", lambda d: _no_cell(d).write_text("cell,K,rep,val\nab,1,0"),
+     "cannot be rebuilt"),
+    ("blank-table", lambda d: _no_cell(d).write_text(""), "results.csv is cut"),
+    ("no-table", lambda d: _no_cell(d).unlink(), "results.csv is missing and cannot be rebuilt"),
 ]
+
+
+def _no_cell(d):
+    """Remove one cell's files (so results.csv cannot be rebuilt); returns results.csv."""
+    for p in sorted((d / "cells").glob("*.json"))[:1]:
+        p.unlink()
+    return d / "results.csv"
 
 
 @pytest.mark.parametrize("command", ["check", "plot"])

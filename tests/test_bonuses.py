@@ -247,8 +247,13 @@ def test_a_rejected_batch_is_never_counted():
 
 
 def test_config_stores_converted_values():
-    cfg = BonusConfig(c="0.25", ddof=1.0)
-    assert cfg.c == 0.25 and isinstance(cfg.c, float) and cfg.ddof == 1
+    cfg = BonusConfig(c=np.float32(0.25), ddof=1.0)
+    assert cfg.c == 0.25 and type(cfg.c) is float and cfg.ddof == 1
+    # one rule for every field (issue 26): a string is refused, numeric or not, as is a bool
+    with pytest.raises(ValueError, match="c must be a real number, got '0.25'"):
+        BonusConfig(c="0.25")
+    with pytest.raises(ValueError, match="c must be a real number, got True"):
+        BonusConfig(c=True)
 
 
 @pytest.mark.parametrize("scale", SCALES)

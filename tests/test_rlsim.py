@@ -355,8 +355,12 @@ def test_cli_end_to_end_on_a_tiny_budget(tmp_path, capsys):
     text = capsys.readouterr().out
     assert rc == 0 and "share=0.0" in text and "share=1.0" in text and "C1" in text
     rc = cli_main(["rlsim", "bandit", "--K", "8", "--m", "3", "--horizon", "64", "--seeds", "2",
-                   "--figures", str(tmp_path), "--out", str(tmp_path / "b.md")])
-    assert rc == 0 and (tmp_path / "rlsim_bandit_regret.png").exists()
+                   "--out", str(tmp_path / "b")])
+    assert rc == 0 and (tmp_path / "b" / "rlsim_bandit_regret.png").exists()
+    assert "GRPO learners" in (tmp_path / "b" / "bandit.md").read_text()
+    assert cli_main(["rlsim", "bandit", "--out", str(tmp_path / "b.md")]) == 2  # a directory
+    assert "--out is an output directory" in capsys.readouterr().err
+    assert not (tmp_path / "b.md").exists()
     assert cli_main(["rlsim", "compare", *common, "--share", "-1", "--no-figures",
                      "--out", str(tmp_path / "x")]) == 2
     assert "share must be >= 0.0" in capsys.readouterr().err

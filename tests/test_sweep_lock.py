@@ -1,4 +1,4 @@
-"""The one pid-file lock (obandits.results.PidLock) behind both the sweep's DirLock and the
+"""The one pid-file lock (obandits.fileio.PidLock) behind both the sweep's DirLock and the
 LLM trainer's RunLock: writers racing for a directory never hold it together, the file always
 holds a pid, and a stale lock is taken over."""
 
@@ -9,12 +9,12 @@ import time
 import pytest
 
 from llm_bridge.train import RunLock
-from obandits.results import LOCK, PidLock, lock_pid
+from obandits.fileio import LOCK, PidLock, lock_pid
 from obandits.sweep import DirLock
 
 RACER = """
 import os, sys, time
-from obandits.results import PidLock
+from obandits.fileio import PidLock
 d, go = sys.argv[1], sys.argv[2]
 while not os.path.exists(go):
     time.sleep(0.001)

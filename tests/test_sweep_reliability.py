@@ -133,8 +133,14 @@ def test_bad_manifest_is_named(tmp_path, content, msg):
 def test_check_on_an_empty_table(tmp_path, capsys):
     run(cfg(), tmp_path)
     (tmp_path / "results.csv").write_text("cell,K,rep,val\n")
+    assert main(["check", str(tmp_path)]) == 0  # rebuilt from the cells
+    assert "was cut (0 of the" in capsys.readouterr().err
+    (tmp_path / "results.csv").write_text("cell,K,rep,val\n")
+    import shutil
+
+    shutil.rmtree(tmp_path / "cells")
     assert main(["check", str(tmp_path)]) == 2
-    assert "has no rows" in capsys.readouterr().err
+    assert "is cut (0 of the" in capsys.readouterr().err
     assert main(["bandit-check", str(tmp_path)]) == 2
 
 

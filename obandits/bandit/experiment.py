@@ -15,17 +15,19 @@ from ..results import RESULTS, read_table, write_rows
 from ..sweep import check_dir, finished, load_config, run_sweep, summary, write_claims
 from . import analysis, figures
 
-ROOT = Path(__file__).resolve().parents[2]
-REDUCED = ROOT / "experiments" / "bandit" / "reduced.toml"
-FULL = ROOT / "experiments" / "bandit" / "theorems.toml"
+ROOT = Path(__file__).resolve().parents[2]  # the checkout (figures/ of --reference)
+# shipped as package data (obandits.resources)
+REDUCED = "experiments/bandit/reduced.toml"
+FULL = "experiments/bandit/theorems.toml"
 
 
 def write_checks(out: Path) -> str:
     """``checks.csv``, ``checks.md`` and ``minimax.csv`` of a finished sweep, from its data
     files; returns the claims' markdown."""
     out = Path(out)
-    _, _, table = finished(out)
-    _, text = check_dir(out)
+    done = finished(out)
+    table = done[2]
+    _, text = check_dir(out, done)
     write_rows(out / "minimax.csv", analysis.minimax_rows(analysis.minimax_table(table)))
     return text
 
@@ -60,5 +62,7 @@ def run_config(config: str | Path, out: str | Path | None = None, *,
 def run_reduced(reference: bool = False, runs: str | Path = "runs") -> str:
     """The reduced theorem check of ``obandits main``, into ``runs/bandit-reduced``;
     ``reference=True`` also copies its figures to ``figures/bandit_reduced*.png``."""
-    return run_config(REDUCED, Path(runs) / "bandit-reduced",
+    from ..resources import path
+
+    return run_config(path(REDUCED), Path(runs) / "bandit-reduced",
                       figure=ROOT / "figures" / "bandit_reduced.png" if reference else None)

@@ -457,7 +457,9 @@ def cells_by_row(table: dict, variant: str | None = None) -> dict:
 def _authors_path(raw: dict | None) -> Path:
     path = Path(((raw or {}).get("check") or {}).get("authors", AUTHORS_CSV))
     if not path.is_absolute() and not path.is_file():
-        path = _REPO / path
+        from ..resources import find  # package data: the file ships in the wheel
+
+        path = find(path) or _REPO / path
     return path
 
 

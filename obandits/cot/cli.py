@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..options import add_arguments, from_args, option
+from ..resources import path as package_path
 
 EXPERIMENTS = ("paper", "forgetting", "sensitivity", "bonuses")
 ROOT = Path(__file__).resolve().parents[2]
-CONFIGS = ROOT / "experiments" / "cot"
+CONFIGS = package_path("experiments/cot")  # package data (obandits.resources)
 REFERENCE_RESULTS = CONFIGS / "results"
 REFERENCE_FIGURES = ROOT / "figures"
 # the headline figure of each experiment: name in its sweep directory -> published name

@@ -207,12 +207,17 @@ class NeedleOptions:
     horizon: int = option(4096, "pulls per repetition")
     n_rollouts: int = option(8, "arms pulled per GRPO step (group size)")
     lr: float = option(1.0, "step size of the policy logits")
-    figures: str = option("runs/rlsim-bandit", "folder of the figure")
+    out: str = option("runs/rlsim-bandit", "output directory (bandit.md and the figure), as "
+                                           "every other --out")
+    figures: str | None = option(None, "folder of the figure (default --out)")
     no_figures: bool = option(False, "no figure")
-    out: str | None = option(None, "report path (default runs/rlsim-bandit/bandit.md)")
 
 
 def _cmd_bandit(a) -> int:
+    out = Path(a.out)
+    if out.suffix == ".md" or out.is_file():  # before any work: --out was a file until issue 26
+        raise ValueError(f"--out is an output directory (bandit.md goes inside it), got "
+                         f"{a.out!r}")
     inst = needle_instance(a.K, a.m, best_arms=a.best_arms, seed=a.root_seed)
     methods = tuple([a.method] if isinstance(a.method, str) else a.method)
     reg = bandit_regret(inst, methods=methods, horizon=a.horizon, n_rollouts=a.n_rollouts, lr=a.lr,
@@ -227,13 +232,13 @@ def _cmd_bandit(a) -> int:
     if not a.no_figures:
         from .figures import regret_figure
 
-        path = Path(a.figures) / "rlsim_bandit_regret.png"
+        path = Path(a.figures or out) / "rlsim_bandit_regret.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         regret_figure({**reg, **others}, path, f"GRPO learners vs UCB1 / outcome-UCB, needle "
                       f"K={a.K}, m={a.m}")
         text += f"\nfigure: {path}\n"
     print(text)
-    _write(a.out or "runs/rlsim-bandit/bandit.md", text)
+    _write(out / "bandit.md", text)
     return 0
 
 
