@@ -54,7 +54,7 @@ def comparison(table: dict, raw: dict | None, variant: str = PRESET,
     authors = read_authors(raw) if authors is None else authors
     if authors is None:
         return None
-    ours, theirs = matched(table, authors, variant)
+    ours, theirs = cells_by_row(table, variant), cells_by_row(authors)
     return compare(ours, theirs, chains(set(seeds_of(ours)) | set(seeds_of(theirs)), raw))
 
 

@@ -268,14 +268,23 @@ well as the random stream, so the preset and their script are compared *paired b
 each row (strategy, task, metric) and seed, d = preset - authors on the same chain. A *cell* is
 a row within a group of seeds (each chain's six seeds, and all seeds); it is outside when the
 95% t-interval of the mean d misses 0 (by more than their print precision). A faithful
-reproduction still has about 5% of its cells outside, correlated, so the verdict compares the
-count of outside cells with its distribution when whole seeds have their sign flipped (what
-chance alone gives, correlation kept): the preset *agrees* when p > 0.05. Its power is measured
+reproduction still has about 5% of its cells outside, correlated, so the verdict compares two
+statistics with their distributions when whole seeds have their sign flipped (what chance alone
+gives, correlation kept): the count of outside cells, and the smallest p-value of a row over all
+seeds (t-test or sign test, whichever is smaller: a row they print as 100.00% at every seed is
+caught even when ours dips by 0.3 points). The preset *agrees* when both p > 0.025 (5% false
+alarms in all). Its power is measured
 on the same seeds by putting every other variant through the same comparison: the cleaner
 definitions and three plainly wrong versions (`k20`: pass@20 reported as pass@30; `n5`: N = 5;
 `t05`: scoring at temperature 0.5). Table 1b below lists each one's count and verdict;
 `tests/test_bu2025_compare.py` checks them on these data files, and
-`python -m bench bu2025 --power` reruns the mutants on fresh streams.
+`python -m bench bu2025 --power R` reruns every variant on R fresh streams (how often each is
+judged to agree: `bench/results/bu2025.md`).
+
+Against your own runs of their script (set `OBANDITS_BU2025_SCRIPT`, run it as in
+`docs/data/bu2025/README.md`, then `python -m obandits.cot.bu2025 authors LOGDIR OUT`):
+`obandits cot paper --preset bu2025 --seeds 42 --reps 8 --authors-csv OUT/authors.csv`; with a
+single seed in common, each row is judged by a prediction interval from our 8 runs of it.
 
 ![authors vs preset vs clean]({figure})
 
