@@ -123,6 +123,7 @@ def test_preset_config_matches_the_committed_toml():
     ({"T1": 0, "T2": 0}, "T1"),
     ({"seed": -1}, "seed"),
     ({"high_edges": [[0, 0, 0], [9, 0, 0]], "chain_from_seed": False}, "high_edges"),
+    ({"L": 5}, "L=5, M0=2, M=2 give 32 paths"),
 ])
 def test_bad_cells_name_the_field(params, field):
     with pytest.raises(ValueError, match=field):

@@ -13,6 +13,7 @@ from dataclasses import fields
 
 from ... import _validate as v
 from .config import Bu2025Config
+from .samplers import MAX_TAS_PATHS
 
 METRICS = ("pass_at_k", "easy", "hard", "invalid")
 TASKS = ("TASK1", "TASK2")
@@ -94,7 +95,12 @@ def validate_cell(params: dict) -> dict:
     for k in ("high_edges", "finetune_methods"):
         if k in p and isinstance(p[k], list):  # TOML arrays
             p[k] = tuple(tuple(x) if isinstance(x, list) else x for x in p[k])
-    cell_config(p)  # the dataclass validates every field (zero budgets, edge lists ...)
+    cfg = cell_config(p)  # the dataclass validates every field (zero budgets, edge lists ...)
+    n_paths = cfg.M0 * cfg.M ** (cfg.L - 1)
+    if n_paths > MAX_TAS_PATHS:
+        raise ValueError(f"L={cfg.L}, M0={cfg.M0}, M={cfg.M} give {n_paths} paths; their "
+                         f"ORM-TAS row is scored by enumerating its candidate sets, over at most "
+                         f"{MAX_TAS_PATHS} paths (e.g. L <= 4 with M0 = M = 2)")
     return p
 
 
