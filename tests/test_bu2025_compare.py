@@ -132,8 +132,10 @@ def test_one_common_seed_needs_reps():
     res = compare.compare(reps, theirs, {42: "A"})
     c = res["cells"][0]
     assert c["outside"] is False and c["lo"] < 0 < c["hi"]
+    assert res["verdict"] == "agrees" and "binomial bound" in res["reason"]
     far = {k: {u: x + 0.2 for u, x in d.items()} for k, d in reps.items()}
-    assert compare.compare(far, theirs, {42: "A"})["cells"][0]["outside"] is True
+    res = compare.compare(far, theirs, {42: "A"})
+    assert res["cells"][0]["outside"] is True and res["verdict"] == "disagrees"
 
 
 # ---------------------------------------------------------------- power on the committed runs

@@ -26,7 +26,10 @@ is not in its top 2.5%, *and* the smallest p-value of a row over all seeds is no
 test's; a family-wise test that catches a few large deviations the count would dilute; 2.5% +
 2.5% keeps the false-alarm rate at :data:`ALPHA` = 5%; a chain's own cells do not enter it,
 since with six seeds a chain has only 64 sign patterns); it **disagrees** otherwise, and
-is **n/a** when no seed is on both sides. ``bench/bench_bu2025.py --power`` and
+is **n/a** when no seed is on both sides. With fewer than :data:`MIN_FLIP_SEEDS` common seeds
+(e.g. one run of theirs at seed 42 against ``R`` runs of ours) the flips are too few, and a
+binomial bound on the count (cells taken as independent: a rough guide) and Bonferroni on the
+largest deviation replace them. ``bench/bench_bu2025.py --power`` and
 ``tests/test_bu2025_compare.py`` show its power against plainly wrong versions
 (:data:`obandits.cot.bu2025.cells.MUTANTS` and the cleaner definitions).
 """
@@ -45,6 +48,9 @@ FLIP_SEED = 25  # the randomization's own generator (no global RNG)
 PRINT_TOL = 1e-4
 ROUND_SD = PRINT_TOL / np.sqrt(12)  # sd of a rounding error uniform over one print step
 ALL = "all chains"
+#: Fewer common seeds than this: 2^S sign patterns are too few for p <= ALPHA / 2, and the
+#: verdict uses a binomial bound on the count and Bonferroni on the largest deviation.
+MIN_FLIP_SEEDS = 7
 
 
 def _t(df) -> np.ndarray | float:
@@ -167,22 +173,34 @@ def compare(ours: dict, theirs: dict, chains: dict[int, str], *, n_flips: int = 
         res["verdict"] = "n/a"
         res["reason"] = (f"seed {_fmt(common)} in common and one run of ours per seed: no "
                          f"interval (run two or more reps per seed, --reps 2)")
+    elif S < MIN_FLIP_SEEDS:
+        # 2^S sign patterns cannot reach p <= 0.025: bounds that need no flips instead
+        from scipy.stats import binom
+
+        res["null95"] = float(binom.ppf(1 - ALPHA / 2, tested, 1 - LEVEL))
+        res["p_count"] = float(binom.sf(res["outside"] - 1, tested, 1 - LEVEL))
+        res["p_max"] = float(min(1.0, worst["p"] * tested))
+        _verdict(res, worst, f"binomial bound for {tested} independent cells (the cells are "
+                              f"correlated: a rough guide with {S} seed(s))", "Bonferroni")
     elif n_flips:
         res["null95"] = float(np.quantile(counts[1:], 1 - ALPHA / 2))
         res["p_count"] = float((1 + np.sum(counts[1:] >= counts[0])) / (1 + n_flips))
         res["p_max"] = float((1 + np.sum(minp[1:] <= minp[0])) / (1 + n_flips))
-        res["p"] = min(res["p_count"], res["p_max"])
-        res["verdict"] = "agrees" if res["p"] > ALPHA / 2 else "disagrees"
-        w = worst
-        res["reason"] = (f"{res['outside']} of {tested} cells outside their 95% intervals, "
-                         f"p = {res['p_count']:.3f} (chance alone, sign flips of whole seeds: "
-                         f"up to {res['null95']:.0f} in {100 * (1 - ALPHA / 2):.1f}% of "
-                         f"flips); the largest deviation, {' '.join(w['row'])} on "
-                         f"{w['group']} ({100 * w['diff']:+.2f} points), p = "
-                         f"{res['p_max']:.3f} family-wise; agrees when both p > {ALPHA / 2}")
+        _verdict(res, worst, "chance alone, sign flips of whole seeds", "family-wise")
     else:
         res["verdict"], res["reason"] = "n/a", "no randomization (n_flips = 0)"
     return res
+
+
+def _verdict(res: dict, worst: dict, null: str, fwer: str) -> None:
+    res["p"] = min(res["p_count"], res["p_max"])
+    res["verdict"] = "agrees" if res["p"] > ALPHA / 2 else "disagrees"
+    res["reason"] = (f"{res['outside']} of {res['tested']} cells outside their 95% intervals, "
+                     f"p = {res['p_count']:.3f} ({null}: up to {res['null95']:.0f} in "
+                     f"{100 * (1 - ALPHA / 2):.1f}%); the largest deviation, "
+                     f"{' '.join(worst['row'])} on {worst['group']} "
+                     f"({100 * worst['diff']:+.2f} points), p = {res['p_max']:.3f} {fwer}; "
+                     f"agrees when both p > {ALPHA / 2}")
 
 
 def _cells(d, spread, nrep, flips, p_all: bool = True) -> dict:

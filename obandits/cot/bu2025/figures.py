@@ -13,7 +13,8 @@ from .compare import cells_by_row, matched, mean_ci
 
 
 def figures(table: dict, raw: dict | None, out_dir) -> list[Path]:
-    """Authors vs preset vs clean: mean and 95% interval of every metric, per task."""
+    """Authors vs preset vs clean: mean and 95% interval of every metric, per task (the
+    authors' bars over the seeds the preset ran; none when no seed is common)."""
     from ...plotting import pyplot, write
 
     plt = pyplot()
@@ -21,6 +22,7 @@ def figures(table: dict, raw: dict | None, out_dir) -> list[Path]:
     sources = [("authors' script", matched(table, authors)[1])] if authors is not None else []
     sources += [(f"variant {v}", cells_by_row(table, v)) for _, v in CONVENTIONS
                 if v in variants_in(table)]
+    sources = [(label, rows) for label, rows in sources if rows]  # no common seed: no bars
     keys = list(sources[0][1]) if sources else []
     strategies = list(dict.fromkeys(k[0] for k in keys))
     fig, axes = plt.subplots(len(METRICS), len(TASKS), figsize=(13, 12), squeeze=False)
