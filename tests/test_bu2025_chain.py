@@ -1,14 +1,14 @@
 """Bu et al.'s chain (issue 14): explicit-edge TreeChain constructors, the replay of their
 seed -> chain rule, and Bu2025Config's validation."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
-from obandits.cot.bu2025 import SEED42_HIGH_EDGES, Bu2025Config, authors_high_edges, build_chain
+from obandits.cot.bu2025 import Bu2025Config, authors_high_edges, build_chain
+from obandits.cot.bu2025.authors import authors_script, load_script, script_missing
+from obandits.cot.bu2025.config import SEED42_HIGH_EDGES
 from obandits.cot.chain import (
     TreeChain,
     chain_from_edges,
@@ -19,13 +19,12 @@ from obandits.cot.chain import (
 )
 from obandits.cot.chain import build_chain as build_seeded_chain
 
-AUTHORS_SCRIPT = Path("/work/notes/bu/multi_task_tmc.py")
+AUTHORS_SCRIPT = authors_script()  # $OBANDITS_BU2025_SCRIPT, or None
 
 #: High successor of (layer 1, state 1) and of (layer 2, state 1) in the chain their
 #: ``TMC(L=4, M0=2, M=2, C_size=1, seed=s)`` builds; every other high edge is forced:
 #: (0,0,0), (0,1,0), (1,0,0), (2,0,0), (2,0,1). Derived once by running their code:
-#:   python -c "import importlib.util as u; s=u.spec_from_file_location('m',
-#:     '/work/notes/bu/multi_task_tmc.py'); m=u.module_from_spec(s); s.loader.exec_module(m);
+#:   python -c "from obandits.cot.bu2025.authors import *; m = load_script(authors_script());
 #:     [print(k, sorted(e for e, t in m.TMC(4, 2, 2, 1, k).edge_types.items() if t == 'high'))
 #:      for k in list(range(21)) + [42]]"
 AUTHORS_TABLE = {0: (1, 0), 1: (1, 0), 2: (1, 0), 3: (0, 1), 4: (0, 1), 5: (0, 1), 6: (1, 0),
@@ -55,15 +54,11 @@ def test_seed42_default_is_their_published_chain():
     assert chain.high.sum() == 7
 
 
-@pytest.mark.skipif(not AUTHORS_SCRIPT.exists(), reason="authors' script not present")
+@pytest.mark.skipif(AUTHORS_SCRIPT is None, reason=script_missing())
 @pytest.mark.parametrize("shape", [(4, 2, 2, 1), (5, 3, 3, 2), (6, 2, 4, 1), (3, 2, 2, 2)])
 def test_authors_high_edges_replay_their_tmc(shape):
     """Against their own TMC class, other shapes included (their draw order matters there)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("bu_multi_task_tmc", AUTHORS_SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_script(AUTHORS_SCRIPT)
     L, M0, M, C = shape
     for seed in range(12):
         tm = mod.TMC(L=L, M0=M0, M=M, C_size=C, seed=seed)

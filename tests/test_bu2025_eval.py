@@ -1,12 +1,12 @@
-"""Bu et al.'s reward model, samplers and scoring (obandits.cot.bu2025_eval), against NumPy
-references and brute force on the paper's tiny tree."""
+"""Bu et al.'s reward model, samplers and scoring (obandits.cot.bu2025.rewards, .samplers,
+.moments, .scoring), against NumPy references and brute force on the paper's tiny tree."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from obandits.cot import bu2025_eval as ev
+from obandits.cot.bu2025 import moments, rewards, samplers, scoring
 from obandits.cot.chain import build_chain, paper_config, rex
 from obandits.nbrng import state_from_sequence
 
@@ -43,12 +43,13 @@ def test_mc_reward_matches_numpy_reference_in_distribution(task, lam):
     pre = np.array([[s0, 0]])
     n_mc, reps = 15, 3000
     st = _state(1)
-    ours = np.array([(ev.dprm_mc(chain, task, pre, n_mc, lam, st) if lam
-                      else ev.mc_potential(chain, task, pre, n_mc, st))[0] for _ in range(reps)])
+    ours = np.array([(rewards.dprm_mc(chain, task, pre, n_mc, lam, st) if lam
+                      else rewards.mc_potential(chain, task, pre, n_mc, st))[0]
+                     for _ in range(reps)])
     rng = np.random.default_rng(2)
     ref = np.array([_np_mc_reward(chain, task, pre[0], n_mc, lam, rng) for _ in range(400)])
-    exact = (ev.dprm_exact(chain, task, pre, lam) if lam
-             else ev.potential_exact(chain, task, pre))[0]
+    exact = (rewards.dprm_exact(chain, task, pre, lam) if lam
+             else rewards.potential_exact(chain, task, pre))[0]
     se = ours.std() / np.sqrt(reps)
     if lam == 0.0:  # the potential estimator is unbiased
         assert abs(ours.mean() - exact) < 4 * se + 1e-12
@@ -60,19 +61,19 @@ def test_tables_match_per_prefix_values_and_full_paths_are_exact():
     chain = _chain()
     for task in (0, 1):
         for start in (0, 1):
-            ex = ev.potential_exact_table(chain, task, start)
-            mc = ev.mc_potential_table(chain, task, start, 7, _state(3))
-            full = ev.prefixes_at(chain, start, chain.L - 1)
+            ex = rewards.potential_exact_table(chain, task, start)
+            mc = rewards.mc_potential_table(chain, task, start, 7, _state(3))
+            full = rewards.prefixes_at(chain, start, chain.L - 1)
             # a full path has no completion left: the estimate is its Rex exactly
             np.testing.assert_allclose(mc[-1, :len(full)], rex(chain, task, full), rtol=1e-12)
             np.testing.assert_allclose(ex[-1, :len(full)], rex(chain, task, full), rtol=1e-12)
             if start != chain.tasks[task][0]:
                 assert not ex.any() and not mc.any()
             # the root potential is E_P[Rex | start] = sum_o P(o) Rex(o)
-            paths = ev.prefixes_at(chain, start, chain.L - 1)
+            paths = rewards.prefixes_at(chain, start, chain.L - 1)
             pp = np.prod(chain.P[np.arange(chain.L - 1), paths[:, :-1], paths[:, 1:]], axis=1)
             assert ex[0, 0] == pytest.approx(np.sum(pp * rex(chain, task, paths)))
-            d = ev.dprm_exact_table(chain, task, start, 0.5)
+            d = rewards.dprm_exact_table(chain, task, start, 0.5)
             h = np.sum(pp * np.exp(0.5 * rex(chain, task, paths)))
             assert d[0, 0] == pytest.approx(np.log(h) / 0.5)
 
@@ -108,7 +109,7 @@ QUIRKS = dict(quirk_orm_bon_all=True, quirk_task1_reward=True, quirk_mc_cache=Tr
 
 def _subsets(chain, task):
     """Every correct set C of an instance with its probability (valid CoTs independent)."""
-    paths = ev.all_paths(chain)
+    paths = scoring.all_paths(chain)
     p = rex(chain, task, paths)
     idx = np.flatnonzero(p > 0)
     out = []
@@ -130,12 +131,12 @@ def _brute_miss(chain, task, q, k):
 def test_node_rules_follow_their_formulas():
     vals = np.array([[0.2, 0.5], [0.3, 0.3], [0.0, 0.0]])
     base = np.array([0.9, 0.1])
-    t = ev.node_policy("tilt", vals, base, 0.5)  # l.741: p * exp(A * T / beta)
+    t = samplers.node_policy("tilt", vals, base, 0.5)  # l.741: p * exp(A * T / beta)
     ref = base * np.exp(vals * 0.5)
     np.testing.assert_allclose(t, ref / ref.sum(1, keepdims=True))
-    a = ev.node_policy("argmax", vals)  # l.897-899
+    a = samplers.node_policy("argmax", vals)  # l.897-899
     np.testing.assert_allclose(a, [[0, 1], [0.5, 0.5], [0.5, 0.5]])
-    s = ev.node_policy("soft", vals, None, 0.5)  # l.862-863
+    s = samplers.node_policy("soft", vals, None, 0.5)  # l.862-863
     ref = np.exp(0.5 * vals)
     np.testing.assert_allclose(s, ref / ref.sum(1, keepdims=True))
 
@@ -146,7 +147,7 @@ def test_tas_candidate_sets_match_their_loop():
     q = np.full(16, 1 / 16)
     q[:8] = chain.P[0, 0, 0] / 8 * 2  # any non-uniform proposal will do
     q = q / q.sum()
-    w, members = ev.tas_candidate_sets(q, 15)
+    w, members = samplers.tas_candidate_sets(q, 15)
     assert w.sum() == pytest.approx(1.0) and members.sum(1).tolist() == [15] * len(w)
     rng = np.random.default_rng(5)
     n = 3000
@@ -172,8 +173,8 @@ def test_bon_distribution_matches_literal_best_of_n():
     chain = _authors_chain()
     rng = np.random.default_rng(6)
     q = rng.dirichlet(np.ones(16))
-    r = rex(chain, 0, ev.all_paths(chain))
-    d = ev.bon_distribution(q, r, 4)
+    r = rex(chain, 0, scoring.all_paths(chain))
+    d = samplers.bon_distribution(q, r, 4)
     assert d.sum() == pytest.approx(1.0)
     n = 20000
     cand = rng.choice(16, size=(n, 4), p=q)
@@ -187,16 +188,16 @@ def test_their_orm_bon_with_n_below_k_returns_every_candidate():
     """l.797-799: argsort(rewards)[::-1][:K] with N=15 < K=30 keeps all 15, unsorted by any
     selection: the row is the proposal itself, 15 paths a call."""
     chain = _authors_chain()
-    rows = ev.score(chain, ev.EvalSettings(**QUIRKS), _policies(chain),
+    rows = scoring.score(chain, scoring.EvalSettings(**QUIRKS), _policies(chain),
                     np.random.default_rng(0), mode="exact", strategies=("Base Model", "ORM-BoN"))
     base, bon = rows[0], rows[1]
     assert bon["k"] == 15 and base["k"] == 30
     for m in ("easy", "hard", "invalid"):
         assert bon[m] == pytest.approx(base[m])
-    top = ev.bon_top_sample(np.full(16, 1 / 16), np.arange(16.0), 15, 30, 3,
+    top = samplers.bon_top_sample(np.full(16, 1 / 16), np.arange(16.0), 15, 30, 3,
                             np.random.default_rng(1))
     assert top.shape == (3, 15)
-    top = ev.bon_top_sample(np.full(16, 1 / 16), np.arange(16.0), 15, 2, 50,
+    top = samplers.bon_top_sample(np.full(16, 1 / 16), np.arange(16.0), 15, 2, 50,
                             np.random.default_rng(1))
     assert top.shape == (50, 2) and np.all(top[:, 0] >= top[:, 1])
 
@@ -212,12 +213,12 @@ def test_exact_miss_of_a_fixed_distribution_enumerates_instances(task):
     1 - (1 - p)^K."""
     chain = _authors_chain()
     q = np.random.default_rng(task).dirichlet(np.ones(16))
-    p = rex(chain, task, ev.all_paths(chain))
+    p = rex(chain, task, scoring.all_paths(chain))
     for k in (1, 2, 30):
-        got = ev.exact_miss(chain, ev.Plan(k, q=q), p)
+        got = scoring.exact_miss(chain, scoring.Plan(k, q=q), p)
         assert got == pytest.approx(_brute_miss(chain, task, q, k), rel=1e-12, abs=1e-15)
     naive = (1 - np.sum(q * p)) ** 30
-    assert abs(ev.exact_miss(chain, ev.Plan(30, q=q), p) - naive) > 1e-3
+    assert abs(scoring.exact_miss(chain, scoring.Plan(30, q=q), p) - naive) > 1e-3
 
 
 def test_exact_miss_of_a_frozen_argmax_tree_enumerates_every_cache():
@@ -226,12 +227,12 @@ def test_exact_miss_of_a_frozen_argmax_tree_enumerates_every_cache():
     import itertools
 
     chain = _authors_chain()
-    st = ev.EvalSettings(quirk_mc_cache=True, N=3)
-    b = ev._Builder(chain, st, {}, "exact", _state(0), {}, np.random.default_rng(0))
+    st = scoring.EvalSettings(quirk_mc_cache=True, N=3)
+    b = scoring._Builder(chain, st, {}, "exact", _state(0), {}, np.random.default_rng(0))
     plan = b.build("PRM-BoN", 0)
     nodes = [nd for level in plan.tree for nd in level]
     assert all(len(w) <= 3 for w, _ in nodes) and len(nodes) == 7
-    p = rex(chain, 0, ev.all_paths(chain))
+    p = rex(chain, 0, scoring.all_paths(chain))
     ref = 0.0
     for combo in itertools.product(*[range(len(w)) for w, _ in nodes]):
         wt = np.prod([nodes[i][0][j] for i, j in enumerate(combo)])
@@ -239,9 +240,9 @@ def test_exact_miss_of_a_frozen_argmax_tree_enumerates_every_cache():
         for level in plan.tree:
             pis.append(np.stack([nodes[i + c][1][combo[i + c]] for c in range(len(level))]))
             i += len(level)
-        q = ev._embed(chain, 0, ev.tree_leaf_probs(pis))
+        q = scoring._embed(chain, 0, samplers.tree_leaf_probs(pis))
         ref += wt * _brute_miss(chain, 0, q, 30)
-    assert ev.exact_miss(chain, plan, p) == pytest.approx(ref, rel=1e-10)
+    assert scoring.exact_miss(chain, plan, p) == pytest.approx(ref, rel=1e-10)
 
 
 def test_mix_moments_two_child_shortcut_equals_convolution():
@@ -253,21 +254,21 @@ def test_mix_moments_two_child_shortcut_equals_convolution():
     w = rng.dirichlet(np.ones(R))
     cm = np.cumprod(rng.uniform(0.5, 1, (2, K + 1)), axis=1)
     cm[:, 0] = 1
-    b = ev._binom(K)
-    full = ev.mix_moments_nb(w, pi, cm, b)
-    np.testing.assert_allclose(ev.mix_moments(w, pi, cm, b), full, rtol=1e-12)
-    assert ev.mix_moments(w, pi, cm, b, top_only=True)[K] == pytest.approx(full[K], rel=1e-12)
+    b = moments._binom(K)
+    full = moments.mix_moments_nb(w, pi, cm, b)
+    np.testing.assert_allclose(moments.mix_moments(w, pi, cm, b), full, rtol=1e-12)
+    assert moments.mix_moments(w, pi, cm, b, top_only=True)[K] == pytest.approx(full[K], rel=1e-12)
 
 
 @pytest.mark.parametrize("task", [0, 1])
 def test_exact_coverage_and_pass_of_models_and_base(task):
     chain = _authors_chain()
     pol = _policies(chain)
-    rows = ev.score(chain, ev.EvalSettings(), pol, np.random.default_rng(0), mode="exact",
+    rows = scoring.score(chain, scoring.EvalSettings(), pol, np.random.default_rng(0), mode="exact",
                     strategies=("Base Model", "REINFORCE"))
     rows = [r for r in rows if r["task"] == f"TASK{task + 1}"]
     s0 = chain.tasks[task][0]
-    Q = ev.transition_arrays({"m": pol["REINFORCE"]}, "theta", 1.0)["m"]
+    Q = scoring.transition_arrays({"m": pol["REINFORCE"]}, "theta", 1.0)["m"]
     from obandits.cot.chain import coverage
 
     for r, Qm, w in ((rows[0], chain.P, 0.5), (rows[1], Q, 1.0)):
@@ -276,9 +277,10 @@ def test_exact_coverage_and_pass_of_models_and_base(task):
         assert r["invalid"] == pytest.approx(1 - w * (e + h))
     # the Base row: the true chain from a uniformly random start (l.221-231)
     q = np.zeros(16)
-    q[s0 * 8:(s0 + 1) * 8] = ev.tree_leaf_probs(ev.markov_node_policies(chain.P, s0)) / 2
-    q[(1 - s0) * 8:(2 - s0) * 8] = ev.tree_leaf_probs(
-        ev.markov_node_policies(chain.P, 1 - s0)) / 2
+    q[s0 * 8:(s0 + 1) * 8] = samplers.tree_leaf_probs(
+        samplers.markov_node_policies(chain.P, s0)) / 2
+    q[(1 - s0) * 8:(2 - s0) * 8] = samplers.tree_leaf_probs(
+        samplers.markov_node_policies(chain.P, 1 - s0)) / 2
     assert rows[0]["pass_at_k"] == pytest.approx(1 - _brute_miss(chain, task, q, 30))
 
 
@@ -309,19 +311,19 @@ def _literal_path(chain, rule, cache, start, rng, Q_base=None, strength=1.0):
 def test_table_policies_match_their_step_loops(rule, lam):
     chain = _authors_chain()
     start = 0
-    table = (ev.dprm_mc_table(chain, 0, start, 3, lam, _state(4)) if lam
-             else ev.mc_potential_table(chain, 0, start, 3, _state(4)))
+    table = (rewards.dprm_mc_table(chain, 0, start, 3, lam, _state(4)) if lam
+             else rewards.mc_potential_table(chain, 0, start, 3, _state(4)))
     cache = {}
     for d in range(chain.L):
-        for c, pre in enumerate(ev.prefixes_at(chain, start, d)):
+        for c, pre in enumerate(rewards.prefixes_at(chain, start, d)):
             cache[tuple(int(x) for x in pre)] = table[d, c]
-    Qb = ev.transition_arrays({"p": np.log(chain.P) + 0.2}, "theta", 1.0)["p"]
+    Qb = scoring.transition_arrays({"p": np.log(chain.P) + 0.2}, "theta", 1.0)["p"]
     strength = lam if rule == "soft" else 0.5
-    pis = ev.table_node_policies(chain, rule, table, start, strength, Qb)
-    q = ev.tree_leaf_probs(pis)
+    pis = samplers.table_node_policies(chain, rule, table, start, strength, Qb)
+    q = samplers.tree_leaf_probs(pis)
     rng = np.random.default_rng(8)
     n = 4000
-    paths = ev.prefixes_at(chain, start, chain.L - 1)
+    paths = rewards.prefixes_at(chain, start, chain.L - 1)
     index = {tuple(int(x) for x in p): i for i, p in enumerate(paths)}
     freq = np.bincount([index[_literal_path(chain, rule, cache, start, rng, Qb, strength)]
                         for _ in range(n)], minlength=len(paths)) / n
@@ -335,15 +337,15 @@ def test_node_outcome_law_matches_drawn_caches(rule, lam):
     that of caches drawn by the compiled estimator (root node of TASK1, N = 3)."""
     chain = _authors_chain()
     base = chain.P[0, 0]
-    w, pis = ev.node_realisations(chain, rule, 0, 0, 0, 0, 3, lam, 0.5, base)
+    w, pis = samplers.node_realisations(chain, rule, 0, 0, 0, 0, 3, lam, 0.5, base)
     assert w.sum() == pytest.approx(1.0) and np.allclose(pis.sum(1), 1.0)
     st = _state(9)
     n = 3000
     draws = np.empty(n)
     for i in range(n):
-        t = (ev.dprm_mc_table(chain, 0, 0, 3, lam, st) if lam
-             else ev.mc_potential_table(chain, 0, 0, 3, st))
-        draws[i] = ev.table_node_policies(chain, rule, t, 0, 0.5, chain.P)[0][0, 0]
+        t = (rewards.dprm_mc_table(chain, 0, 0, 3, lam, st) if lam
+             else rewards.mc_potential_table(chain, 0, 0, 3, st))
+        draws[i] = samplers.table_node_policies(chain, rule, t, 0, 0.5, chain.P)[0][0, 0]
     mean = float(w @ pis[:, 0])
     var = float(w @ (pis[:, 0] - mean) ** 2)
     assert abs(draws.mean() - mean) <= 4.5 * np.sqrt(var / n) + 1e-12
@@ -362,17 +364,17 @@ def test_sampled_agrees_with_exact_within_binomial_noise():
     exact values; tolerance 4.5 binomial standard errors (88 comparisons)."""
     chain = _authors_chain()
     pol = _policies(chain)
-    st = ev.EvalSettings(num_trials=100, K=10, N=4)
-    exact = ev.score(chain, st, pol, np.random.default_rng(0), mode="exact")
+    st = scoring.EvalSettings(num_trials=100, K=10, N=4)
+    exact = scoring.score(chain, st, pol, np.random.default_rng(0), mode="exact")
     reps = 12
     rng = np.random.default_rng(1)
     acc = np.zeros((len(exact), 4))
     for _ in range(reps):
-        rows = ev.score(chain, st, pol, rng, mode="sampled")
-        acc += [[r[m] for m in ev.METRICS] for r in rows]
+        rows = scoring.score(chain, st, pol, rng, mode="sampled")
+        acc += [[r[m] for m in scoring.METRICS] for r in rows]
     acc /= reps
     for r, a in zip(exact, acc):
-        for j, m in enumerate(ev.METRICS):
+        for j, m in enumerate(scoring.METRICS):
             n = reps * st.num_trials * (1 if m == "pass_at_k" else r["k"])
             se = np.sqrt(r[m] * (1 - r[m]) / n)
             assert abs(a[j] - r[m]) <= 4.5 * se + 1e-12, (r["strategy"], r["task"], m)
@@ -384,16 +386,16 @@ def test_sampled_agrees_with_exact_under_their_quirks():
     spread), plus the binomial error of one run as a floor."""
     chain = _authors_chain()
     pol = _policies(chain)
-    st = ev.EvalSettings(num_trials=60, K=10, N=4, **QUIRKS)
-    exact = ev.score(chain, st, pol, np.random.default_rng(0), mode="exact")
+    st = scoring.EvalSettings(num_trials=60, K=10, N=4, **QUIRKS)
+    exact = scoring.score(chain, st, pol, np.random.default_rng(0), mode="exact")
     reps = 40
     rng = np.random.default_rng(2)
-    runs = np.array([[[r[m] for m in ev.METRICS] for r in ev.score(chain, st, pol, rng,
+    runs = np.array([[[r[m] for m in scoring.METRICS] for r in scoring.score(chain, st, pol, rng,
                                                                   mode="sampled")]
                      for _ in range(reps)])
     mean, sd = runs.mean(0), runs.std(0, ddof=1)
     for i, r in enumerate(exact):
-        for j, m in enumerate(ev.METRICS):
+        for j, m in enumerate(scoring.METRICS):
             n = st.num_trials * (1 if m == "pass_at_k" else r["k"])
             floor = np.sqrt(r[m] * (1 - r[m]) / n) / np.sqrt(reps)
             assert abs(mean[i, j] - r[m]) <= 4.5 * max(sd[i, j] / np.sqrt(reps), floor) + 1e-12, \
@@ -426,10 +428,10 @@ def test_reward_values_lie_in_unit_interval(seed, eps, n_mc, lam):
     chain = _random_chain(seed, eps)
     for task in (0, 1):
         for start in (0, 1):
-            for t in (ev.potential_exact_table(chain, task, start),
-                      ev.dprm_exact_table(chain, task, start, lam),
-                      ev.mc_potential_table(chain, task, start, n_mc, _state(seed)),
-                      ev.dprm_mc_table(chain, task, start, n_mc, lam, _state(seed))):
+            for t in (rewards.potential_exact_table(chain, task, start),
+                      rewards.dprm_exact_table(chain, task, start, lam),
+                      rewards.mc_potential_table(chain, task, start, n_mc, _state(seed)),
+                      rewards.dprm_mc_table(chain, task, start, n_mc, lam, _state(seed))):
                 assert np.all(t >= -1e-12) and np.all(t <= 1 + 1e-12)
 
 
@@ -439,21 +441,21 @@ def test_reward_values_lie_in_unit_interval(seed, eps, n_mc, lam):
 def test_every_plan_is_a_distribution_and_pass_grows_with_k(seed, eps, quirks, N):
     chain = _random_chain(seed, eps)
     rng = np.random.default_rng(seed)
-    pol = {k: rng.normal(size=(3, 2, 2)) for k in ("pretrained",) + ev.MODELS}
+    pol = {k: rng.normal(size=(3, 2, 2)) for k in ("pretrained",) + scoring.MODELS}
     extra = QUIRKS if quirks else {}
     prev = None
     for K in (N, N + 2, N + 7):  # their ORM-BoN has no exact score with N > K
-        st = ev.EvalSettings(K=K, N=N, **extra)
-        b = ev._Builder(chain, st, ev.transition_arrays(pol, "theta", 1.0), "exact", _state(0),
-                        {}, rng)
-        for name in ev.STRATEGIES:
+        st = scoring.EvalSettings(K=K, N=N, **extra)
+        b = scoring._Builder(chain, st, scoring.transition_arrays(pol, "theta", 1.0), "exact",
+                             _state(0), {}, rng)
+        for name in scoring.STRATEGIES:
             for task in (0, 1):
                 plan = b.build(name, task)
                 assert plan.mean_q(chain).sum() == pytest.approx(1.0)
                 if plan.mix_q is not None:
                     np.testing.assert_allclose(plan.mix_q.sum(1), 1.0)
                     assert plan.mix_w.sum() == pytest.approx(1.0)
-        rows = ev.score(chain, st, pol, rng, mode="exact")
+        rows = scoring.score(chain, st, pol, rng, mode="exact")
         cur = np.array([r["pass_at_k"] for r in rows])
         assert np.all((cur >= -1e-12) & (cur <= 1 + 1e-12))
         if prev is not None:
@@ -474,7 +476,7 @@ def test_task1_reward_makes_task2_step_samplers_uniform():
     pol = _policies(chain)
     names = ("PRM-BoN", "DPRM-BoN", "DPRM")
     for quirk in (True, False):
-        rows = ev.score(chain, ev.EvalSettings(quirk_task1_reward=quirk), pol,
+        rows = scoring.score(chain, scoring.EvalSettings(quirk_task1_reward=quirk), pol,
                         np.random.default_rng(0), mode="exact", strategies=names)
         t2 = [r for r in rows if r["task"] == "TASK2"]
         for r in t2:
@@ -489,11 +491,11 @@ def test_conventions_denominator_and_base_start():
     pol = _policies(chain)
     rng = np.random.default_rng(0)
     kw = dict(mode="exact", strategies=("Base Model", "PPO", "ORM-TAS", "ORM-BoN"))
-    a = ev.score(chain, ev.EvalSettings(), pol, rng, **kw)
-    s = ev.score(chain, ev.EvalSettings(denominator="solvable"), pol, rng, **kw)
-    t = ev.score(chain, ev.EvalSettings(base_start="task"), pol, rng, **kw)
+    a = scoring.score(chain, scoring.EvalSettings(), pol, rng, **kw)
+    s = scoring.score(chain, scoring.EvalSettings(denominator="solvable"), pol, rng, **kw)
+    t = scoring.score(chain, scoring.EvalSettings(base_start="task"), pol, rng, **kw)
     for task in (0, 1):
-        p = rex(chain, task, ev.all_paths(chain))
+        p = rex(chain, task, scoring.all_paths(chain))
         solvable = 1 - np.prod(1 - p[p > 0])
         for x, y in zip(a, s):
             assert y["pass_at_k"] == pytest.approx(x["pass_at_k"] / solvable) or \
@@ -506,7 +508,7 @@ def test_conventions_denominator_and_base_start():
             assert r["invalid"] == pytest.approx(1 - valid_mass(chain, task))
         if r["strategy"] == "ORM-TAS":  # N=15 > 8 paths from one start: all 8 are candidates
             s0 = chain.tasks[task][0]
-            r_own = rex(chain, task, ev.all_paths(chain))[s0 * 8:(s0 + 1) * 8]
+            r_own = rex(chain, task, scoring.all_paths(chain))[s0 * 8:(s0 + 1) * 8]
             e = np.exp(0.5 * r_own)
             inv = e[r_own == 0].sum() / e.sum()
             assert r["invalid"] == pytest.approx(inv)
@@ -516,28 +518,30 @@ def test_ppo_table_is_shared_with_the_samplers():
     """Their PPO, GRPO-KL and PRM-BoN read one cached TASK1 potential per prefix: a table
     passed in is used (here a table favouring the hard first step 0 -> 1)."""
     chain = _authors_chain()
-    t = ev.potential_exact_table(chain, 0, 0)
+    t = rewards.potential_exact_table(chain, 0, 0)
     t[1, :2] = [0.0, 1.0]
-    rows = ev.score(chain, ev.EvalSettings(**QUIRKS), _policies(chain), np.random.default_rng(0),
+    rows = scoring.score(chain, scoring.EvalSettings(**QUIRKS), _policies(chain),
+                         np.random.default_rng(0),
                     mode="sampled", strategies=("PRM-BoN",),
-                    tables={ev.potential_key(chain, 15): t})
+                    tables={scoring.potential_key(chain, 15): t})
     assert rows[0]["hard"] == 1.0
     with pytest.raises(ValueError, match="tables"):
-        ev.score(chain, ev.EvalSettings(**QUIRKS), _policies(chain), np.random.default_rng(0),
-                 strategies=("PRM-BoN",), tables={ev.potential_key(chain, 15): t[:2]})
+        scoring.score(chain, scoring.EvalSettings(**QUIRKS), _policies(chain),
+                      np.random.default_rng(0),
+                 strategies=("PRM-BoN",), tables={scoring.potential_key(chain, 15): t[:2]})
 
 
 def test_score_reads_a_bu2025_config():
     from obandits.cot.bu2025 import Bu2025Config
 
     chain = _authors_chain()
-    rows = ev.score(chain, Bu2025Config.authors(scoring="exact"), _policies(chain),
+    rows = scoring.score(chain, Bu2025Config.authors(scoring="exact"), _policies(chain),
                     np.random.default_rng(0))
-    assert [r["strategy"] for r in rows] == list(ev.STRATEGIES) * 2
+    assert [r["strategy"] for r in rows] == list(scoring.STRATEGIES) * 2
     assert {r["task"] for r in rows} == {"TASK1", "TASK2"}
     orm_bon = [r for r in rows if r["strategy"] == "ORM-BoN"]
     assert all(r["k"] == 15 for r in orm_bon)  # the quirk is on in the authors' preset
-    assert len(ev.tidy(rows)) == 4 * len(rows)
+    assert len(scoring.tidy(rows)) == 4 * len(rows)
 
 
 def test_bad_input_names_the_field():
@@ -545,25 +549,26 @@ def test_bad_input_names_the_field():
     pol = _policies(chain)
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match="strategies"):
-        ev.score(chain, ev.EvalSettings(), pol, rng, strategies=("ORM-BoN", "PRM-BON"))
+        scoring.score(chain, scoring.EvalSettings(), pol, rng, strategies=("ORM-BoN", "PRM-BON"))
     with pytest.raises(ValueError, match="pretrained"):
-        ev.score(chain, ev.EvalSettings(), {"PPO": pol["PPO"]}, rng,
+        scoring.score(chain, scoring.EvalSettings(), {"PPO": pol["PPO"]}, rng,
                  strategies=("PPO", "GRPO-KL"))
     with pytest.raises(ValueError, match="mode"):
-        ev.score(chain, ev.EvalSettings(), pol, rng, mode="expected")
+        scoring.score(chain, scoring.EvalSettings(), pol, rng, mode="expected")
     with pytest.raises(ValueError, match="policies\\['PPO'\\]"):
-        ev.score(chain, ev.EvalSettings(), {**pol, "PPO": np.zeros((3, 2))}, rng)
+        scoring.score(chain, scoring.EvalSettings(), {**pol, "PPO": np.zeros((3, 2))}, rng)
     with pytest.raises(ValueError, match="policies\\['PPO'\\]"):
-        ev.score(chain, ev.EvalSettings(), {**pol, "PPO": np.zeros((3, 2, 3))}, rng)
+        scoring.score(chain, scoring.EvalSettings(), {**pol, "PPO": np.zeros((3, 2, 3))}, rng)
     for field, value in (("K", 0), ("N", 0), ("num_trials", 0), ("denominator", "some"),
                          ("base_start", "first"), ("tau", 0.0), ("quirk_mc_cache", "yes")):
         with pytest.raises(ValueError, match=field):
-            ev.EvalSettings(**{field: value})
+            scoring.EvalSettings(**{field: value})
     with pytest.raises(ValueError, match="N > K"):
-        ev.score(chain, ev.EvalSettings(quirk_orm_bon_all=True, N=40), pol, rng, mode="exact",
+        scoring.score(chain, scoring.EvalSettings(quirk_orm_bon_all=True, N=40), pol, rng,
+                      mode="exact",
                  strategies=("ORM-BoN",))
     with pytest.raises(ValueError, match="n_mc"):
-        ev.mc_potential(chain, 0, [[0, 0]], 0, _state())
+        rewards.mc_potential(chain, 0, [[0, 0]], 0, _state())
 
 
 @pytest.mark.parametrize("quirks", [False, True])
@@ -574,15 +579,15 @@ def test_three_successors_sampled_agrees_with_exact(quirks):
     chain = build_chain(ChainConfig(L=3, M0=2, M=3, C_size=1, eps=0.3, tasks=((0, 0), (1, 1)),
                                     easy_paths=((0, 0, 0), (1, 0, 1)), structure_seed=1))
     rng = np.random.default_rng(4)
-    pol = {k: rng.normal(size=chain.P.shape) for k in ("pretrained",) + ev.MODELS}
-    st = ev.EvalSettings(num_trials=80, K=6, N=3, **(QUIRKS if quirks else {}))
-    exact = ev.score(chain, st, pol, rng, mode="exact")
+    pol = {k: rng.normal(size=chain.P.shape) for k in ("pretrained",) + scoring.MODELS}
+    st = scoring.EvalSettings(num_trials=80, K=6, N=3, **(QUIRKS if quirks else {}))
+    exact = scoring.score(chain, st, pol, rng, mode="exact")
     reps = 25
-    runs = np.array([[[r[m] for m in ev.METRICS] for r in ev.score(chain, st, pol, rng)]
+    runs = np.array([[[r[m] for m in scoring.METRICS] for r in scoring.score(chain, st, pol, rng)]
                      for _ in range(reps)])
     mean, sd = runs.mean(0), runs.std(0, ddof=1)
     for i, r in enumerate(exact):
-        for j, m in enumerate(ev.METRICS):
+        for j, m in enumerate(scoring.METRICS):
             n = st.num_trials * (1 if m == "pass_at_k" else r["k"])
             floor = np.sqrt(r[m] * (1 - r[m]) / n / reps)
             tol = 4.5 * (max(sd[i, j] / np.sqrt(reps), floor) if quirks else floor)
@@ -637,7 +642,7 @@ _TAS_COVERAGE_REFERENCE = ((0.09237329870128534, 0.18921090467915697, 0.71841579
 
 def _reference_policies(chain):
     rng = np.random.default_rng(3)
-    return {m: 0.5 * rng.standard_normal(chain.P.shape) for m in ("pretrained",) + ev.MODELS}
+    return {m: 0.5 * rng.standard_normal(chain.P.shape) for m in ("pretrained",) + scoring.MODELS}
 
 
 @pytest.mark.parametrize("name", list(_EXACT_REFERENCE))
@@ -649,7 +654,7 @@ def test_exact_scores_equal_the_reference_implementation(name):
     cfg = Bu2025Config.authors(seed=0)
     chain = build_bu_chain(cfg)
     overrides, ref = _EXACT_REFERENCE[name]
-    rows = ev.score(chain, cfg, _reference_policies(chain), np.random.default_rng(0),
+    rows = scoring.score(chain, cfg, _reference_policies(chain), np.random.default_rng(0),
                     mode="exact", **overrides)
     got = np.array([r["pass_at_k"] for r in rows])
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12)
@@ -665,7 +670,7 @@ def test_first_distinct_law_equals_ordered_enumeration():
     items (o_1..o_k): prod_i q_{o_i} / (1 - q(o_1..o_{i-1}))."""
     from itertools import permutations
 
-    from obandits.cot.bu2025_samplers import _first_distinct_nb
+    from obandits.cot.bu2025.samplers import _first_distinct_nb
 
     q = np.random.default_rng(4).dirichlet(np.ones(6))
     for n_keep in (0, 1, 3, 5, 6):

@@ -1,11 +1,12 @@
-"""The bu2025 runner: parsing the authors' logs, the side-by-side analysis, bad input."""
+"""The bu2025 runner: parsing the authors' logs, the claims, the preset's config, bad input
+(the comparison with the authors' runs: tests/test_bu2025_compare.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from obandits.cot import bu2025_runner as br
+from obandits.cot.bu2025 import analysis, authors, cells, preset, runner
 
 LOG = """TMC Structure Information:
 - Number of layers: 4
@@ -38,7 +39,7 @@ TASK1 performance plot saved as /tmp/x.png
 
 
 def test_parse_log_reads_both_tables_as_fractions():
-    rows = br.parse_log(LOG, 7)
+    rows = authors.parse_log(LOG, 7)
     assert len(rows) == 2 * 2 + 2 * 6
     got = {(r["strategy"], r["task"], r["metric"]): r["value"] for r in rows}
     assert got[("Base Model", "TASK1", "pass_at_k")] == pytest.approx(0.71)
@@ -51,65 +52,22 @@ def test_parse_log_reads_both_tables_as_fractions():
 def test_parse_log_refuses_a_cut_log():
     cut = LOG[: LOG.index("Valid CoT Coverage")]
     with pytest.raises(ValueError, match="run.log: no coverage table"):
-        br.parse_log(cut, 0, "run.log")
+        authors.parse_log(cut, 0, "run.log")
     with pytest.raises(ValueError, match="percentage"):
-        br.parse_log(LOG.replace("68.50%", "68.50"), 0)
+        authors.parse_log(LOG.replace("68.50%", "68.50"), 0)
 
 
 def test_parse_chain_and_time():
-    chain = br.parse_chain(LOG, 3)
+    chain = authors.parse_chain(LOG, 3)
     assert [c["path"] for c in chain] == ["0-0-0-0", "0-0-1-0", "1-0-0-1"]
     assert [c["type"] for c in chain] == ["easy", "hard", "easy"]
-    t = br.parse_time("\tUser time (seconds): 60.28\n\tElapsed (wall clock) time (h:mm:ss or "
+    t = authors.parse_time("\tUser time (seconds): 60.28\n\tElapsed (wall clock) time (h:mm:ss or "
                       "m:ss): 1:01.17\n\tMaximum resident set size (kbytes): 295972\n"
                       "\tExit status: 0\n")
     assert t == {"wall_s": pytest.approx(61.17), "user_s": 60.28, "max_rss_kb": 295972,
                  "exit_status": 0}
     with pytest.raises(ValueError, match="Elapsed"):
-        br.parse_time("nothing")
-
-
-def _table(values: dict, variant="bu2025", seeds=range(10)):
-    """A results table: values[(strategy, task, metric)] = array over seeds."""
-    cols = {k: [] for k in ("seed", "variant", "rep", "strategy", "task", "metric", "value")}
-    for (s, t, m), xs in values.items():
-        for seed, x in zip(seeds, xs):
-            for k, val in zip(cols, (seed, variant, 0, s, t, m, x)):
-                cols[k].append(val)
-    return {k: np.array(x, dtype=object if k in ("variant", "strategy", "task", "metric")
-                        else float if k == "value" else np.int64) for k, x in cols.items()}
-
-
-def test_side_by_side_agrees_within_noise_and_flags_a_shift():
-    rng = np.random.default_rng(0)
-    a = {("Base Model", "TASK1", "hard"): 0.08 + 0.01 * rng.standard_normal(10),
-         ("PRM-BoN", "TASK1", "easy"): np.ones(10)}
-    same = {k: x + 0.01 * rng.standard_normal(10) * (k[0] != "PRM-BoN") for k, x in a.items()}
-    rows = br.side_by_side(_table(same), _table(a))
-    assert [r["agrees"] for r in rows] == [True, True]
-    shifted = {k: x + 0.05 for k, x in same.items()}
-    rows = br.side_by_side(_table(shifted), _table(a))
-    assert [r["agrees"] for r in rows] == [False, False]
-
-
-def test_mean_ci_is_a_t_interval():
-    m, lo, hi, n = br.mean_ci([1.0, 2.0, 3.0])
-    assert (m, n) == (2.0, 3)
-    assert hi - m == pytest.approx(4.302653 * 1.0 / np.sqrt(3), rel=1e-5)
-    assert np.isnan(br.mean_ci([1.0])[1])
-
-
-def test_claims_hold_reverse_or_stay_open():
-    base = np.full(10, 0.08) + np.linspace(0, 0.01, 10)
-    t = _table({("Base Model", "TASK1", "hard"): base,
-                ("REINFORCE", "TASK1", "hard"): base - 0.05,
-                ("DPRM", "TASK1", "hard"): base + 0.3,
-                ("ORM-BoN", "TASK1", "hard"): base + np.linspace(-0.01, 0.01, 10)})
-    claims = {c["text"].split(":")[0]: c for c in br.check(t, {"check": {"authors": "/none"}})}
-    assert claims["RLVR forgets rare CoTs (REINFORCE)"]["holds"] is True
-    assert claims["DPRM lowers the rare CoTs' share"]["holds"] is False
-    assert claims["ORM-BoN lowers the rare CoTs' share"]["holds"] is None
-    assert "their conventions" in br.verdicts(list(claims.values()))
+        authors.parse_time("nothing")
 
 
 # ---------------------------------------------------------------- the runner and bad input
@@ -118,24 +76,24 @@ SMALL = {"T1": 50, "T2": 10, "finetune_iterations": 20, "num_trials": 10, "K": 4
 
 
 def test_run_cell_gives_every_strategy_task_and_metric():
-    from obandits.cot.bu2025_eval import METRICS, STRATEGIES
+    from obandits.cot.bu2025.scoring import METRICS, STRATEGIES
 
-    p = br.validate_cell({"seed": 3, **SMALL})
-    cols = br.run_cell(p, 0, "k", 2)
+    p = cells.validate_cell({"seed": 3, **SMALL})
+    cols = runner.run_cell(p, 0, "k", 2)
     assert len(cols["value"]) == 2 * (len(STRATEGIES) + 1) * 2 * len(METRICS)
     assert set(cols["rep"].tolist()) == {0, 1}
-    assert list(dict.fromkeys(cols["strategy"].tolist())) == [*STRATEGIES, br.TILTED_DPRM]
+    assert list(dict.fromkeys(cols["strategy"].tolist())) == [*STRATEGIES, cells.TILTED_DPRM]
     assert np.all((cols["value"] >= 0) & (cols["value"] <= 1))
     # shares of one (strategy, task) sum to 1
     shares = cols["value"][np.isin(cols["metric"], ["easy", "hard", "invalid"])]
     assert np.allclose(shares.reshape(-1, 3).sum(axis=1), 1.0)
-    again = br.run_cell(p, 0, "another key", 2)  # streams depend on (root_seed, seed) only
+    again = runner.run_cell(p, 0, "another key", 2)  # streams depend on (root_seed, seed) only
     assert np.array_equal(cols["value"], again["value"])
 
 
 def test_variants_share_pretraining_and_change_what_they_switch():
-    a = br.run_cell(br.validate_cell({"seed": 1, **SMALL}), 0, "a", 1)
-    b = br.run_cell(br.validate_cell({"seed": 1, "variant": "solvable", **SMALL}), 0, "b", 1)
+    a = runner.run_cell(cells.validate_cell({"seed": 1, **SMALL}), 0, "a", 1)
+    b = runner.run_cell(cells.validate_cell({"seed": 1, "variant": "solvable", **SMALL}), 0, "b", 1)
     cov = a["metric"] != "pass_at_k"
     assert np.array_equal(a["value"][cov], b["value"][cov])  # only pass@K's denominator moves
     assert not np.array_equal(a["value"][~cov], b["value"][~cov])
@@ -147,10 +105,12 @@ def test_preset_config_matches_the_committed_toml():
     from obandits.sweep import config_from_dict, load_config
 
     toml = load_config(Path(__file__).parents[1] / "experiments/cot/bu2025.toml")
-    ours = config_from_dict(br.preset_config("bu2025"), "preset")
+    ours = config_from_dict(preset.preset_config("bu2025"), "preset")
     assert [c.key for c in toml.cells] == [c.key for c in ours.cells]
-    assert toml.raw["check"] == ours.raw["check"]
-    assert len(ours.cells) == 12 * len(br.VARIANTS)
+    assert toml.raw.get("check") == ours.raw.get("check")
+    assert len(ours.cells) == len(cells.SEEDS) * (len(cells.VARIANTS) + len(cells.MUTANTS))
+    assert [c.params["seed"] for c in ours.cells[::len(cells.ALL_VARIANTS)]] == \
+        list(cells.SEEDS)
 
 
 @pytest.mark.parametrize("params, field", [
@@ -163,21 +123,22 @@ def test_preset_config_matches_the_committed_toml():
     ({"T1": 0, "T2": 0}, "T1"),
     ({"seed": -1}, "seed"),
     ({"high_edges": [[0, 0, 0], [9, 0, 0]], "chain_from_seed": False}, "high_edges"),
+    ({"L": 5}, "L=5, M0=2, M=2 give 32 paths"),
 ])
 def test_bad_cells_name_the_field(params, field):
     with pytest.raises(ValueError, match=field):
-        br.validate_cell(params)
+        cells.validate_cell(params)
 
 
 def test_bad_presets_name_the_argument():
     with pytest.raises(ValueError, match="preset must be one of"):
-        br.preset_config("bu2026")
+        preset.preset_config("bu2026")
     with pytest.raises(ValueError, match=r"variants\[1\]"):
-        br.preset_config("bu2025", variants=["bu2025", "cleaner"])
+        preset.preset_config("bu2025", variants=["bu2025", "cleaner"])
     with pytest.raises(ValueError, match="seeds"):
-        br.preset_config("bu2025", seeds=0)
+        preset.preset_config("bu2025", seeds=0)
     with pytest.raises(ValueError, match="finetune_iterations"):
-        br.run_preset("bu2025", seeds=1, finetune_iterations=0, out="/nonexistent/never")
+        preset.run_preset("bu2025", seeds=1, finetune_iterations=0, out="/nonexistent/never")
 
 
 DATA = __import__("pathlib").Path(__file__).parents[1] / "docs/data/bu2025"
@@ -218,23 +179,16 @@ def test_committed_doc_is_what_the_data_files_give():
     from obandits.results import read_json, read_table
 
     raw = read_json(DATA / "preset" / "manifest.json")["config"]
-    text = br.summarise(read_table(DATA / "preset" / "results.csv"), raw)
+    text = analysis.summarise(read_table(DATA / "preset" / "results.csv"), raw)
     assert text in (DATA.parents[1] / "bu2025.md").read_text()
 
 
-def test_side_by_side_uses_the_seeds_both_sides_ran():
-    a = {("Base Model", "TASK1", "hard"): np.arange(10) / 100}
-    ours = _table({("Base Model", "TASK1", "hard"): np.array([0.0, 0.01])}, seeds=[0, 1])
-    rows = br.side_by_side(ours, _table(a))
-    assert rows[0]["authors"] == [0.0, 0.01]
-
-
 def test_every_variant_runs_and_changes_only_its_switches():
-    base = br.cell_config(br.validate_cell({"seed": 0}))
-    for name, spec in br.VARIANTS.items():
-        p = br.validate_cell({"seed": 0, "variant": name, **SMALL})
-        cfg = br.cell_config(p)
+    base = cells.cell_config(cells.validate_cell({"seed": 0}))
+    for name, spec in cells.ALL_VARIANTS.items():
+        p = cells.validate_cell({"seed": 0, "variant": name, **SMALL})
+        cfg = cells.cell_config(p)
         changed = {f for f in spec["set"] if getattr(cfg, f) != getattr(base, f)}
         assert changed == set(spec["set"]), name
-        cols = br.run_cell(p, 0, name, 1)
+        cols = runner.run_cell(p, 0, name, 1)
         assert np.all(np.isfinite(cols["value"])), name

@@ -1,4 +1,4 @@
-"""Bu et al.'s learner, pretraining and fine-tuning (obandits.cot.bu2025_train, issue 14).
+"""Bu et al.'s learner, pretraining and fine-tuning (obandits.cot.bu2025.train, issue 14).
 
 The references below follow their script (``multi_task_tmc.py``, l.253-651) in THEIR layout
 (``thetas[l]`` of shape ``(M_{l+1}, M_l)``, updates ``np.outer(grad, e_s)``), drawing from the
@@ -11,9 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
-from obandits.cot import bu2025_train as bt
 from obandits.cot.bu2025 import FINETUNE_METHODS, Bu2025Config, build_chain
-from obandits.cot.bu2025_eval import potential_exact_table
+from obandits.cot.bu2025 import train as bt
+from obandits.cot.bu2025.authors import authors_script, load_script, script_missing
+from obandits.cot.bu2025.rewards import potential_exact_table
 from obandits.cot.chain import coverage, rex
 from obandits.cot.instances import make_instances
 from obandits.cot.learner import policy, support_error
@@ -352,7 +353,7 @@ def test_bad_input_named(pretrained, inst):
         bt.pretrain(CHAIN, CFG, 0)
 
 
-AUTHORS_SCRIPT = "/work/notes/bu/multi_task_tmc.py"
+AUTHORS_SCRIPT = authors_script()  # $OBANDITS_BU2025_SCRIPT, or None
 
 
 def _exact_coverages(theta):
@@ -361,8 +362,7 @@ def _exact_coverages(theta):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not __import__("os").path.exists(AUTHORS_SCRIPT),
-                    reason="authors' script not present")
+@pytest.mark.skipif(AUTHORS_SCRIPT is None, reason=script_missing())
 def test_training_agrees_with_their_code():
     """Their own classes (seed-42 chain, their budgets, their fine-tuning set of 200 TASK1
     instances) against ours over many seeds: the exact TASK1 / TASK2 (easy, hard, invalid)
@@ -371,13 +371,10 @@ def test_training_agrees_with_their_code():
     ~5 s per seed of theirs (4 by default);
     ``BU2025_THEIR_SEEDS=100 pytest -s -m slow -k agrees`` prints the table of the report."""
     import contextlib
-    import importlib.util
     import io
     import os
 
-    spec = importlib.util.spec_from_file_location("bu_multi_task_tmc", AUTHORS_SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_script(AUTHORS_SCRIPT)
     n_theirs = int(os.environ.get("BU2025_THEIR_SEEDS", "4"))
     names = ("base",) + FINETUNE_METHODS
     theirs = {k: [] for k in names}

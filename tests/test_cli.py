@@ -68,4 +68,5 @@ def test_main_step_bu2025_runs_the_preset_sweep_and_judges_every_row(tmp_path, c
     assert out == str(tmp_path / "cot-bu2025")
     assert set(table["variant"]) >= {"bu2025", "clean"} and len(set(table["seed"])) >= 10
     text = capsys.readouterr().out
-    assert "of 88 rows agree" in text and "verdict changes?" in text
+    assert "Verdict: the preset agrees with the authors' script" in text
+    assert "verdict changes?" in text

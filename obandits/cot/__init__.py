@@ -15,14 +15,12 @@ Pipeline (the experiments (a)-(d) of Spec 2 §4 are sweeps, ``experiments/cot/*.
 :mod:`.runner` (the sweep runner ``cot``), :mod:`.analysis` (tables and claims from a results
 table), :mod:`.figures`, :mod:`.cli` (``obandits cot ...``).
 
-Bu et al.'s own script as a preset: :mod:`.bu2025` (their configuration and chain),
-:mod:`.bu2025_train` (their pretraining and fine-tuning rules), :mod:`.bu2025_eval` /
-:mod:`.bu2025_samplers` (their reward model, samplers and scoring), :mod:`.bu2025_runner`
-(the sweep runner ``bu2025``, their parsed runs, ``docs/bu2025.md``).
+Bu et al.'s own script as a preset: the subpackage :mod:`.bu2025` (their configuration,
+chain, training rules, reward model, samplers and scoring; the sweep runner ``bu2025``; the
+comparison with runs of their script; ``docs/bu2025.md``).
 """
 
-from .bu2025 import Bu2025Config, authors_high_edges
-from .bu2025_runner import run_preset
+from .bu2025 import Bu2025Config, authors_high_edges, run_preset
 from .chain import ChainConfig, TreeChain, build_chain, paper_config, two_task_config
 from .experiments import (
     BONUS_METHODS,

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..tables import markdown_table
 from .experiments import METHODS, METRICS
+from .params import DEFAULTS
 
 RLVR = ("REINFORCE", "RAFT", "PPO", "GRPO")
 SELECTION = ("ORM best-of-N", "soft best-of-N", "PRM best-of-N", "DPRM sampling")
@@ -48,8 +49,6 @@ def _n(table: dict) -> int:
 
 
 def param_columns(table: dict) -> list[str]:
-    from .runner import DEFAULTS
-
     return [k for k in DEFAULTS if k in table]
 
 
@@ -65,8 +64,6 @@ def _keys(table: dict, cols, rows=None) -> list[tuple]:
 def labels(table: dict) -> np.ndarray:
     """Each row's label: its method, plus the bonus settings that differ from the defaults
     (bonus methods only)."""
-    from .runner import DEFAULTS
-
     out = []
     for i in range(_n(table)):
         m = str(table["method"][i])

@@ -52,9 +52,16 @@ class CotOptions:
     no_figures: bool = option(False, "no figures")
     small_grid: bool = option(False, "sensitivity on a small grid (eps 0.1, 0.4; L 3, 4)")
     preset: str | None = option(None, "paper only: Bu et al.'s own setting and table instead "
-                                      "(obandits.cot.bu2025_runner.cli_preset; its --reps "
-                                      "default: the 12 seeds of the authors' runs)",
-                                choices=("bu2025",))
+                                      "(obandits.cot.bu2025.preset.cli_preset: cell flags set "
+                                      "their counterparts or are refused; --reps = runs per "
+                                      "seed)", choices=("bu2025",))
+    seeds: str | None = option(None, "--preset only: their --seed values, e.g. 0-11,13,21 "
+                                     "(default: the seeds of the committed runs of their "
+                                     "script)")
+    authors_csv: str | None = option(None, "--preset only: runs of their script to compare "
+                                           "with (the authors.csv of `python -m "
+                                           "obandits.cot.bu2025 authors LOGDIR OUTDIR`; "
+                                           "default: the committed runs)")
 
 
 DEFAULT_OUT = "runs/cot"
@@ -183,9 +190,13 @@ def _run(names, args) -> int:
     if opts.preset is not None:
         if tuple(names) != ("paper",):
             raise ValueError(f"--preset {opts.preset} applies to 'obandits cot paper' only")
-        from .bu2025_runner import cli_preset
+        from .bu2025.preset import cli_preset
 
         return cli_preset(args)
+    for flag, value in (("--seeds", opts.seeds), ("--authors-csv", opts.authors_csv)):
+        if value is not None:
+            raise ValueError(f"{flag} applies to --preset bu2025 only (the cot experiments "
+                             f"take --reps and --root-seed)")
     sweep_opts = from_args(SweepOptions, args)
     overrides = {k: getattr(args, k) for k in args.param_dests if hasattr(args, k)}
     if opts.reference:

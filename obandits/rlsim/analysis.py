@@ -17,11 +17,10 @@ from ..tables import markdown_table
 from .experiment import LABEL, claim_verdicts, claims_table
 from .experiment import claims as _claims
 from .experiment import summarise as _tables
+from .params import DEFAULTS, PAIRS, SERIES, _config, _ks
 
 
 def _param_cols(table: dict) -> list[str]:
-    from .runner import DEFAULTS
-
     return [k for k in DEFAULTS if k in table]
 
 
@@ -42,8 +41,6 @@ def _as_default_type(name: str, value, defaults: dict):
 
 def groups(table: dict) -> list[tuple[dict, dict[str, list]]]:
     """``[(params, {method: [run per rep]})]`` per configuration, runs as namespaces."""
-    from .runner import DEFAULTS, PAIRS, SERIES, _config, _ks
-
     for need in ("method", "rep", "checkpoint", "step"):
         if need not in table:
             raise ValueError(f"rlsim table has no column {need!r}; is it an rlsim sweep?")

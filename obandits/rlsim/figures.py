@@ -8,6 +8,7 @@ import numpy as np
 
 from ..plotting import pyplot as _plt
 from ..plotting import write
+from .analysis import groups
 from .experiment import BASE, LABEL
 from .trainer import RunResult
 
@@ -101,8 +102,6 @@ def regret_figure(regrets: dict[str, np.ndarray], path, title="") -> Path:
 
 def from_table(table: dict, raw: dict | None, out_dir) -> list[Path]:
     """Discovery and pass@k figures per configuration, from an rlsim results table alone."""
-    from .analysis import groups
-
     out_dir = Path(out_dir)
     paths = []
     for i, (params, runs, cfg, _reps) in enumerate(groups(table)):

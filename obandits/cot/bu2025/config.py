@@ -20,9 +20,9 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from .. import _validate as v
-from ..options import option
-from .chain import TreeChain, chain_from_edges
+from ... import _validate as v
+from ...options import option
+from ..chain import TreeChain, chain_from_edges
 
 #: Row names of their fine-tuned models, in their table's order (l.1562, l.1628-1651).
 FINETUNE_METHODS = ("REINFORCE", "RAFT", "PPO", "Reinforce-rej")

@@ -37,14 +37,14 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from .. import _validate as v
-from ..nbrng import randint, state_from_sequence
-from .bu2025 import FINETUNE_METHODS, Bu2025Config
-from .bu2025_eval import chain_cdf, mc_potential_table, mc_reward_nb, potential_exact_table
-from .chain import TreeChain, valid_mass
-from .instances import Instances, make_instances
-from .learner import pretrain_nb, row_softmax, sample_path
-from .posttrain import RLConfig, _correct, post_train
+from ... import _validate as v
+from ...nbrng import randint, state_from_sequence
+from ..chain import TreeChain, valid_mass
+from ..instances import Instances, make_instances
+from ..learner import pretrain_nb, row_softmax, sample_path
+from ..posttrain import RLConfig, _correct, post_train
+from .config import FINETUNE_METHODS, Bu2025Config
+from .rewards import chain_cdf, mc_potential_table, mc_reward_nb, potential_exact_table
 
 METHOD_CODE = {m: i for i, m in enumerate(FINETUNE_METHODS)}  # REINFORCE 0, RAFT 1, PPO 2, rej 3
 GROUP_METHOD = {"REINFORCE": "reinforce", "RAFT": "raft", "PPO": "ppo",
@@ -103,7 +103,7 @@ def ppo_advantages_nb(theta, path, P, cdf, task_start, target, inv_Z, n_mc, tabl
     """Their PPO advantages ``A_l = Q_l - V_l`` along ``path`` (l.618-651) into ``adv``.
 
     ``Q_l`` = potential of ``path[:l+2]``: from ``table`` (rows = prefix depth, columns =
-    prefix code, see :mod:`obandits.cot.bu2025_samplers`) when ``q_table``, else a fresh
+    prefix code, see :mod:`obandits.cot.bu2025.rewards`) when ``q_table``, else a fresh
     Monte-Carlo mean of ``n_mc`` completions (:func:`mc_reward_nb`); like theirs, the
     potentials of every prefix (depth 0 too) are drawn first, in order.
     ``V_l = sum_{s'} p(s' | path[l]) v(path[:l+1] + s')`` with ``v`` = ``Rex`` of one
