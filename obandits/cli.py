@@ -48,6 +48,7 @@ MAIN_STEPS: list[tuple[str, str]] = [
     ("rlsim: GRPO + outcome bonuses vs base sampling", "_step_rlsim"),
     ("cot: rare-CoT forgetting, paper table (a)", "_step_cot"),
     ("cot: Bu et al.'s own table, their script's conventions (bu2025 preset)", "_step_bu2025"),
+    ("cot-lm: a transformer trained through TRL beside the tabular learner", "_step_cot_lm"),
 ]
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,7 +86,8 @@ def _step_bandit(runs: Path, reference: bool) -> str:
 # simulators' own commands, which also refresh the committed reports and figures).
 HEADLINE_SWEEPS = {"rlsim": ROOT / "experiments" / "rlsim" / "compare.toml",
                    "cot": ROOT / "experiments" / "cot" / "paper.toml",
-                   "bu2025": ROOT / "experiments" / "cot" / "bu2025.toml"}
+                   "bu2025": ROOT / "experiments" / "cot" / "bu2025.toml",
+                   "cot-lm": ROOT / "experiments" / "cot_lm" / "main.toml"}
 
 
 def _run_sweep_step(conf: Path, runs: Path) -> str:
@@ -125,6 +127,23 @@ def _step_bu2025(runs: Path, reference: bool) -> str:
         _dispatch(["cot", "paper", "--preset", "bu2025", "--reference"])
         return "docs/bu2025.md"
     return _run_sweep_step(HEADLINE_SWEEPS["bu2025"], runs)
+
+
+def _step_cot_lm(runs: Path, reference: bool) -> str:
+    """The reduced forgetting run on a real network (issue 23): its verdicts (network and
+    tabular, side by side) and its two figures; ``--reference`` copies the figures to
+    ``figures/``."""
+    import shutil
+
+    from .sweep import check_dir
+
+    out = Path(_run_sweep_step(HEADLINE_SWEEPS["cot-lm"], runs))
+    _, text = check_dir(out)
+    print("\n" + text)
+    if reference:
+        for name in ("cot_lm_pass.png", "cot_lm_rare_share.png"):
+            shutil.copyfile(out / "figures" / name, ROOT / "figures" / name)
+    return str(out)
 
 
 def _cmd_main(args) -> int:

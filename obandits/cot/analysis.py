@@ -328,6 +328,9 @@ def _verdict(claim, text, d, where, **extra) -> dict | None:
             "holds": holds, "where": where, **extra}
 
 
+verdict = _verdict  # the public name (llm_bridge.cot_lm judges its claims by the same rule)
+
+
 def _series(table, rows, label, task, metric, lab) -> dict[int, float]:
     sel = rows & (lab == label) & (table["task"] == task)
     return {int(r): float(x) for r, x in zip(table["rep"][sel], table[metric][sel])}

@@ -249,15 +249,17 @@ def clear_memo() -> None:
 def run_seed(cfg: ExperimentConfig, methods, seed: int, stream: str = "paper",
              curves: bool = False) -> dict:
     """All ``methods`` on one seed: ``{"final": {method: {task: metrics}}, "curves": {method:
-    {"iters": [...], task: {metric: [...]}}}, "pretrain_error"}``; ``final[method]["rejected"]``
-    counts an RL run's rejected instances. ``curves``: the metrics of every RL snapshot
+    {"iters": [...], "theta": [...], task: {metric: [...]}}}, "theta": {method: final logits},
+    "pretrain_error"}`` (``theta`` for the base model and RL methods);
+    ``final[method]["rejected"]`` counts an RL run's rejected instances. ``curves``: the metrics of every RL snapshot
     (``cfg.rl.snap_every``), for the forgetting curves."""
     ctx = seed_context(cfg, seed, stream)
     chain, evals = ctx.chain, list(ctx.evals)
     theta0 = np.array(ctx.theta0)  # a writable copy for the kernels
-    res = {"final": {}, "curves": {}, "pretrain_error": ctx.pretrain_error}
+    res = {"final": {}, "curves": {}, "theta": {}, "pretrain_error": ctx.pretrain_error}
     for spec in methods:
         if spec.kind == "base":
+            res["theta"][spec.name] = theta0
             res["final"][spec.name] = policy_metrics(chain, evals, theta0, cfg.k,
                                                      cfg.eval_temperature)
         elif spec.kind == "kl-closed":
@@ -274,11 +276,12 @@ def run_seed(cfg: ExperimentConfig, methods, seed: int, stream: str = "paper",
         else:
             st = _stream(cfg.root_seed, f"{stream}/rl/{spec.name}", seed)
             run = post_train(chain, theta0, ctx.train, cfg.rl_for(spec), st)
+            res["theta"][spec.name] = run.theta
             res["final"][spec.name] = policy_metrics(chain, evals, run.theta, cfg.k,
                                                      cfg.eval_temperature)
             res["final"][spec.name]["rejected"] = run.rejected
             if curves:
-                cur = {"iters": run.snap_iters.tolist()}
+                cur = {"iters": run.snap_iters.tolist(), "theta": list(run.snaps)}
                 per = [policy_metrics(chain, evals, th, cfg.k, cfg.eval_temperature)
                        for th in run.snaps]
                 for t in range(len(evals)):
