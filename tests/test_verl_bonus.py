@@ -195,13 +195,6 @@ def test_bonus_settings_from_verl_algorithm_config():
         vb.bonus_from_config({"obandits": {"b0": 2.0}})
 
 
-def test_registers_with_verl_when_installed():
-    core_algos = pytest.importorskip("verl.trainer.ppo.core_algos")
-    vb.register(core_algos.register_adv_est)
-    for name in vb.ESTIMATORS:
-        assert core_algos.get_adv_estimator_fn(name) is vb.ESTIMATOR_FNS[name]
-
-
 def test_registry_decorator_signature():
     """Register with a stand-in of verl's decorator (name -> decorator(fn) -> fn)."""
     registry = {}
