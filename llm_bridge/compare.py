@@ -4,10 +4,14 @@ Each method runs :class:`llm_bridge.trl_trainer.OutcomeBonusGRPOTrainer` with th
 task, model and budgets; only the bonus differs. vLLM generation (colocate mode, one GPU) is
 used when vLLM is installed and a GPU is present, plain ``generate`` otherwise. Per method,
 ``OUT/<method>/log.jsonl`` holds tidy records (``kind`` train / eval, one per step / evaluation);
-``OUT/summary.md`` the table, ``OUT/compare.png`` the figure (:func:`llm_bridge.plot.plot_runs`).
+``OUT/<method>/bonus.jsonl`` each train step's bonus inputs and bonus (prompt keys, answers,
+rewards, counts ``N(x, a)``, bonus per rollout); ``OUT/summary.md`` the table,
+``OUT/compare.png`` the figure (:func:`llm_bridge.plot.plot_runs`). The ``gpu`` presets refuse
+to start without a GPU.
 
     python -m llm_bridge.compare --preset gpu            # the experiment (one GPU)
     python -m llm_bridge.compare --preset cpu-tiny       # end to end in ~1 min on CPU (tests)
+    python -m llm_bridge.compare --preset cpu            # the embedded model, 3 steps on CPU
     python -m llm_bridge.compare --preset gpu --resume   # continue after an interruption
 
 Resume: a method whose ``done.json`` exists is skipped; otherwise training continues from its
@@ -38,8 +42,10 @@ PRESETS = {
                         n_test=64, steps=40, prompts_per_step=8, n_rollouts=8,
                         max_new_tokens=192, lr=3e-6, c=0.2, b0=0.5, eval_every=10,
                         eval_problems=32, eval_samples=16, save_every=10, micro_batch=16),
-    "cpu-tiny": dict(model="tiny", dtype="float32", levels=(1,), n_train=8, n_test=2, steps=2,
-                     prompts_per_step=2, n_rollouts=4, max_new_tokens=8, lr=1e-4, c=0.2,
+    # A tiny random model that answers one digit, on one-digit sums: about one answer in ten
+    # is right, so rewards vary and the methods' advantages differ (llm_bridge.models).
+    "cpu-tiny": dict(model="tiny-digits", dtype="float32", levels=(0,), n_train=8, n_test=2,
+                     steps=2, prompts_per_step=4, n_rollouts=8, max_new_tokens=8, lr=1e-4, c=0.2,
                      b0=0.5, eval_every=1, eval_problems=2, eval_samples=4, save_every=1,
                      micro_batch=8),
     "cpu": dict(model="default", dtype="float32", levels=(1,), n_train=32, n_test=8, steps=3,
@@ -112,6 +118,96 @@ def _config(p: dict, out: Path, seed: int, use_gpu: bool):
     return GRPOConfig(**kw)
 
 
+def _measuring_trainer():
+    """:class:`OutcomeBonusGRPOTrainer` that also logs what the comparison plots (Spec 3 §3):
+    token entropy split by correct / incorrect completions (``entropy/correct``,
+    ``entropy/incorrect``: the entropies of the training forward pass, split by the rows'
+    correctness, :func:`obandits.metrics.mean_token_entropy`) and the seconds spent generating
+    (``time/generate``), for the generation throughput."""
+    import numpy as np
+    import torch
+
+    from obandits.metrics import mean_token_entropy
+
+    from .trl_trainer import OutcomeBonusGRPOTrainer
+
+    class MeasuringTrainer(OutcomeBonusGRPOTrainer):
+        _entropy_split = None
+
+        def _generate(self, prompts):
+            t0 = time.perf_counter()
+            try:
+                return super()._generate(prompts)
+            finally:
+                if self.model.training:
+                    self._metrics["train"]["time/generate"].append(time.perf_counter() - t0)
+
+        bonus_log: Path | None = None
+
+        def _generate_and_score_completions(self, inputs):
+            out = super()._generate_and_score_completions(inputs)
+            if self.model.training and self.last_bonus is not None and self.bonus_log:
+                b = self.last_bonus
+                with open(self.bonus_log, "a") as fh:
+                    fh.write(json.dumps({
+                        "step": self.state.global_step + 1, "prompt_keys": list(b["prompt_keys"]),
+                        "answers": list(b["answers"]), "reward": b["reward"].tolist(),
+                        "count": np.asarray(b["count"]).tolist(),
+                        "bonus": b["bonus"].tolist()}) + "\n")
+            if self.model.training and self.last_bonus is not None:
+                n = out["completion_ids"].shape[0]
+                rank = self.accelerator.process_index
+                ok = np.nan_to_num(self.last_bonus["reward"][rank * n:(rank + 1) * n], nan=0.0)
+                out["obandits_correct"] = torch.as_tensor(
+                    ok >= self.bonus_state.config.correct_threshold,
+                    device=out["completion_ids"].device)
+            return out
+
+        def _compute_loss(self, model, inputs):
+            self._entropy_split = (inputs.get("obandits_correct"), inputs["completion_mask"])
+            try:
+                return super()._compute_loss(model, inputs)
+            finally:
+                self._entropy_split = None
+
+        def _get_per_token_logps_and_entropies(self, *args, **kwargs):
+            logps, ent, aux = super()._get_per_token_logps_and_entropies(*args, **kwargs)
+            split = self._entropy_split
+            if ent is not None and split is not None and split[0] is not None:
+                correct, mask = split
+                es = mean_token_entropy(ent.detach().float().cpu().numpy(),
+                                        mask.detach().cpu().numpy() > 0,
+                                        correct.detach().cpu().numpy().astype(bool))
+                for key, val in (("correct", es.correct), ("incorrect", es.incorrect)):
+                    if val is not None:
+                        self._metrics["train"][f"entropy/{key}"].append(val)
+            return logps, ent, aux
+
+    return MeasuringTrainer
+
+
+def train_record(logs: dict, *, step: int, method: str, batch: int,
+                 fallback_seconds: float) -> dict:
+    """One tidy ``train`` record from TRL's averaged logs of a step. ``step_seconds``: TRL's
+    ``step_time`` (generation included), else ``fallback_seconds`` (measured by the callback
+    from the step's start); ``gen_tokens_per_s``: the step's generated tokens (mean completion
+    length x ``batch``) over the seconds spent generating (``time/generate``), None when that
+    time is unknown."""
+    gen_s = logs.get("time/generate")
+    toks = logs.get("completions/mean_length")
+    return {"kind": "train", "step": step, "method": method, "reward": logs["reward"],
+            "entropy_all": logs.get("entropy"), "entropy_correct": logs.get("entropy/correct"),
+            "entropy_incorrect": logs.get("entropy/incorrect"),
+            "distinct_all": logs.get("distinct/all"),
+            "distinct_solved": logs.get("distinct/solved"),
+            "distinct_unsolved": logs.get("distinct/unsolved"),
+            "distinct_so_far": logs.get("distinct/so_far"),
+            "bonus_abs_mean": logs.get("bonus/abs_mean"), "loss": logs.get("loss"),
+            "step_seconds": logs.get("step_time", fallback_seconds),
+            "gen_seconds": gen_s,
+            "gen_tokens_per_s": (toks * batch / gen_s) if gen_s and toks is not None else None}
+
+
 def run_method(name: str, p: dict, out: Path, seed: int, *, resume: bool) -> list[dict]:
     """Train one method (or skip/continue it); returns its log records."""
     import torch
@@ -122,7 +218,7 @@ def run_method(name: str, p: dict, out: Path, seed: int, *, resume: bool) -> lis
     from .tasks import arithmetic_task
     from .trainer import GRPOTrainer as Reference
     from .trainer import TrainConfig
-    from .trl_trainer import OutcomeBonusGRPOTrainer, correctness_reward, load_trl_model
+    from .trl_trainer import correctness_reward, load_trl_model
 
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / "log.jsonl"
@@ -130,11 +226,14 @@ def run_method(name: str, p: dict, out: Path, seed: int, *, resume: bool) -> lis
         print(f"[{name}] done already, skipped", flush=True)
         return _read_log(log_path)
     ck = _last_checkpoint(out) if resume else None
-    if ck is None and log_path.exists():
-        log_path.unlink()  # a fresh run never appends to an old log
+    if ck is None:
+        for old in (log_path, out / "bonus.jsonl"):
+            if old.exists():
+                old.unlink()  # a fresh run never appends to an old log
     if ck is not None:
         step = int(ck.name.split("-")[1])
-        log_path.write_text("".join(json.dumps(r) + "\n" for r in _read_log(log_path, step)))
+        for path in (log_path, out / "bonus.jsonl"):
+            path.write_text("".join(json.dumps(r) + "\n" for r in _read_log(path, step)))
         print(f"[{name}] resuming from {ck}", flush=True)
     use_gpu = torch.cuda.is_available()
     train, test = arithmetic_task(p["n_train"], p["n_test"], levels=p["levels"], seed=seed)
@@ -153,21 +252,15 @@ def run_method(name: str, p: dict, out: Path, seed: int, *, resume: bool) -> lis
         def __init__(self):
             self.t = time.perf_counter()
 
+        def on_step_begin(self, args_, state, control, **kw):
+            self.t = time.perf_counter()
+
         def on_log(self, args_, state, control, logs=None, **kw):
             if not logs or "reward" not in logs:
                 return
-            now, self.t = time.perf_counter(), time.perf_counter()
-            toks = logs.get("completions/mean_length", 0.0) * p["prompts_per_step"] * p[
-                "n_rollouts"]
-            emit({"kind": "train", "step": state.global_step, "method": name,
-                  "reward": logs["reward"], "entropy_all": logs.get("entropy"),
-                  "distinct_all": logs.get("distinct/all"),
-                  "distinct_solved": logs.get("distinct/solved"),
-                  "distinct_unsolved": logs.get("distinct/unsolved"),
-                  "distinct_so_far": logs.get("distinct/so_far"),
-                  "bonus_abs_mean": logs.get("bonus/abs_mean"), "loss": logs.get("loss"),
-                  "step_seconds": logs.get("step_time", now - self.t),
-                  "gen_tokens_per_s": toks / max(logs.get("step_time", 1e-9), 1e-9)})
+            emit(train_record(logs, step=state.global_step, method=name,
+                              batch=p["prompts_per_step"] * p["n_rollouts"],
+                              fallback_seconds=time.perf_counter() - self.t))
 
         def on_step_end(self, args_, state, control, **kw):
             if p["eval_every"] and state.global_step % p["eval_every"] == 0:
@@ -184,7 +277,9 @@ def run_method(name: str, p: dict, out: Path, seed: int, *, resume: bool) -> lis
         rec = evaluator.evaluate(test[: p["eval_problems"]], p["eval_samples"])
         rec["method"] = name
         emit(rec)
-    trainer = OutcomeBonusGRPOTrainer(model=model, args=args, train_dataset=_dataset(train, tok),
+    trainer_cls = _measuring_trainer()
+    trainer_cls.bonus_log = out / "bonus.jsonl"
+    trainer = trainer_cls(model=model, args=args, train_dataset=_dataset(train, tok),
                                       reward_funcs=correctness_reward, processing_class=tok,
                                       bonus=bonus, callbacks=[Log()])
     print(f"[{name}] training {p['steps']} steps ({'GPU' if use_gpu else 'CPU'}, "
@@ -228,6 +323,14 @@ def main(argv=None) -> int:
         print(f"compare: error: {exc}", file=sys.stderr)
         return 2
     methods = list(args.methods)
+    if args.preset.startswith("gpu"):
+        import torch
+
+        if not torch.cuda.is_available():
+            print(f"compare: error: --preset {args.preset} needs a GPU and none is visible; on "
+                  f"a CPU use --preset cpu (the embedded model) or --preset cpu-tiny (a tiny "
+                  f"model, about a minute)", file=sys.stderr)
+            return 2
     p = dict(PRESETS[args.preset])
     if args.steps is not None:
         p["steps"] = args.steps

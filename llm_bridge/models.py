@@ -6,6 +6,9 @@ Three kinds of model, chosen by a single ``spec`` string:
   (de-quantised to float32 by transformers; needs ``gguf`` and ``accelerate``);
 * ``tiny`` -- a randomly initialised Llama of the same family (few layers, small width) with the
   default model's tokenizer, for fast tests;
+* ``tiny-digits`` -- a ``tiny`` model whose weights make it answer one digit, then stop
+  (:func:`tiny_digits_model`): on one-digit sums (task level 0) about one answer in ten is
+  right, so rewards vary and the methods' advantages differ from the first step;
 * a path -- any local Hugging Face causal-LM directory, or a ``.gguf`` file.
 
 Nothing is ever fetched from a hub (``local_files_only``).
@@ -42,7 +45,7 @@ def default_model_location() -> tuple[Path, str]:
 def model_location(spec: str) -> tuple[str, str | None]:
     """Directory (and gguf file name, if any) for a model spec (``tiny``: the tokenizer's);
     FileNotFoundError naming the path when it holds no model."""
-    if spec in ("default", "tiny"):
+    if spec in ("default", "tiny", "tiny-digits"):
         pkg, gguf = default_model_location()
         return str(pkg), gguf
     path = Path(spec).expanduser()
@@ -119,21 +122,45 @@ class TinyConfig:
     intermediate: int = 64
 
 
-def tiny_model(tokenizer, seed: int = 0, config: TinyConfig = TinyConfig()):
-    """A randomly initialised Llama causal LM with ``tokenizer``'s vocabulary (seeded)."""
+def tiny_model(tokenizer, seed: int = 0, config: TinyConfig = TinyConfig(), tie: bool = True):
+    """A randomly initialised Llama causal LM with ``tokenizer``'s vocabulary (seeded);
+    ``tie``: the output layer shares the input embeddings."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     cfg = LlamaConfig(vocab_size=len(tokenizer), hidden_size=config.hidden,
                       intermediate_size=config.intermediate,
                       num_hidden_layers=config.layers, num_attention_heads=config.heads,
                       num_key_value_heads=config.kv_heads, max_position_embeddings=2048,
-                      tie_word_embeddings=True, bos_token_id=tokenizer.bos_token_id,
+                      tie_word_embeddings=tie, bos_token_id=tokenizer.bos_token_id,
                       eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
     # Initialisation draws from torch's global generator; fork it so that the caller's global
     # state is untouched and the weights depend only on ``seed``.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = LlamaForCausalLM(cfg)
+    return model
+
+
+def tiny_digits_model(tokenizer, seed: int = 0, config: TinyConfig = TinyConfig()):
+    """:func:`tiny_model` (untied output layer) whose weights make it answer one digit, then
+    end the sequence. Two residual dimensions carry fixed features: dimension 0 is 10 for
+    every token, dimension 1 is 10 for digit tokens; after the final RMS norm they give the
+    digit tokens a logit of about +17 after a non-digit and the end of sequence about +20
+    after a digit, against about 0 for everything else. Which digit is the model's own random,
+    trainable choice (about one answer in ten right on one-digit sums at the start)."""
+    digits = tokenizer.convert_tokens_to_ids([str(d) for d in range(10)])
+    if len(set(digits)) != 10 or tokenizer.unk_token_id in digits:
+        raise ValueError("tiny-digits needs a tokenizer with one token per digit 0-9")
+    model = tiny_model(tokenizer, seed=seed, config=config, tie=False)
+    emb, head = model.model.embed_tokens.weight, model.lm_head.weight
+    with torch.no_grad():
+        emb[:, :2] = 0.0
+        emb[:, 0] = 10.0
+        emb[digits, 1] = 10.0
+        head[:, :2] = 0.0
+        head[digits, 0] = 3.0
+        head[digits, 1] = -3.0
+        head[tokenizer.eos_token_id, 1] = 5.0
     return model
 
 
@@ -148,6 +175,8 @@ def load_model(spec: str = "default", *, device: str = "auto", dtype: str = "aut
     tok = load_tokenizer(spec)
     if spec == "tiny":
         model = tiny_model(tok, seed=seed)
+    elif spec == "tiny-digits":
+        model = tiny_digits_model(tok, seed=seed)
     else:
         from transformers import AutoModelForCausalLM
 

@@ -13,6 +13,7 @@ import numpy as np
 from .answers import canonical_answer
 
 LEVELS = (1, 2, 3, 4, 5)
+DIGIT_LEVEL = 0  # one-digit sums (answers 0-8): the task of the cpu-tiny preset's tiny model
 LEVEL_DOC = {
     1: "a + b, a one-digit and a two-digit operand",
     2: "a + b or a - b, two-digit operands",
@@ -43,6 +44,9 @@ def _draw(rng: np.random.Generator, level: int) -> tuple[str, int]:
     def r(lo, hi):
         return int(rng.integers(lo, hi + 1))
 
+    if level == DIGIT_LEVEL:
+        a, b = r(0, 4), r(0, 4)
+        return f"{a} + {b}", a + b
     if level == 1:
         a, b = r(1, 9), r(10, 99)
         return (f"{a} + {b}", a + b) if rng.random() < 0.5 else (f"{b} + {a}", a + b)
@@ -67,8 +71,9 @@ def arithmetic_problems(n: int, *, levels=(1, 2, 3), seed: int = 0) -> list[Prob
     if not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     levels = tuple(levels)
-    if not levels or any(lv not in LEVELS for lv in levels):
-        raise ValueError(f"levels must be a non-empty subset of {LEVELS}, got {levels!r}")
+    if not levels or any(lv not in (DIGIT_LEVEL, *LEVELS) for lv in levels):
+        raise ValueError(f"levels must be a non-empty subset of {(DIGIT_LEVEL, *LEVELS)}, got "
+                         f"{levels!r}")
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x4C4C4D]))
     seen: set[str] = set()
     out: list[Problem] = []

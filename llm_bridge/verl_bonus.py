@@ -1,22 +1,37 @@
 """The outcome-based exploration bonuses as verl advantage estimators (Spec 3 §4-5; verl 0.9.1).
 
-verl's registered estimators see ``token_level_rewards``, ``response_mask``, ``config`` and
-``index`` (a fresh uuid per prompt each step) but not the answers, so three pieces are needed:
+verl's registered estimators see ``token_level_rewards``, ``response_mask``, ``config`` (the
+``algorithm`` config) and ``index`` (a fresh uuid per prompt each step) but not the answers, so
+four pieces are needed, all of them run by verl itself in the process that computes advantages
+(its Ray actor ``TaskRunner``, not the driver):
 
 1. :func:`make_compute_score` wraps a user's ``compute_score`` so that it also returns the
    canonical answer key and the stable prompt key (``extra_info["index"]``); verl puts these
-   extra entries in ``reward_extra_info`` and from there in ``batch.non_tensor_batch``.
-2. :func:`compute_advantage` wraps verl's ``ray_trainer.compute_advantage`` (which does not pass
-   ``non_tensor_batch`` to estimators): for our estimator names it calls them with the answer
-   and prompt keys, otherwise it defers to verl's function.
-3. Estimators ``ucb``, ``ucb-mean``, ``ucb-con``, ``batch`` compute verl's GRPO advantage
-   (unbiased std, eps 1e-6, ``norm_adv_by_std_in_grpo``) plus the bonus of
-   :func:`obandits.bonuses.shaped_advantages`, with the counts ``N(x, a)`` in one module-level
-   :class:`obandits.counts.History` (the driver process computes advantages), saved as
-   ``global_step_N/obandits_counts.json`` beside verl's checkpoint and read back on resume.
+   extra entries in ``reward_extra_info``.
+2. :mod:`llm_bridge.verl_plugin`, named in the config as
+   ``actor_rollout_ref.model.external_lib=llm_bridge.verl_plugin``: verl imports that module
+   (``import_external_libs`` in ``HFModelConfig``) inside the ``TaskRunner`` actor before the
+   trainer is built, and importing it calls :func:`install`.
+3. :func:`install` registers the estimators ``ucb``, ``ucb-mean``, ``ucb-con``, ``batch`` with
+   ``register_adv_est`` and carries the answer and prompt keys to them: for the legacy
+   ``RayPPOTrainer`` by wrapping ``ray_trainer.compute_advantage`` (its ``fit`` merges
+   ``reward_extra_info`` into ``non_tensor_batch``, which verl's function does not forward); for
+   the v1 trainer (``trainer.use_v1: true``, the 0.9.1 default) by wrapping
+   ``PPOTrainer._compute_advantage``, which reads only ``uid`` and the tensors from the
+   TransferQueue: the wrapper reads the rows' ``extra_fields.reward_extra_info`` for the same
+   keys and hands them to the estimator that verl's own ``compute_advantage`` calls.
+4. The answer counts ``N(x, a)`` (one :class:`obandits.counts.History` per process) are written
+   to ``global_step_N/obandits_counts.json`` by both trainers' ``_save_checkpoint`` (before verl
+   writes its ``latest_checkpointed_iteration.txt``) and read back by ``_load_checkpoint`` from
+   the folder verl resumes from: ``resume_mode=auto`` the latest one in ``default_local_dir``,
+   ``resume_mode=resume_path`` ``resume_from_path``; a fresh start (``disable``, or ``auto``
+   with no checkpoint) starts from zero counts.
 
-:func:`install` does 2, registers 3 with verl's ``register_adv_est`` and patches the trainer's
-checkpoint methods; see docs/verl.md for a user's config. Nothing here imports verl until
+Each estimator returns verl's GRPO advantage (``core_algos.compute_grpo_outcome_advantage``:
+unbiased std, eps 1e-6, ``norm_adv_by_std_in_grpo``; a one-row group has mean 0 and std 1, so
+its advantage is ``r / (1 + eps)``) plus the bonus of :func:`obandits.bonuses.shaped_advantages`
+(Spec 1 §2). The bonus settings come from ``algorithm.obandits`` in verl's config
+(:data:`BONUS_KEYS`), else from :func:`configure`. Nothing here imports verl until
 :func:`install` is called, so the estimators are testable without verl.
 """
 
@@ -25,6 +40,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -37,24 +53,29 @@ from .answers import answer_key
 ESTIMATORS = {"ucb": "ucb", "ucb-mean": "ucb-mean", "ucb-con": "ucb-con", "batch": "batch"}
 COUNTS_FILE = "obandits_counts.json"
 ANSWER_FIELD, PROMPT_FIELD = "obandits_answer", "obandits_prompt"
+CONFIG_KEY = "obandits"  # algorithm.obandits in verl's config
+BONUS_KEYS = ("c", "b0", "all_correct_rule", "correct_threshold", "count_mode")
 VERL_EPS = 1e-6  # verl's GRPO epsilon; its std is torch.std (ddof 1)
+RESUME_MODES = ("disable", "auto", "resume_path")
 
 
 class _State:
-    """The bonus configuration and the answer counts of the running job (driver process)."""
+    """The bonus configuration and the answer counts of this process (verl's TaskRunner), and
+    the answer / prompt keys of the v1 batch whose advantages are being computed."""
 
     def __init__(self):
         self.bonus = BonusConfig(method="none", c=0.2, b0=0.5)
         self.history = History()
+        self.pending: tuple[list, list] | None = None
 
 
 STATE = _State()
 
 
 def configure(bonus: BonusConfig) -> None:
-    """Set ``c``, ``b0``, ``all_correct_rule``, ``correct_threshold``, ``count_mode`` used by
-    the estimators (the method comes from the estimator name). Also read from the JSON in the
-    environment variable ``OBANDITS_BONUS`` (BonusConfig fields) by :func:`install`."""
+    """Set ``c``, ``b0``, ``all_correct_rule``, ``correct_threshold``, ``count_mode`` used when
+    verl's ``algorithm`` config has no ``obandits`` entry (the method comes from the estimator
+    name)."""
     if not isinstance(bonus, BonusConfig):
         raise ValueError(f"bonus must be an obandits.bonuses.BonusConfig, got {bonus!r}")
     STATE.bonus = bonus
@@ -62,6 +83,27 @@ def configure(bonus: BonusConfig) -> None:
 
 def reset_counts() -> None:
     STATE.history = History()
+
+
+def bonus_from_config(config) -> BonusConfig:
+    """The bonus settings: ``config.obandits`` (verl's ``algorithm`` config, a dict-like with
+    keys from :data:`BONUS_KEYS`) over those of :func:`configure`."""
+    entry = None
+    if config is not None and hasattr(config, "get"):
+        entry = config.get(CONFIG_KEY)
+    if entry is None:
+        return STATE.bonus
+    if hasattr(entry, "items"):
+        entry = {str(k): v for k, v in entry.items()}
+    else:
+        raise ValueError(f"algorithm.{CONFIG_KEY} must be a mapping with keys from {BONUS_KEYS}, "
+                         f"got {entry!r}")
+    bad = sorted(set(entry) - set(BONUS_KEYS))
+    if bad:
+        raise ValueError(f"algorithm.{CONFIG_KEY} has unknown keys {bad}; allowed: "
+                         f"{list(BONUS_KEYS)} (the method is the estimator's name, the GRPO "
+                         f"scale is verl's norm_adv_by_std_in_grpo)")
+    return replace(STATE.bonus, **entry)
 
 
 def _answer_json(key) -> str:
@@ -113,18 +155,20 @@ def bonus_advantage(method: str, token_level_rewards: torch.Tensor,
                     response_mask: torch.Tensor, index, answers, prompts, *,
                     norm_adv_by_std_in_grpo: bool = True, bonus: BonusConfig | None = None,
                     history: History | None = None, update: bool = True):
-    """verl GRPO advantage + obandits bonus, ``(advantages, returns)`` of shape (bs, T).
+    """verl's GRPO advantage + the obandits bonus (Spec 1 §1-2), ``(advantages, returns)`` of
+    shape (bs, T), zero outside ``response_mask``.
 
+    The GRPO part is :func:`obandits.bonuses.shaped_advantages`' with verl's settings (group
+    std, ddof 1, eps 1e-6; ``scale="none"`` without ``norm_adv_by_std_in_grpo``), except for a
+    group of one row, which verl gives mean 0 and std 1: ``r / (1 + eps)`` (``r`` unscaled).
     ``answers``/``prompts``: per-sample answer and prompt keys; the counts are looked up in
     and (``update``) added to ``history`` per ``count_mode`` (Spec 1 §2)."""
     if method not in ESTIMATORS:
         raise ValueError(f"method must be one of {sorted(ESTIMATORS)}, got {method!r}")
     if answers is None or prompts is None:
-        raise ValueError(f"estimator {method!r} needs the answer and prompt keys: wrap verl's "
-                         f"compute_advantage with llm_bridge.verl_bonus.install() and the reward "
-                         f"with make_compute_score()")
-    from dataclasses import replace
-
+        raise ValueError(f"estimator {method!r} needs the answer and prompt keys: name "
+                         f"llm_bridge.verl_plugin in actor_rollout_ref.model.external_lib and "
+                         f"use make_compute_score() as the reward (docs/verl.md)")
     bonus = bonus if bonus is not None else STATE.bonus
     history = history if history is not None else STATE.history
     cfg = replace(bonus, method=method, scale="group" if norm_adv_by_std_in_grpo else "none",
@@ -143,7 +187,10 @@ def bonus_advantage(method: str, token_level_rewards: torch.Tensor,
     adv = shaped_advantages(group, outcome, scores, count, cfg)
     if cfg.count_mode == "before" and update:
         history.update(prompts, answers)
-    total = torch.as_tensor(adv.total, dtype=token_level_rewards.dtype,
+    grpo = adv.grpo.copy()
+    single = np.bincount(group)[group] == 1  # verl: a one-row group has mean 0, std 1
+    grpo[single] = scores[single] / (1.0 + VERL_EPS) if norm_adv_by_std_in_grpo else scores[single]
+    total = torch.as_tensor(grpo + adv.bonus, dtype=token_level_rewards.dtype,
                             device=token_level_rewards.device)
     out = total.unsqueeze(-1) * response_mask
     return out, out
@@ -156,8 +203,11 @@ def _estimator(method: str):
         norm = norm_adv_by_std_in_grpo
         if norm is None:
             norm = bool(config.get("norm_adv_by_std_in_grpo", True)) if config is not None else True
+        if answers is None and STATE.pending is not None:  # the v1 trainer's batch
+            answers, prompts = STATE.pending
         return bonus_advantage(method, token_level_rewards, response_mask, index, answers,
-                               prompts, norm_adv_by_std_in_grpo=norm)
+                               prompts, norm_adv_by_std_in_grpo=norm,
+                               bonus=bonus_from_config(config))
 
     estimator.__name__ = f"obandits_{method.replace('-', '_')}_advantage"
     estimator.__doc__ = f"verl advantage estimator {method!r}: see bonus_advantage."
@@ -173,12 +223,22 @@ def register(register_adv_est: Callable) -> None:
         register_adv_est(name)(fn)
 
 
+def _name(adv_estimator) -> str:
+    return str(getattr(adv_estimator, "value", adv_estimator))
+
+
+def _decode(answers) -> list:
+    return [json.loads(a) for a in answers]
+
+
 def make_compute_advantage(verl_compute_advantage: Callable) -> Callable:
-    """The thin wrapper: our names get ``non_tensor_batch``'s answer and prompt keys."""
+    """Wrap the legacy trainer's ``ray_trainer.compute_advantage``: our estimator names get
+    ``non_tensor_batch``'s answer and prompt keys (verl's ``fit`` put them there from
+    ``reward_extra_info``); other names go to verl's function unchanged."""
 
     def compute_advantage(data, adv_estimator, gamma=1.0, lam=1.0, num_repeat=1,
                           norm_adv_by_std_in_grpo=True, config=None):
-        name = getattr(adv_estimator, "value", adv_estimator)
+        name = _name(adv_estimator)
         if name not in ESTIMATOR_FNS:
             return verl_compute_advantage(data, adv_estimator, gamma=gamma, lam=lam,
                                           num_repeat=num_repeat,
@@ -186,6 +246,8 @@ def make_compute_advantage(verl_compute_advantage: Callable) -> Callable:
                                           config=config)
         ntb = data.non_tensor_batch
         missing = [k for k in ("uid", ANSWER_FIELD, PROMPT_FIELD) if k not in ntb]
+        if missing == [ANSWER_FIELD, PROMPT_FIELD] and STATE.pending is not None:
+            missing = []  # the v1 trainer: the keys come from its TransferQueue rows
         if missing:
             raise ValueError(f"adv_estimator={name!r} needs non_tensor_batch fields {missing}: "
                              f"use make_compute_score() as the custom reward function")
@@ -195,11 +257,68 @@ def make_compute_advantage(verl_compute_advantage: Callable) -> Callable:
         adv, ret = ESTIMATOR_FNS[name](
             data.batch["token_level_rewards"], data.batch["response_mask"], index=ntb["uid"],
             config=config, norm_adv_by_std_in_grpo=norm_adv_by_std_in_grpo,
-            answers=[json.loads(a) for a in ntb[ANSWER_FIELD]], prompts=list(ntb[PROMPT_FIELD]))
+            answers=_decode(ntb[ANSWER_FIELD]) if ANSWER_FIELD in ntb else None,
+            prompts=[str(p) for p in ntb[PROMPT_FIELD]] if PROMPT_FIELD in ntb else None)
         data.batch["advantages"], data.batch["returns"] = adv, ret
         return data
 
+    compute_advantage._obandits = True
     return compute_advantage
+
+
+def keys_from_extra_fields(extra_fields, keys=None) -> tuple[list, list]:
+    """Answer and prompt keys from the v1 trainer's per-row ``extra_fields`` (dicts, or
+    tensordict ``NonTensorData`` holding them) whose ``reward_extra_info`` came from
+    :func:`make_compute_score`; ``keys`` (TransferQueue keys, for messages)."""
+    rows = extra_fields.tolist() if hasattr(extra_fields, "tolist") else list(extra_fields)
+    answers, prompts = [], []
+    for i, row in enumerate(rows):
+        row = getattr(row, "data", row)
+        info = row.get("reward_extra_info", {}) if isinstance(row, dict) else {}
+        if ANSWER_FIELD not in info or PROMPT_FIELD not in info:
+            where = keys[i] if keys is not None else i
+            raise ValueError(f"row {where!r}: reward_extra_info has no {ANSWER_FIELD!r} / "
+                             f"{PROMPT_FIELD!r} (got keys {sorted(info)}): use "
+                             f"llm_bridge.verl_bonus.make_compute_score() as the custom reward "
+                             f"function")
+        answers.append(json.loads(info[ANSWER_FIELD]))
+        prompts.append(str(info[PROMPT_FIELD]))
+    return answers, prompts
+
+
+def _single_output_sessions(keys) -> None:
+    """v1 keys are ``{uid}_{session}_{index}``; the estimators treat each row as one rollout,
+    so an agent loop with several outputs per session is refused."""
+    several = [k for k in keys if not str(k).endswith("_0")]
+    if several:
+        raise ValueError(f"the obandits estimators take one output per rollout session; key "
+                         f"{several[0]!r} is a later output of a multi-output agent loop")
+
+
+def patch_v1_compute_advantage(trainer_cls) -> None:
+    """Make the v1 ``PPOTrainer._compute_advantage`` hand the rows' answer and prompt keys (read
+    from the TransferQueue's ``extra_fields``) to our estimators while verl computes them."""
+    if getattr(trainer_cls, "_obandits_adv_patched", False):
+        return
+    original = trainer_cls._compute_advantage
+
+    def _compute_advantage(self, batch, metrics):
+        if _name(self.config.algorithm.adv_estimator) not in ESTIMATOR_FNS:
+            return original(self, batch, metrics)
+        import transfer_queue as tq
+
+        keys = list(batch.keys)
+        _single_output_sessions(keys)
+        extra = tq.kv_batch_get(keys=keys, partition_id=batch.partition_id,
+                                select_fields=["extra_fields"])
+        STATE.pending = keys_from_extra_fields(extra["extra_fields"], keys)
+        try:
+            return original(self, batch, metrics)
+        finally:
+            STATE.pending = None
+
+    trainer_cls._compute_advantage = _compute_advantage
+    trainer_cls._obandits_adv_patched = True
 
 
 def save_counts(step_folder) -> str:
@@ -212,31 +331,55 @@ def load_counts(step_folder) -> None:
     path = os.path.join(step_folder, COUNTS_FILE)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} missing: the checkpoint was saved without "
-                                f"llm_bridge.verl_bonus.install(); resuming would restart the "
-                                f"answer counts from zero")
+                                f"llm_bridge.verl_plugin; resuming would restart the answer "
+                                f"counts from zero")
     STATE.history = History.load(path)
 
 
-def patch_checkpoints(trainer_cls) -> None:
-    """Make ``trainer_cls._save_checkpoint`` / ``_load_checkpoint`` (verl's RayPPOTrainer) also
-    write / read ``global_step_N/obandits_counts.json``."""
+def resume_folder(trainer_config, find_latest: Callable | None = None) -> str | None:
+    """The ``global_step_N`` folder verl 0.9.1's ``_load_checkpoint`` resumes from (both
+    trainers): ``resume_mode=disable`` none; ``auto`` the latest checkpoint of
+    ``default_local_dir`` (verl's ``find_latest_ckpt_path``; none without one);
+    ``resume_path`` ``resume_from_path``; relative paths are taken from the working directory."""
+    mode = trainer_config.resume_mode
+    if mode == "disable":
+        return None
+    if mode == "auto":
+        if find_latest is None:
+            from verl.utils.checkpoint.checkpoint_manager import find_latest_ckpt_path
+
+            find_latest = find_latest_ckpt_path
+        return find_latest(os.path.abspath(trainer_config.default_local_dir))
+    if mode == "resume_path":
+        path = trainer_config.resume_from_path
+        if not isinstance(path, str) or "global_step_" not in path:
+            raise ValueError(f"trainer.resume_from_path must name a global_step_N folder, got "
+                             f"{path!r}")
+        return os.path.abspath(path)
+    raise ValueError(f"trainer.resume_mode must be one of {RESUME_MODES}, got {mode!r}")
+
+
+def patch_checkpoints(trainer_cls, find_latest: Callable | None = None) -> None:
+    """Make ``trainer_cls._save_checkpoint`` / ``_load_checkpoint`` (verl's legacy
+    ``RayPPOTrainer`` or v1 ``PPOTrainer``) also write / read
+    ``global_step_N/obandits_counts.json``; see :func:`resume_folder` for the folder read."""
     if getattr(trainer_cls, "_obandits_patched", False):
         return
     save, load = trainer_cls._save_checkpoint, trainer_cls._load_checkpoint
 
-    def folder(self):
-        return os.path.join(self.config.trainer.default_local_dir,
-                            f"global_step_{self.global_steps}")
-
     def _save_checkpoint(self, *a, **k):
-        out = save(self, *a, **k)
-        save_counts(folder(self))
-        return out
+        folder = os.path.join(self.config.trainer.default_local_dir,
+                              f"global_step_{self.global_steps}")
+        save_counts(folder)  # before verl's tracker file names this step as the latest
+        return save(self, *a, **k)
 
     def _load_checkpoint(self, *a, **k):
+        folder = resume_folder(self.config.trainer, find_latest)
         out = load(self, *a, **k)
-        if self.global_steps:  # 0: started from scratch
-            load_counts(folder(self))
+        if folder is None:
+            reset_counts()  # a fresh start
+        else:
+            load_counts(folder)
         return out
 
     trainer_cls._save_checkpoint, trainer_cls._load_checkpoint = _save_checkpoint, _load_checkpoint
@@ -244,20 +387,26 @@ def patch_checkpoints(trainer_cls) -> None:
 
 
 def install(bonus: BonusConfig | None = None) -> None:
-    """Register the estimators with verl, wrap ``ray_trainer.compute_advantage`` and patch the
-    trainer's checkpoints. Call it in the driver before ``RayPPOTrainer.fit`` (docs/verl.md)."""
+    """Register the estimators with verl and patch both trainers (advantage step, checkpoints).
+
+    Runs in verl's ``TaskRunner`` actor when the config names ``llm_bridge.verl_plugin`` in
+    ``actor_rollout_ref.model.external_lib`` (docs/verl.md); idempotent."""
     try:
         from verl.trainer.ppo import core_algos, ray_trainer
     except ImportError as exc:
-        raise ImportError("llm_bridge.verl_bonus.install() needs verl (tested against the "
-                          "documented API of verl 0.9.1): pip install 'verl==0.9.1'") from exc
-    if bonus is None and os.environ.get("OBANDITS_BONUS"):
-        bonus = BonusConfig(**json.loads(os.environ["OBANDITS_BONUS"]))
+        raise ImportError("llm_bridge.verl_bonus.install() needs verl 0.9.1 (tested with "
+                          "it): pip install 'verl==0.9.1'") from exc
     if bonus is not None:
         configure(bonus)
-    register(core_algos.register_adv_est)
+    for name, fn in ESTIMATOR_FNS.items():
+        if core_algos.ADV_ESTIMATOR_REGISTRY.get(name) is not fn:
+            core_algos.register_adv_est(name)(fn)
     if not getattr(ray_trainer.compute_advantage, "_obandits", False):
-        wrapped = make_compute_advantage(ray_trainer.compute_advantage)
-        wrapped._obandits = True
-        ray_trainer.compute_advantage = wrapped
+        ray_trainer.compute_advantage = make_compute_advantage(ray_trainer.compute_advantage)
     patch_checkpoints(ray_trainer.RayPPOTrainer)
+    try:
+        from verl.trainer.ppo.v1.trainer_base import PPOTrainer
+    except ImportError:  # the v1 trainer needs transferqueue; the legacy one still works
+        return
+    patch_v1_compute_advantage(PPOTrainer)
+    patch_checkpoints(PPOTrainer)

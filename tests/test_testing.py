@@ -18,7 +18,7 @@ def test_batches_are_consecutive_equal_groups(b: Batch):
     assert (np.diff(b.group) >= 0).all() and b.group[0] == 0
     sizes = np.bincount(b.group)
     assert (sizes == sizes[0]).all() and sizes[0] >= 2
-    assert set(np.unique(b.reward)) <= {0.0, 1.0} and (b.count >= 0).all()
+    assert set(np.unique(b.reward)) <= {0.0, 0.5, 1.0} and (b.count >= 0).all()
     pairs = {}
     for g, o, c in zip(b.group, b.outcome, b.count):
         assert pairs.setdefault((g, o), c) == c  # N(x, a) is a function of the pair
@@ -62,3 +62,79 @@ def test_fixed_config_and_bad_arguments():
         check_advantage_fn(lambda *a: 0, config={"method": "ucb"})
     with pytest.raises(AdvantageMismatch):  # wrong length is a mismatch, not a crash
         check_advantage_fn(lambda g, o, r, n, c: np.zeros(1), max_examples=5)
+
+
+# ---- the mutants of issue 24: each caught on every run at the default settings ------------
+
+def _bonus_parts(group, outcome, reward, count, config, *, threshold=None, rule=None):
+    """The right formulas with one knob that a mutant turns (threshold / all-correct rule)."""
+    from dataclasses import replace
+
+    cfg = replace(config, correct_threshold=config.correct_threshold if threshold is None
+                  else threshold, all_correct_rule=config.all_correct_rule if rule is None
+                  else rule)
+    return shaped_advantages(group, outcome, reward, count, cfg, backend="numpy").total
+
+
+def ignores_threshold(group, outcome, reward, count, config):
+    return _bonus_parts(group, outcome, reward, count, config, threshold=1.0)
+
+
+def bonus_when_all_correct(group, outcome, reward, count, config):
+    return _bonus_parts(group, outcome, reward, count, config, rule=False)
+
+
+MUTANTS = {"ignores correct_threshold": ignores_threshold,
+           "bonus applied when every answer is correct": bonus_when_all_correct}
+
+
+@pytest.mark.parametrize("seed_", range(10))
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_mutant_caught_every_time(name, seed_):
+    with pytest.raises(AdvantageMismatch) as err:
+        check_advantage_fn(MUTANTS[name], random_seed=seed_, max_examples=20)
+    assert len(err.value.batch.group) == 2  # the smallest batch that shows it
+
+
+def test_threshold_mutant_caught_by_random_examples_alone():
+    """Without the fixed corpus, the partial-credit rewards and drawn thresholds still find the
+    threshold mutant, shrunk to one group of two."""
+    with pytest.raises(AdvantageMismatch) as err:
+        check_advantage_fn(ignores_threshold, edge=False, max_examples=200)
+    e = err.value
+    assert len(e.batch.group) == 2 and e.config.correct_threshold == 0.5
+
+
+def _history_fn(count_mode=None):
+    """Code that keeps its own counts (as the LLM bridge does), optionally ignoring
+    count_mode (the mutant); obandits.counts.History keyed by prompt id."""
+    from dataclasses import replace
+
+    from obandits.counts import History
+
+    def make():
+        hist = History()
+
+        def fn(prompt, group, outcome, reward, config):
+            cfg = config if count_mode is None else replace(config, count_mode=count_mode)
+            keys, answers = prompt.tolist(), outcome.tolist()
+            if cfg.count_mode == "after":
+                hist.update(keys, answers)
+            count = hist.lookup(keys, answers)
+            if cfg.count_mode == "before":
+                hist.update(keys, answers)
+            return shaped_advantages(group, outcome, reward, count, config).total
+
+        return fn
+
+    return make
+
+
+def test_history_check_passes_and_catches_count_mode_mutant():
+    from obandits.testing import check_history_fn
+
+    rep = check_history_fn(_history_fn(), max_examples=30)
+    assert rep.examples > 30 and rep.max_abs_error < 1e-9
+    for mode in ("before", "after"):  # a mutant stuck on one count mode
+        with pytest.raises(AdvantageMismatch, match="advantages_with_history"):
+            check_history_fn(_history_fn(mode), max_examples=5)

@@ -1,7 +1,5 @@
-"""llm_bridge.verl_bonus on CPU with hand-built tensors (verl itself is not installed here:
-`pip install verl` would replace transformers in the shared environment, so the tests follow
-verl 0.9.1's documented estimator / compute_advantage / checkpoint signatures, read from its
-source; the last test runs against the real registry when verl is importable)."""
+"""llm_bridge.verl_bonus on CPU with hand-built tensors, without verl (the main environment
+does not hold it); tests/test_verl_ray.py runs the same code inside real verl 0.9.1."""
 
 from __future__ import annotations
 
@@ -120,41 +118,81 @@ def test_compute_advantage_wrapper_and_compute_score():
         wrapped(FakeData(tlr, mask, {"uid": uid}), "batch")
     with pytest.raises(ValueError, match="extra_info\\['index'\\]"):
         score("arith", "x", "1", extra_info={})
-    with pytest.raises(ValueError, match="install"):
+    with pytest.raises(ValueError, match="verl_plugin"):
         vb.ESTIMATOR_FNS["ucb"](tlr, mask, index=uid)
     with pytest.raises(ValueError, match="BonusConfig"):
         vb.configure({"c": 0.2})
 
 
 def test_counts_saved_and_loaded_with_verl_checkpoints(tmp_path):
-    class Trainer:  # the two methods of verl's RayPPOTrainer we wrap
+    """The folder read is the one verl resumes from: auto -> the latest, resume_path -> the
+    given one; a fresh start (disable, or auto with no checkpoint) has zero counts."""
+    trainer_cfg = SimpleNamespace(default_local_dir=str(tmp_path), resume_mode="auto",
+                                  resume_from_path=None)
+    latest = {"path": None}
+
+    class Trainer:  # the two methods of verl's trainers we wrap
         def __init__(self, step):
             self.global_steps = step
-            self.config = SimpleNamespace(trainer=SimpleNamespace(default_local_dir=str(tmp_path)))
+            self.config = SimpleNamespace(trainer=trainer_cfg)
 
         def _save_checkpoint(self):
-            (tmp_path / f"global_step_{self.global_steps}").mkdir(parents=True, exist_ok=True)
+            folder = tmp_path / f"global_step_{self.global_steps}"
+            assert (folder / vb.COUNTS_FILE).is_file()  # written before verl's tracker file
+            latest["path"] = str(folder)
 
         def _load_checkpoint(self):
             return self.global_steps
 
-    vb.patch_checkpoints(Trainer)
+    vb.patch_checkpoints(Trainer, find_latest=lambda base: latest["path"])
     vb.patch_checkpoints(Trainer)  # idempotent
+    vb.STATE.history.update(["q0"], [5])
+    Trainer(0)._load_checkpoint()  # auto, nothing saved: fresh start
+    assert vb.STATE.history == History()
     vb.STATE.history.update(["q0", "q0"], [5, None])
-    saved = History.from_dict(vb.STATE.history.to_dict())
-    Trainer(3)._save_checkpoint()
+    at1 = History.from_dict(vb.STATE.history.to_dict())
+    Trainer(1)._save_checkpoint()
+    vb.STATE.history.update(["q1"], [3])
+    at2 = History.from_dict(vb.STATE.history.to_dict())
+    Trainer(2)._save_checkpoint()
     vb.reset_counts()
-    Trainer(3)._load_checkpoint()
-    assert vb.STATE.history == saved
+    Trainer(0)._load_checkpoint()
+    assert vb.STATE.history == at2  # auto: the latest
+    trainer_cfg.resume_mode, trainer_cfg.resume_from_path = "resume_path", str(
+        tmp_path / "global_step_1")
+    Trainer(0)._load_checkpoint()
+    assert vb.STATE.history == at1  # resume_path: that one, not the latest
+    trainer_cfg.resume_from_path = str(tmp_path / "global_step_4")
     with pytest.raises(FileNotFoundError, match="obandits_counts.json"):
-        Trainer(4)._load_checkpoint()
+        Trainer(0)._load_checkpoint()
+    trainer_cfg.resume_mode = "disable"
+    Trainer(0)._load_checkpoint()
+    assert vb.STATE.history == History()
+    trainer_cfg.resume_mode = "latest"
+    with pytest.raises(ValueError, match="resume_mode"):
+        Trainer(0)._load_checkpoint()
 
 
-def test_registers_with_verl_when_installed():
-    core_algos = pytest.importorskip("verl.trainer.ppo.core_algos")
-    vb.register(core_algos.register_adv_est)
-    for name in vb.ESTIMATORS:
-        assert core_algos.get_adv_estimator_fn(name) is vb.ESTIMATOR_FNS[name]
+def test_single_row_group_is_verl_convention():
+    """verl gives a one-row group mean 0 and std 1: r / (1 + eps); obandits' bonus is added
+    (a correct single row is an all-correct group: no bonus)."""
+    tlr = torch.tensor([[1.0], [0.0], [0.0], [1.0]])
+    uid, answers, prompts = ["a", "c", "b", "b"], [1, 4, 2, 3], ["x", "z", "y", "y"]
+    for norm, g0 in ((True, 1 / (1 + 1e-6)), (False, 1.0)):
+        adv, _ = vb.bonus_advantage("ucb-con", tlr, torch.ones_like(tlr), uid, answers, prompts,
+                                    norm_adv_by_std_in_grpo=norm, history=History(),
+                                    update=False)
+        assert adv[0, 0].item() == pytest.approx(g0, abs=1e-7)
+        assert adv[1, 0].item() == pytest.approx(0.2 * (1 - 0.5), abs=1e-7)
+
+
+def test_bonus_settings_from_verl_algorithm_config():
+    assert vb.bonus_from_config({"obandits": {"c": 0.3, "b0": 1.0}}).c == 0.3
+    assert vb.bonus_from_config({"x": 1}) == vb.STATE.bonus
+    with pytest.raises(ValueError, match="unknown keys \\['scale'\\]"):
+        vb.bonus_from_config({"obandits": {"scale": "batch"}})
+    with pytest.raises(ValueError, match="b0"):
+        vb.bonus_from_config({"obandits": {"b0": 2.0}})
 
 
 def test_registry_decorator_signature():
