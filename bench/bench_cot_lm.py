@@ -6,7 +6,8 @@ completions, GPT-2 2 x 64), one torch thread; the pretrained network comes from 
 (its pretraining timed on its own). A step is split by timing TRL's own methods:
 
 * generation -- ``_generate`` (HF ``generate``, 3 new tokens per completion);
-* reward and bonus -- ``_calculate_rewards`` and the adapter's bonus (counts, ``shaped_advantages``);
+* reward and bonus -- ``_calculate_rewards`` and the adapter's bonus (counts,
+  ``shaped_advantages``);
 * scoring rest -- the rest of ``_generate_and_score_completions`` (tokenising, decoding, advantages,
   logging);
 * loss and backward -- ``training_step`` less its input preparation;

@@ -4,7 +4,8 @@ Layers ``l = 0..L-1``; layer 0 has ``M0`` states, the others ``M``. Every state 
 connects to every state of layer ``l+1``: ``C_size`` *high* edges of weight 1 (chosen from
 ``structure_seed``) plus the edges of the tasks' easy CoTs (forced high, so a state on two easy
 CoTs may have more than ``C_size`` high successors -- this is how the paper's two tasks share a
-state; forced edges count toward ``C_size``), all others *low* with weight ``eps``; weights are normalised per state.
+state; forced edges count toward ``C_size``), all others *low* with weight ``eps``; weights are
+normalised per state.
 
 Transition arrays are padded to ``(L-1, Mx, M)`` with ``Mx = max(M0, M)``; row ``s`` of layer
 ``l`` is meaningful for ``s < n_states[l]``. Nothing here enumerates paths except the

@@ -251,7 +251,8 @@ def run_seed(cfg: ExperimentConfig, methods, seed: int, stream: str = "paper",
     """All ``methods`` on one seed: ``{"final": {method: {task: metrics}}, "curves": {method:
     {"iters": [...], "theta": [...], task: {metric: [...]}}}, "theta": {method: final logits},
     "pretrain_error"}`` (``theta`` for the base model and RL methods);
-    ``final[method]["rejected"]`` counts an RL run's rejected instances. ``curves``: the metrics of every RL snapshot
+    ``final[method]["rejected"]`` counts an RL run's rejected instances. ``curves``: the metrics
+    of every RL snapshot
     (``cfg.rl.snap_every``), for the forgetting curves."""
     ctx = seed_context(cfg, seed, stream)
     chain, evals = ctx.chain, list(ctx.evals)

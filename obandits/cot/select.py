@@ -103,7 +103,7 @@ def select_nb(theta, inv_t, P, start, target, Z, beta, mom, logfact, method, N, 
                 s = out[r, l]
                 row_softmax(theta, l, s, inv_t, p)
                 bs, bv = -1, -1.0
-                for j in range(N):
+                for _j in range(N):
                     a = draw(st, p)
                     val = pre * P[l, s, a] * beta[l + 1, a]
                     if val > bv:
