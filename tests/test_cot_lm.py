@@ -382,3 +382,30 @@ def test_a_deeper_wider_chain_is_evaluated_on_both_sides():
         for t in (0, 1):
             assert m[t]["easy"] + m[t]["hard"] + m[t]["invalid"] == pytest.approx(1.0)
     assert np.allclose(path_prob(chain.P, enumerate_paths(chain, 0)).sum(), 1.0)
+
+
+def test_claim_flags_only_a_verdict_that_holds_on_one_model():
+    """The network's claim is flagged when exactly one model's verdict holds; 'direction only'
+    (None) beside 'does not hold' (False) is no disagreement."""
+    from llm_bridge.cot_lm.analysis import _claim
+
+    def table(net_diffs, tab_diffs):
+        rows = {"method": [], "model": [], "task": [], "rep": [], "pass_all": []}
+        for model, diffs in (("network", net_diffs), ("tabular", tab_diffs)):
+            for rep, d in enumerate(diffs):
+                for method, x in (("GRPO", 0.5), ("GRPO+Batch", 0.5 + d)):
+                    for key, v in zip(rows, (method, model, 0, rep, x)):
+                        rows[key].append(v)
+        return {k: np.asarray(v) for k, v in rows.items()}
+
+    def flagged(net, tab):
+        t = table(net, tab)
+        got = _claim("5", "bonus", t, np.ones(len(t["rep"]), bool), "GRPO+Batch", "GRPO", 0,
+                     "pass_all", "all cells")
+        assert [c["model"] for c in got] == ["network", "tabular"]
+        return "DISAGREES" in got[0]["text"]
+
+    holds, direction, fails = [0.10, 0.11, 0.12], [0.3, -0.2, 0.01], [-0.1, -0.11, -0.12]
+    assert flagged(holds, fails) and flagged(fails, holds) and flagged(holds, direction)
+    assert not flagged(direction, fails) and not flagged(holds, holds)
+    assert not flagged(fails, fails)

@@ -121,8 +121,8 @@ def summarise(table: dict, raw: dict | None = None) -> str:
 
 
 def _claim(cid, text, table, rows, a, b, task, metric, where) -> list[dict]:
-    """The paired claim ``a - b > 0`` on each model, the network's flagged when the tabular
-    verdict differs."""
+    """The paired claim ``a - b > 0`` on each model, the network's flagged when exactly one of
+    the two holds."""
     got = {}
     for model in MODELS:
         sa = _series(table, rows, a, model, task, metric)
@@ -132,7 +132,9 @@ def _claim(cid, text, table, rows, a, b, task, metric, where) -> list[dict]:
                              d, where, model=model)
     if got["network"] is None or got["tabular"] is None:
         return [c for c in got.values() if c is not None]
-    agree = got["network"]["holds"] == got["tabular"]["holds"]
+    # "holds" against "does not" (False or only the direction, None): a None beside a False is
+    # two failures to show the effect, not a disagreement
+    agree = (got["network"]["holds"] is True) == (got["tabular"]["holds"] is True)
     for c in got.values():
         c["agree"] = agree
     if not agree:
