@@ -4,6 +4,7 @@ runner end to end on tiny budgets (sweep, resume after kill -9, check, plot)."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -409,3 +410,14 @@ def test_claim_flags_only_a_verdict_that_holds_on_one_model():
     assert flagged(holds, fails) and flagged(fails, holds) and flagged(holds, direction)
     assert not flagged(direction, fails) and not flagged(holds, holds)
     assert not flagged(fails, fails)
+
+
+def test_every_tabular_method_runs_in_trl_or_says_why_not():
+    import obandits.cot as cot
+    from llm_bridge.cot_lm.posttrain import METHODS, NO_TRL, check_method
+
+    assert set(cot.METHODS) <= set(METHODS) | set(NO_TRL)
+    assert not set(METHODS) & set(NO_TRL)
+    for name, why in NO_TRL.items():
+        with pytest.raises(ValueError, match=re.escape(why)):
+            check_method(name)

@@ -1,0 +1,57 @@
+"""Issue 23 (a)-(c): run (or resume) the cot-lm experiments and refresh their committed results.
+
+For each experiment NAME in forgetting, remedies, outcome: the sweep ``NAME.toml`` into
+``runs/cot-lm/NAME`` (resumable), its claims and figures, then into
+``experiments/cot_lm/results/NAME/``: ``final.csv`` (the rows after training and the base
+model's; the full table with every snapshot stays in ``runs/``, 3-8 MB each), ``summary.md``,
+``checks.md`` / ``checks.csv``, ``manifest.json`` and the two figures. docs/results-cot-lm.md
+quotes these files.
+
+Usage: ``python experiments/cot_lm/reference.py [NAME ...] [--workers N]``
+"""
+
+import argparse
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+import obandits
+from llm_bridge.cot_lm.analysis import final_rows, summarise
+from obandits.results import read_table, write_rows
+
+HERE = Path(__file__).parent
+NAMES = ("forgetting", "remedies", "outcome")
+
+
+def publish(name: str, workers: int | None = None) -> Path:
+    """Sweep, check and plot ``name``; copy its reference files; returns their folder."""
+    runs = Path("runs/cot-lm") / name
+    obandits.run_sweep(obandits.load_config(HERE / f"{name}.toml"), runs, workers=workers)
+    obandits.check_dir(runs)
+    obandits.plot_dir(runs)
+    dest = HERE / "results" / name
+    (dest / "figures").mkdir(parents=True, exist_ok=True)
+    table = read_table(runs / "results.csv")
+    keep = final_rows(table)
+    write_rows(dest / "final.csv", [{c: table[c][i] for c in table} for i in np.flatnonzero(keep)])
+    (dest / "summary.md").write_text(summarise(table) + "\n")
+    for f in ("checks.md", "checks.csv", "manifest.json"):
+        shutil.copyfile(runs / f, dest / f)
+    for png in (runs / "figures").glob("*.png"):
+        shutil.copyfile(png, dest / "figures" / png.name)
+    return dest
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("names", nargs="*", default=list(NAMES), choices=NAMES, metavar="NAME",
+                    help=f"experiments to refresh (default: all of {', '.join(NAMES)})")
+    ap.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    args = ap.parse_args()
+    for name in args.names:
+        print(f"{name}: {publish(name, args.workers)}")
+
+
+if __name__ == "__main__":
+    main()
