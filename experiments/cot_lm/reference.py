@@ -1,6 +1,6 @@
 """Issue 23 (a)-(c): run (or resume) the cot-lm experiments and refresh their committed results.
 
-For each experiment NAME in forgetting, remedies, outcome: the sweep ``NAME.toml`` into
+For each experiment NAME in forgetting, remedies, outcome, budget: the sweep ``NAME.toml`` into
 ``runs/cot-lm/NAME`` (resumable), its claims and figures, then into
 ``experiments/cot_lm/results/NAME/``: ``final.csv`` (the rows after training and the base
 model's; the full table with every snapshot stays in ``runs/``, 3-8 MB each), ``summary.md``,
@@ -21,7 +21,7 @@ from llm_bridge.cot_lm.analysis import final_rows, summarise
 from obandits.results import read_table, write_rows
 
 HERE = Path(__file__).parent
-NAMES = ("forgetting", "remedies", "outcome")
+NAMES = ("forgetting", "remedies", "outcome", "budget")
 
 
 def publish(name: str, workers: int | None = None) -> Path:
@@ -45,11 +45,14 @@ def publish(name: str, workers: int | None = None) -> Path:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("names", nargs="*", default=list(NAMES), choices=NAMES, metavar="NAME",
+    ap.add_argument("names", nargs="*", metavar="NAME",
                     help=f"experiments to refresh (default: all of {', '.join(NAMES)})")
     ap.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     args = ap.parse_args()
-    for name in args.names:
+    bad = sorted(set(args.names) - set(NAMES))
+    if bad:
+        ap.error(f"NAME must be among {', '.join(NAMES)}; got {', '.join(bad)}")
+    for name in args.names or NAMES:
         print(f"{name}: {publish(name, args.workers)}")
 
 
