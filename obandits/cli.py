@@ -146,6 +146,19 @@ def _step_cot_lm(runs: Path, reference: bool) -> str:
     return str(out)
 
 
+def _cot_lm_missing() -> str | None:
+    from llm_bridge.cot_lm.runner import missing_packages  # no torch imported
+
+    missing = missing_packages()
+    return (f"needs the trl extra (missing: {', '.join(missing)}): pip install "
+            f"'obandits[trl]'") if missing else None
+
+
+# Steps that need an optional extra: the full job skips them (one line) when it is missing;
+# naming one in --steps runs it, and its one-line error names the extra.
+OPTIONAL_STEPS = {"_step_cot_lm": _cot_lm_missing}
+
+
 def _step_name(func: str) -> str:
     return func.removeprefix("_step_").replace("_", "-")
 
@@ -196,6 +209,11 @@ def _cmd_main(args) -> int:
     rows, verdicts = [], []
     for title, func in steps:
         print(f"\n=== obandits main: {title} ===\n", flush=True)
+        why = OPTIONAL_STEPS[func]() if args.steps is None and func in OPTIONAL_STEPS else None
+        if why:
+            print(f"skipped: this step {why}")
+            rows.append([title, "--", f"skipped: {why}"])
+            continue
         t0 = time.perf_counter()
         where = globals()[func](runs, args.reference)
         rows.append([title, f"{time.perf_counter() - t0:.1f}", where])

@@ -23,3 +23,24 @@ def test_unknown_step_is_one_line_and_runs_nothing(tmp_path, capsys):
     assert err == (f"obandits: error: --steps must be comma-separated names from {names}, "
                    f"got 'demo,nope'")
     assert not (tmp_path / "m").exists()
+
+
+def test_a_step_whose_extra_is_missing_is_skipped_by_the_full_job_and_refused_by_name(
+        tmp_path, capsys, monkeypatch):
+    """Without the trl extra the full job skips the cot-lm step in one line and goes on;
+    `--steps cot-lm` (and a cot-lm sweep) is refused before any work, naming the extra."""
+    import obandits.cli as cli
+    from llm_bridge.cot_lm import runner
+
+    monkeypatch.setattr(runner, "missing_packages", lambda: ["torch", "trl"])
+    monkeypatch.setattr(cli, "MAIN_STEPS", [t for t in MAIN_STEPS
+                                            if t[1] in ("_step_demo", "_step_cot_lm")])
+    assert main(["main", "--runs", str(tmp_path / "m")]) == 0
+    out = capsys.readouterr().out
+    assert ("skipped: this step needs the trl extra (missing: torch, trl): pip install "
+            "'obandits[trl]'") in out
+    assert not (tmp_path / "m" / "cot-lm-main").exists()
+    assert main(["main", "--steps", "cot-lm", "--runs", str(tmp_path / "n")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "pip install 'obandits[trl]'" in err
+    assert not (tmp_path / "n" / "cot-lm-main").exists()

@@ -21,13 +21,14 @@ from llm_bridge.cot_lm.analysis import final_rows, summarise
 from obandits.results import read_table, write_rows
 
 HERE = Path(__file__).parent
+CONFIGS = "experiments/cot_lm"  # relative: the manifest records the path it was given
 NAMES = ("forgetting", "remedies", "outcome", "budget")
 
 
 def publish(name: str, workers: int | None = None) -> Path:
     """Sweep, check and plot ``name``; copy its reference files; returns their folder."""
     runs = Path("runs/cot-lm") / name
-    obandits.run_sweep(obandits.load_config(HERE / f"{name}.toml"), runs, workers=workers)
+    obandits.run_sweep(obandits.load_config(f"{CONFIGS}/{name}.toml"), runs, workers=workers)
     obandits.check_dir(runs)
     obandits.plot_dir(runs)
     dest = HERE / "results" / name

@@ -28,6 +28,7 @@ has each cell's seconds, ``python -m bench cot_lm`` the step's parts.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 
@@ -62,8 +63,22 @@ def tabular_spec(name: str) -> MethodSpec:
                       bonus=net.bonus, reject=net.reject, kl=net.kl)
 
 
+# What the network side imports (the trl extra); torch is imported lazily, so without them the
+# runner still loads (a sweep can name it) and is refused here, before any work.
+NEEDS = ("torch", "transformers", "trl", "datasets")
+
+
+def missing_packages() -> list[str]:
+    """The packages of :data:`NEEDS` that are not installed."""
+    return [m for m in NEEDS if importlib.util.find_spec(m) is None]
+
+
 def validate_cell(params: dict) -> dict:
     """Fill defaults and check every parameter (ValueError naming it) before any work."""
+    missing = missing_packages()
+    if missing:
+        raise ValueError(f"the cot-lm runner trains a network through TRL and needs the trl "
+                         f"extra (missing: {', '.join(missing)}): pip install 'obandits[trl]'")
     allowed = sorted({"method", *DEFAULTS})
     for k in sorted(set(params) - set(allowed)):
         from obandits.sweep import did_you_mean
