@@ -84,6 +84,21 @@ def share_figure(table: dict, rows: np.ndarray, title: str, path: Path) -> Path:
     return write(fig, path, dpi=90)
 
 
+# Plain words for the configuration parameters a title may show (others print as key=value).
+GLOSS = {"train_task": lambda x: f"trained on TASK{int(float(x)) + 1}",
+         "net_steps": lambda x: f"network: {x} TRL steps"}
+
+
+def _title(table: dict, rows: np.ndarray, raw: dict | None, params: dict) -> str:
+    """The sweep's name, its chain (L layers, M0 start states, M states per later layer,
+    low-edge weight eps) and the configuration, in words where :data:`GLOSS` has them."""
+    first = int(np.flatnonzero(rows)[0])
+    chain = ", ".join(f"{k}={table[k][first]}" for k in ("L", "M0", "M", "eps") if k in table)
+    name = ((raw or {}).get("sweep") or {}).get("name", "cot-lm")
+    conf = [GLOSS[k](x) if k in GLOSS else f"{k}={x}" for k, x in params.items()]
+    return "; ".join([f"{name}: chain {chain}", *conf])
+
+
 def from_table(table: dict, raw: dict, out_dir) -> list[Path]:
     """Both figures per configuration into ``out_dir/figures/``."""
     out = Path(out_dir) / "figures"
@@ -91,7 +106,7 @@ def from_table(table: dict, raw: dict, out_dir) -> list[Path]:
     cfgs = configs(table)
     for i, (params, rows) in enumerate(cfgs):
         tag = "" if len(cfgs) == 1 else f"_{i}"
-        title = ", ".join(f"{k}={x}" for k, x in params.items()) or "cot-lm"
+        title = _title(table, rows, raw, params)
         paths.append(pass_figure(table, rows, title, out / f"cot_lm_pass{tag}.png"))
         paths.append(share_figure(table, rows, title, out / f"cot_lm_rare_share{tag}.png"))
     return paths
