@@ -30,16 +30,17 @@ def publish(name: str, workers: int | None = None) -> Path:
     runs = Path("runs/cot-lm") / name
     obandits.run_sweep(obandits.load_config(f"{CONFIGS}/{name}.toml"), runs, workers=workers)
     obandits.check_dir(runs)
-    obandits.plot_dir(runs)
+    pngs = obandits.plot_dir(runs)
     dest = HERE / "results" / name
-    (dest / "figures").mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(dest / "figures", ignore_errors=True)  # no figure of an older grid stays
+    (dest / "figures").mkdir(parents=True)
     table = read_table(runs / "results.csv")
     keep = final_rows(table)
     write_rows(dest / "final.csv", [{c: table[c][i] for c in table} for i in np.flatnonzero(keep)])
     (dest / "summary.md").write_text(summarise(table) + "\n")
     for f in ("checks.md", "checks.csv", "manifest.json"):
         shutil.copyfile(runs / f, dest / f)
-    for png in (runs / "figures").glob("*.png"):
+    for png in pngs:
         shutil.copyfile(png, dest / "figures" / png.name)
     return dest
 
