@@ -25,10 +25,16 @@ CONFIGS = "experiments/cot_lm"  # relative: the manifest records the path it was
 NAMES = ("forgetting", "remedies", "outcome", "budget")
 
 
-def publish(name: str, workers: int | None = None) -> Path:
-    """Sweep, check and plot ``name``; copy its reference files; returns their folder."""
+def sweep(name: str, workers: int | None = None) -> None:
+    """Run (or resume) the sweep ``name`` into ``runs/cot-lm/NAME``."""
     runs = Path("runs/cot-lm") / name
     obandits.run_sweep(obandits.load_config(f"{CONFIGS}/{name}.toml"), runs, workers=workers)
+
+
+def publish(name: str) -> Path:
+    """Check and plot the finished sweep ``name``; copy its reference files; returns their
+    folder."""
+    runs = Path("runs/cot-lm") / name
     obandits.check_dir(runs)
     pngs = obandits.plot_dir(runs)
     dest = HERE / "results" / name
@@ -54,8 +60,12 @@ def main() -> None:
     bad = sorted(set(args.names) - set(NAMES))
     if bad:
         ap.error(f"NAME must be among {', '.join(NAMES)}; got {', '.join(bad)}")
+    # every sweep before any file is copied: a manifest records the git revision, clean only
+    # while nothing of experiments/cot_lm/results/ has changed yet
     for name in args.names or NAMES:
-        print(f"{name}: {publish(name, args.workers)}")
+        sweep(name, args.workers)
+    for name in args.names or NAMES:
+        print(f"{name}: {publish(name)}")
 
 
 if __name__ == "__main__":
