@@ -2,15 +2,17 @@
 
 For each experiment NAME in forgetting, remedies, outcome, budget: the sweep ``NAME.toml`` into
 ``runs/cot-lm/NAME`` (resumable), its claims and figures, then into
-``experiments/cot_lm/results/NAME/``: ``final.csv`` (the rows after training and the base
-model's; the full table with every snapshot stays in ``runs/``, 3-8 MB each), ``summary.md``,
-``checks.md`` / ``checks.csv``, ``manifest.json`` and the two figures. docs/results-cot-lm.md
-quotes these files.
+``experiments/cot_lm/results/NAME/``: ``results.csv`` with the rows after training and the
+base model's (the full table with every snapshot stays in ``runs/``, 3-9 MB each), a
+``manifest.json`` that records that table (so ``obandits check`` verifies and judges it),
+``summary.md``, ``checks.md`` / ``checks.csv`` and the figures. docs/results-cot-lm.md quotes
+these files.
 
 Usage: ``python experiments/cot_lm/reference.py [NAME ...] [--workers N]``
 """
 
 import argparse
+import json
 import shutil
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import numpy as np
 import obandits
 from llm_bridge.cot_lm.analysis import final_rows, summarise
 from obandits.results import read_table, write_rows
+from obandits.sweep import results_record
 
 HERE = Path(__file__).parent
 CONFIGS = "experiments/cot_lm"  # relative: the manifest records the path it was given
@@ -42,10 +45,17 @@ def publish(name: str) -> Path:
     (dest / "figures").mkdir(parents=True)
     table = read_table(runs / "results.csv")
     keep = final_rows(table)
-    write_rows(dest / "final.csv", [{c: table[c][i] for c in table} for i in np.flatnonzero(keep)])
+    write_rows(dest / "results.csv", [{c: table[c][i] for c in table}
+                                      for i in np.flatnonzero(keep)])
     (dest / "summary.md").write_text(summarise(table) + "\n")
-    for f in ("checks.md", "checks.csv", "manifest.json"):
+    for f in ("checks.md", "checks.csv"):
         shutil.copyfile(runs / f, dest / f)
+    # the manifest records the kept table, so `obandits check` verifies and judges it
+    man = json.loads((runs / "manifest.json").read_text())
+    man["results"] = results_record((dest / "results.csv").read_text())
+    man["results_kept"] = ("the rows after training and the base model's; every snapshot: "
+                           "python experiments/cot_lm/reference.py " + name)
+    (dest / "manifest.json").write_text(json.dumps(man, indent=1) + "\n")
     for png in pngs:
         shutil.copyfile(png, dest / "figures" / png.name)
     return dest

@@ -108,5 +108,10 @@ def from_table(table: dict, raw: dict, out_dir) -> list[Path]:
         tag = "" if len(cfgs) == 1 else f"_{i}"
         title = _title(table, rows, raw, params)
         paths.append(pass_figure(table, rows, title, out / f"cot_lm_pass{tag}.png"))
+        frac = np.asarray(table["frac"], float)[rows]
+        if not np.any((frac > 0) & (frac < 1)):  # curves = false, or final rows only
+            print(f"cot-lm: no snapshot during training in {title!r}: no rare-share curve "
+                  f"drawn (run with curves = true, or plot the full table)")
+            continue
         paths.append(share_figure(table, rows, title, out / f"cot_lm_rare_share{tag}.png"))
     return paths
