@@ -47,8 +47,9 @@ def _series(records, key):
 
 
 def plot_runs(runs: dict[str, list[dict]], out) -> Path:
-    """Draw the panels for ``{label: records}`` into ``out`` (PNG)."""
-    from obandits.plotting import pyplot, write
+    """Draw the panels for ``{label: records}`` into ``out`` (PNG); one legend, right of the
+    last panel (the panels share their runs' colours)."""
+    from obandits.plotting import legend_right, pyplot, write
 
     plt = pyplot()
 
@@ -78,9 +79,10 @@ def plot_runs(runs: dict[str, list[dict]], out) -> Path:
             ax.set_xlabel("k")
             ax.set_title("held-out pass@k", fontsize=9)
     for ax in axes:
-        if ax.lines:
-            ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
+    # the pass@k panel's entries name each run and its evaluation steps; else the first curves'
+    legend_right(axes[-1], *max((ax.get_legend_handles_labels() for ax in axes[::-1]),
+                                key=lambda hl: len(hl[0])))
     return write(fig, out, dpi=110)
 
 

@@ -22,19 +22,23 @@ from .analysis import (
     minimax_table,
 )
 
+# The cell parameters a title or legend writes as key=value, in words (plotting.suptitle).
+WORDS = {"K": "arms", "m": "outcomes (answers)", "T": "horizon (pulls)"}
+
 
 def make_figures(table: dict, raw: dict, results_dir: Path,
                  mm: list[dict] | None = None) -> list[Path]:
     """``figures/bandit_theorems.png`` in ``results_dir`` from a results table: (a) minimax
     proxy vs T, (b) vs K on the LLM-like family, (c) vs K on the needle family, (d) vs m;
-    bands are the bootstrap intervals, dashed lines the theory shapes through the last point."""
+    bands are the bootstrap intervals, dashed lines the theory shapes through the last point.
+    Legends sit right of their panels; the suptitle names the sweep and says its terms."""
     from .. import plotting
 
     results_dir = Path(results_dir)
     _need_columns(table)
     mm = minimax_table(table) if mm is None else mm
     spec = raw.get("check", {})
-    fig, axes = plotting.subplots(2, 2)
+    fig, axes = plotting.subplots(2, 2, size=(8.2, 4.0))
     lbl = {r: r for r in ("ucb1", "kl-ucb", "thompson", "uniform", "outcome-ucb")}
 
     ax = axes[0][0]
@@ -53,8 +57,9 @@ def make_figures(table: dict, raw: dict, results_dir: Path,
             cur = theory.minimax_outcome(rows[0]["m"], T)
             plotting.theory_line(ax, T, theory.scale_to(cur, cur[-1], rows[-1]["regret"]),
                                  "sqrt(m T log T)")
-    ax.set(xlabel="T", ylabel="minimax-proxy regret",
-           title=f"(a) regret vs T ({s.get('family', '')}, K={s.get('K')}, m={s.get('m')})")
+    ax.set(xlabel="T (horizon)", ylabel="minimax-proxy regret",
+           title=f"(a) regret vs T ({s.get('family', '')} family, K={s.get('K')}, "
+                 f"m={s.get('m')})")
 
     s = spec.get("k_flat", {})
     ax = axes[0][1]
@@ -93,8 +98,6 @@ def make_figures(table: dict, raw: dict, results_dir: Path,
                 plotting.theory_line(ax, K, theory.scale_to(cur, cur[-1], rows[-1]["regret"]),
                                      "min(T, K)")
     ax.set(xlabel="K (arms)", ylabel="regret at T", title="(c) needle family, m=2")
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=6, loc="lower right")  # seven series: keep the lines visible
 
     ax = axes[1][1]
     series: dict = {}
@@ -116,10 +119,19 @@ def make_figures(table: dict, raw: dict, results_dir: Path,
                                  "sqrt(m T log T)")
     fam = next(iter(series.values()), {}).get("family", "")
     ax.set(xlabel="m (outcomes)", ylabel="minimax-proxy regret at T",
-           title=f"(d) regret vs m ({fam})")
+           title=f"(d) regret vs m ({fam} family)")
+    for ax in axes.flat:
+        plotting.legend_right(ax, fontsize=6.5)
+    run = plotting.run_name(raw, "bandit sweep", unit="repetitions")
+    plotting.suptitle(fig, f"{run}: minimax-proxy regret (the largest mean regret over the gap "
+                           f"grid) of each learner",
+                      "band: 95% bootstrap interval; slope: fitted log-log slope [95% interval]; "
+                      "dashed: theory shape through one point; verifiable: reward 1 on the "
+                      "needle's outcome, 0 otherwise; proxy: minimax proxy over Bernoulli gaps",
+                      words=WORDS)
     path = results_dir / "figures" / "bandit_theorems.png"
     plotting.save(fig, path)
-    return [path, _gap_figure(table, results_dir, spec.get("t_slope", {}))]
+    return [path, _gap_figure(table, results_dir, spec.get("t_slope", {}), run)]
 
 
 def _band(ax, xs, rows, label, fit) -> None:
@@ -129,12 +141,12 @@ def _band(ax, xs, rows, label, fit) -> None:
                          [r["ci_high"] for r in rows], label, fit=fit)
 
 
-def _gap_figure(table: dict, results_dir: Path, s: dict) -> Path:
+def _gap_figure(table: dict, results_dir: Path, s: dict, run: str) -> Path:
     """Mean regret vs t at fixed gaps (the ``t_slope`` group): gap-dependent regret grows like
     ``log T``; dashed: ``sum_{suboptimal} log t / gap`` scaled through the last point."""
     from .. import plotting
 
-    fig, axes = plotting.subplots(1, 1, size=(6.0, 4.2))
+    fig, axes = plotting.subplots(1, 1, size=(7.0, 4.2))
     ax = axes[0][0]
     sel = np.ones(len(table["t"]), bool)
     for k in ("family", "K", "m"):
@@ -156,10 +168,13 @@ def _gap_figure(table: dict, results_dir: Path, s: dict) -> Path:
             cur = theory.gap_dependent(np.full(m - 1, g), ts)
             ax.plot(ts, theory.scale_to(cur, cur[-1], y[-1]), ls="--", color="0.4", lw=1)
         ax.set_xscale("log")
-    ax.set(xlabel="t", ylabel="mean pseudo-regret",
-           title=f"gap-dependent regret ({s.get('learner', '')}, {s.get('family', '')}, "
-                 f"K={s.get('K')}, m={s.get('m')}); dashed: (m-1) log t / gap, scaled")
-    ax.title.set_fontsize(8)
+    ax.set(xlabel="t (pulls so far)", ylabel="mean pseudo-regret",
+           title=f"gap-dependent regret of {s.get('learner', '')} ({s.get('family', '')} "
+                 f"family, K={s.get('K')}, m={s.get('m')})")
+    ax.title.set_fontsize(9)
+    plotting.suptitle(fig, run, "gap: the best outcome's mean reward minus the others'; "
+                                "dashed: (m-1) log t / gap, scaled through the last point",
+                      words=WORDS)
     path = results_dir / "figures" / "bandit_gap_dependent.png"
     plotting.save(fig, path)
     return path
