@@ -105,21 +105,19 @@ def test_figures_of_committed_results(rel, tmp_path, drawn):
     _check(drawn)
 
 
-@pytest.mark.xfail(strict=True, reason="its suptitle writes the chain as L=, M0=, M=, eps= "
-                   "without saying what they are (llm_bridge/cot_lm/figures.py, not changed "
-                   "here)")
-def test_cot_lm_figures(tmp_path, drawn):
-    """The model the others follow (legend right of the last column, suptitle in words); its
-    committed results keep the final rows only (``final.csv``)."""
+@pytest.mark.parametrize("name", ["forgetting", "remedies", "outcome"])
+def test_cot_lm_figures(name, tmp_path, drawn):
+    """Legend right of the last column, suptitle in words; the committed results keep the
+    final rows only, so only the pass@k figure is drawn per configuration."""
     import json
 
     from llm_bridge.cot_lm.figures import from_table
     from obandits.results import read_table
 
-    src = ROOT / "experiments/cot_lm/results/forgetting"
+    src = ROOT / "experiments/cot_lm/results" / name
     raw = json.loads((src / "manifest.json").read_text())["config"]
-    from_table(read_table(src / "final.csv"), raw, tmp_path)
-    _check(drawn, 2)
+    from_table(read_table(src / "results.csv"), raw, tmp_path)
+    _check(drawn, 2 if name == "forgetting" else 1)
 
 
 def _bandit_table(cells, reps: int = 2) -> dict:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from obandits.cot.pathdist import PASS_KS
-from obandits.plotting import pyplot, write
+from obandits.plotting import legend_right, pyplot, suptitle, write
 
 from .analysis import MODELS, _series, _stat, configs, final_rows, labels, train_task
 
@@ -46,8 +46,8 @@ def pass_figure(table: dict, rows: np.ndarray, title: str, path: Path) -> Path:
             ax.set_ylabel(f"pass@k, {'all' if kind == 'all' else 'rare-only'} instances")
             ax.set_title(f"TASK{t + 1}" + (" (trained)" if t == train_task(table, rows) else ""))
             ax.grid(alpha=0.3)
-    axes[0, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    fig.suptitle(f"{title}\nsolid: network (TRL), dashed: tabular; mean over seeds", fontsize=9)
+    legend_right(axes[0, -1])
+    suptitle(fig, title, "solid: network (TRL), dashed: tabular; mean over seeds", words=WORDS)
     return write(fig, path, dpi=90)
 
 
@@ -78,12 +78,17 @@ def share_figure(table: dict, rows: np.ndarray, title: str, path: Path) -> Path:
         ax.set_ylabel("rare-CoT share (valid, with a low edge)")
         ax.set_title(f"TASK{t + 1}" + (" (trained)" if t == train_task(table, rows) else ""))
         ax.grid(alpha=0.3)
-    axes[0, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    fig.suptitle(f"{title}\nsolid: network (TRL), dashed: tabular; band: ±1 sd over seeds",
-                 fontsize=9)
+    legend_right(axes[0, -1])
+    suptitle(fig, title, "solid: network (TRL), dashed: tabular; band: ±1 sd over seeds",
+             words=WORDS)
     return write(fig, path, dpi=90)
 
 
+# What the key=value terms of titles and legends mean (obandits.plotting.glossary).
+WORDS = {"L": "layers of the chain", "M0": "start states", "M": "states per later layer",
+         "eps": "low-edge weight", "c": "outcome-bonus scale", "b0": "UCB-Con baseline",
+         "kl_beta": "KL strength (TRL's beta)", "reject": "fresh CoTs drawn to reject an instance",
+         "bonus_outcome": "what the bonus counts (final state or whole path)"}
 # Plain words for the configuration parameters a title may show (others print as key=value).
 GLOSS = {"train_task": lambda x: f"trained on TASK{int(float(x)) + 1}",
          "net_steps": lambda x: f"network: {x} TRL steps"}
