@@ -421,3 +421,16 @@ def test_every_tabular_method_runs_in_trl_or_says_why_not():
     for name, why in NO_TRL.items():
         with pytest.raises(ValueError, match=re.escape(why)):
             check_method(name)
+
+
+def test_dask_executor_gives_the_local_table(tmp_path):
+    """The runner on the Dask executor (a LocalCluster of 2 processes): the same table as the
+    local pool, byte for byte, with the pretrained networks shared through the cache."""
+    conf = _conf(tmp_path, ["base", "GRPO+Batch"], reps=2)
+    local = _cli("sweep", conf, "--out", tmp_path / "local", "--workers", "2", "--quiet")
+    assert local.returncode == 0, local.stderr
+    dask = _cli("sweep", conf, "--out", tmp_path / "dask", "--workers", "2", "--quiet",
+                "--executor", "dask")
+    assert dask.returncode == 0, dask.stderr
+    assert ((tmp_path / "dask" / "results.csv").read_bytes()
+            == (tmp_path / "local" / "results.csv").read_bytes())
