@@ -71,8 +71,10 @@ def train_task(table: dict, rows: np.ndarray) -> int:
     return int(np.asarray(table["train_task"])[rows][0]) if "train_task" in table else 0
 
 
-def _series(table, rows, label, model, task, metric) -> dict[int, float]:
-    sel = (rows & (labels(table) == label) & (np.asarray(table["model"]) == model)
+def _series(table, rows, lab, label, model, task, metric) -> dict[int, float]:
+    """``{rep: metric}`` of the rows labelled ``label`` (``lab``: :func:`labels` of the table,
+    computed once by the caller) of one model and task."""
+    sel = (rows & (lab == label) & (np.asarray(table["model"]) == model)
            & (np.asarray(table["task"]).astype(int) == task))
     return {int(r): float(x) for r, x in zip(table["rep"][sel], table[metric][sel])}
 
@@ -99,15 +101,16 @@ def summarise(table: dict, raw: dict | None = None) -> str:
     fin = final_rows(table)
     k = int(np.asarray(table["k"])[0]) if "k" in table else 30
     out = []
+    lab = labels(table)
     for params, rows in configs(table):
         rows = rows & fin
         t0 = train_task(table, rows)
         other = 1 - t0
         body = []
-        for m in dict.fromkeys(labels(table)[rows].tolist()):
+        for m in dict.fromkeys(lab[rows].tolist()):
             for model in MODELS:
                 def s(metric, task, m=m, model=model, rows=rows):
-                    return _stat(_series(table, rows, m, model, task, metric).values())
+                    return _stat(_series(table, rows, lab, m, model, task, metric).values())
                 body.append([m, model, _pm(s("hard", t0)), _pm(s("pass_rare", t0)),
                              _pm(s("pass_all", t0)), _pm(s("pass_all", other)),
                              _pm(s("malformed", t0)), _pm(s("distinct", t0)),
@@ -120,13 +123,14 @@ def summarise(table: dict, raw: dict | None = None) -> str:
     return "\n\n".join(out)
 
 
-def _claim(cid, text, table, rows, a, b, task, metric, where) -> list[dict]:
+def _claim(cid, text, table, rows, a, b, task, metric, where, lab=None) -> list[dict]:
     """The paired claim ``a - b > 0`` on each model, the network's flagged when exactly one of
     the two holds."""
+    lab = labels(table) if lab is None else lab
     got = {}
     for model in MODELS:
-        sa = _series(table, rows, a, model, task, metric)
-        sb = _series(table, rows, b, model, task, metric)
+        sa = _series(table, rows, lab, a, model, task, metric)
+        sb = _series(table, rows, lab, b, model, task, metric)
         d = [sa[r] - sb[r] for r in sorted(set(sa) & set(sb))]
         got[model] = verdict(f"{cid} {model}", f"{text}: {a} - {b}, TASK{task + 1} {metric}",
                              d, where, model=model)
@@ -148,10 +152,11 @@ def claims(table: dict, raw: dict | None = None) -> list[dict]:
     _need(table)
     fin = final_rows(table)
     out: list[dict] = []
+    lab_all = labels(table)
     for params, rows in configs(table):
         rows = rows & fin
         where = _where(params)
-        lab = labels(table)[rows]
+        lab = lab_all[rows]
         have = set(lab.tolist())
         method_of = dict(zip(lab.tolist(), np.asarray(table["method"])[rows].tolist()))
         t0 = train_task(table, rows)
@@ -173,7 +178,7 @@ def claims(table: dict, raw: dict | None = None) -> list[dict]:
                            ("5", "outcome bonus keeps rare-only pass@K", m, "GRPO", t0,
                             "pass_rare")]
         for c in checks:
-            out += _claim(*c[:2], table, rows, *c[2:], where)
+            out += _claim(*c[:2], table, rows, *c[2:], where, lab_all)
     return out
 
 

@@ -26,7 +26,8 @@ def pass_figure(table: dict, rows: np.ndarray, title: str, path: Path) -> Path:
     instance kind (all, rare-only)."""
     plt = pyplot()
     rows = rows & final_rows(table)
-    methods = list(dict.fromkeys(labels(table)[rows].tolist()))
+    lab = labels(table)
+    methods = list(dict.fromkeys(lab[rows].tolist()))
     col = _colors(methods)
     tasks = sorted(set(np.asarray(table["task"]).astype(int)[rows].tolist()))
     fig, axes = plt.subplots(2, len(tasks), figsize=(5.2 * len(tasks), 7.6), squeeze=False)
@@ -35,8 +36,8 @@ def pass_figure(table: dict, rows: np.ndarray, title: str, path: Path) -> Path:
             ax = axes[i, j]
             for m in methods:
                 for model in MODELS:
-                    ys = [_stat(_series(table, rows, m, model, t, f"pass_{kind}@{k}").values())[0]
-                          for k in PASS_KS]
+                    ys = [_stat(_series(table, rows, lab, m, model, t,
+                                        f"pass_{kind}@{k}").values())[0] for k in PASS_KS]
                     if np.all(np.isnan(ys)):
                         continue
                     ax.plot(PASS_KS, ys, STYLE[model], color=col[m], lw=1.4,
@@ -67,8 +68,8 @@ def share_figure(table: dict, rows: np.ndarray, title: str, path: Path) -> Path:
             for model in MODELS:
                 xs = sorted(set(frac[rows & (lab == m)
                                      & (np.asarray(table["model"]) == model)].tolist()))
-                st = [_stat(_series(table, rows & (frac == x), m, model, t, "hard").values())
-                      for x in xs]
+                st = [_stat(_series(table, rows & (frac == x), lab, m, model, t,
+                                    "hard").values()) for x in xs]
                 if not xs or all(s[2] == 0 for s in st):
                     continue
                 mu, sd = np.array([s[0] for s in st]), np.array([s[1] for s in st])
